@@ -1,0 +1,162 @@
+package secrets
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Sentinel errors. Every error the package returns wraps one of these, so
+// callers test them with errors.Is; VaultError, SecretError and
+// DataKeyError add the names involved.
+var (
+	// ErrVaultNotFound reports a vault that does not exist.
+	ErrVaultNotFound = errors.New("vault not found")
+	// ErrVaultExists reports a vault name that is already taken.
+	ErrVaultExists = errors.New("vault already exists")
+	// ErrSecretNotFound reports a secret that does not exist in its vault.
+	ErrSecretNotFound = errors.New("secret not found")
+	// ErrSecretExists reports a secret name that is already taken in its vault.
+	ErrSecretExists = errors.New("secret already exists")
+	// ErrVersionNotFound reports a version that was never written or has
+	// been pruned.
+	ErrVersionNotFound = errors.New("version not found")
+	// ErrVersionMismatch reports a check-and-set update whose expected
+	// version is not the current one.
+	ErrVersionMismatch = errors.New("version mismatch")
+	// ErrWrongKey reports a master key or passphrase that does not open the
+	// store or archive.
+	ErrWrongKey = errors.New("wrong master key")
+	// ErrNoMasterKey reports that no master key source is configured.
+	ErrNoMasterKey = errors.New("no master key configured")
+	// ErrInvalidName reports a vault or secret name outside the name rule.
+	ErrInvalidName = errors.New("invalid name")
+	// ErrValueTooLarge reports a value above Config.MaxValueSize.
+	ErrValueTooLarge = errors.New("value too large")
+	// ErrEmptyValue reports a value of zero bytes.
+	ErrEmptyValue = errors.New("empty value")
+	// ErrCorrupt reports a stored record that fails to decode or to
+	// authenticate: it was damaged or moved.
+	ErrCorrupt = errors.New("corrupt record")
+	// ErrDataKeyNotFound reports a data key id that the store does not hold.
+	ErrDataKeyNotFound = errors.New("data key not found")
+	// ErrDataKeyInUse reports a data key that still protects values or is
+	// the active key.
+	ErrDataKeyInUse = errors.New("data key in use")
+	// ErrStoreNotEmpty reports an import into a store that already holds
+	// vaults.
+	ErrStoreNotEmpty = errors.New("store not empty")
+	// ErrInvalidArchive reports an export archive that fails to decode.
+	ErrInvalidArchive = errors.New("invalid archive")
+	// ErrAccessDenied reports a read that Config.Authorize rejected.
+	ErrAccessDenied = errors.New("access denied")
+	// ErrClosed reports a call on a closed Store or AdminClient.
+	ErrClosed = errors.New("store closed")
+	// ErrInvalidConfig reports a Config that fails Validate.
+	ErrInvalidConfig = errors.New("invalid config")
+)
+
+// VaultError is an error about one vault. Op is the operation, such as
+// "create vault".
+type VaultError struct {
+	Op    string
+	Vault string
+	Err   error
+}
+
+func (e *VaultError) Error() string {
+	return fmt.Sprintf("%s %q: %v%s", e.Op, e.Vault, e.Err, hint(e.Err))
+}
+
+// Unwrap returns the underlying error.
+func (e *VaultError) Unwrap() error { return e.Err }
+
+// SecretError is an error about one secret. Version is zero when no
+// particular version is involved; for ErrVersionMismatch it is the current
+// version and Expected the one the caller expected.
+type SecretError struct {
+	Op       string
+	Vault    string
+	Name     string
+	Version  uint64
+	Expected uint64
+	Err      error
+}
+
+func (e *SecretError) Error() string {
+	subject := fmt.Sprintf("%s %q in vault %q", e.Op, e.Name, e.Vault)
+	switch {
+	case errors.Is(e.Err, ErrVersionMismatch):
+		return fmt.Sprintf("%s: %v: current version is %d, expected %d; read the current version and retry", subject, e.Err, e.Version, e.Expected)
+	case e.Version != 0:
+		return fmt.Sprintf("%s version %d: %v%s", subject, e.Version, e.Err, hint(e.Err))
+	}
+	return fmt.Sprintf("%s: %v%s", subject, e.Err, hint(e.Err))
+}
+
+// Unwrap returns the underlying error.
+func (e *SecretError) Unwrap() error { return e.Err }
+
+// DataKeyError is an error about one data key.
+type DataKeyError struct {
+	Op string
+	ID uint32
+	// Values is the number of stored values the key still protects, for
+	// ErrDataKeyInUse.
+	Values int
+	Err    error
+}
+
+func (e *DataKeyError) Error() string {
+	if errors.Is(e.Err, ErrDataKeyInUse) {
+		return fmt.Sprintf("%s %d: %v by %d values; rotate to a new data key and wait for re-encryption to finish", e.Op, e.ID, e.Err, e.Values)
+	}
+	return fmt.Sprintf("%s %d: %v%s", e.Op, e.ID, e.Err, hint(e.Err))
+}
+
+// Unwrap returns the underlying error.
+func (e *DataKeyError) Unwrap() error { return e.Err }
+
+// NameError reports a name that fails the name rule; Reason says which part.
+type NameError struct {
+	Kind   string // "vault" or "secret"
+	Name   string
+	Reason string
+}
+
+func (e *NameError) Error() string {
+	return fmt.Sprintf("invalid %s name %s: %s; use 1 to %d letters, digits, '_', '-' or '.', starting with a letter, digit or '_'",
+		e.Kind, strconv.Quote(truncateName(e.Name)), e.Reason, MaxNameLength)
+}
+
+// Unwrap returns ErrInvalidName.
+func (e *NameError) Unwrap() error { return ErrInvalidName }
+
+// truncateName keeps error texts short for absurdly long names.
+func truncateName(name string) string {
+	if len(name) > 2*MaxNameLength {
+		return name[:2*MaxNameLength] + "..."
+	}
+	return name
+}
+
+// hint returns the advice appended to an error text for a sentinel.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, ErrVaultNotFound):
+		return "; create it first or check the name"
+	case errors.Is(err, ErrVaultExists):
+		return "; choose another name or delete the vault first"
+	case errors.Is(err, ErrSecretNotFound):
+		return "; create it first or check the vault and name"
+	case errors.Is(err, ErrSecretExists):
+		return "; use update to change its value"
+	case errors.Is(err, ErrVersionNotFound):
+		return "; list the versions to see which are kept"
+	case errors.Is(err, ErrCorrupt):
+		return "; restore the store from an export"
+	case errors.Is(err, ErrDataKeyNotFound):
+		return "; run key status to list the data keys"
+	}
+	return ""
+}

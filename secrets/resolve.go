@@ -1,0 +1,56 @@
+package secrets
+
+import (
+	"context"
+	"fmt"
+)
+
+// Resolve returns the current value of a secret for actor, typically
+// "executor:NAME", on every webhook send. Values come from a bounded LRU
+// cache (Config.CacheSize) that every change to the secret, its vault or
+// the keys invalidates.
+//
+// Successful reads are counted in memory and written to the audit log
+// every Config.AuditFlushInterval as one "read" entry per actor, secret
+// and version with a Count; a read that Config.Authorize denies is written
+// at once as "denied", and a read of a missing secret at once as "read"
+// with outcome "not_found".
+//
+// Errors are *SecretError wrapping ErrAccessDenied, ErrVaultNotFound,
+// ErrSecretNotFound or ErrCorrupt, *NameError, or ErrClosed.
+func (s *Store) Resolve(ctx context.Context, vault, name, actor string) (Value, error) {
+	done, err := s.begin()
+	if err != nil {
+		return Value{}, err
+	}
+	defer done()
+	if err := checkNames(vault, name); err != nil {
+		return Value{}, err
+	}
+
+	if s.cfg.Authorize != nil {
+		if err := s.cfg.Authorize(actor, vault, name); err != nil {
+			s.audit(AuditEntry{Actor: cleanActor(actor), Action: ActionDenied, Vault: vault, Name: name, Outcome: OutcomeDenied})
+			return Value{}, &SecretError{Op: "resolve secret", Vault: vault, Name: name, Err: fmt.Errorf("%w: %v", ErrAccessDenied, err)}
+		}
+	}
+
+	key := cacheKey{vault, name}
+	if e, ok := s.cache.get(key); ok {
+		s.reads.add(readKey{actor: actor, vault: vault, name: name, version: e.version})
+		return e.value, nil
+	}
+
+	if err := ctx.Err(); err != nil {
+		return Value{}, err
+	}
+	generation := s.cache.currentGeneration()
+	_, version, value, err := s.readValue(vault, name, 0)
+	if err != nil {
+		s.audit(AuditEntry{Actor: cleanActor(actor), Action: ActionRead, Vault: vault, Name: name, Outcome: outcomeOf(err)})
+		return Value{}, &SecretError{Op: "resolve secret", Vault: vault, Name: name, Err: err}
+	}
+	s.cache.add(cacheEntry{key: key, value: value, version: version}, generation)
+	s.reads.add(readKey{actor: actor, vault: vault, name: name, version: version})
+	return value, nil
+}

@@ -1,0 +1,166 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// VaultInfo describes a vault. UpdatedAt changes when a secret is added to
+// or removed from the vault.
+type VaultInfo struct {
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// getVault reads a vault record in txn; a missing vault is ErrVaultNotFound.
+func getVault(txn *badger.Txn, vault string) (vaultRecord, error) {
+	item, err := txn.Get(vaultKey(vault))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return vaultRecord{}, ErrVaultNotFound
+	}
+	if err != nil {
+		return vaultRecord{}, err
+	}
+	var rec vaultRecord
+	err = item.Value(func(v []byte) error {
+		rec, err = decodeVaultRecord(v)
+		return err
+	})
+	return rec, err
+}
+
+// CreateVault creates an empty vault. Errors are *VaultError wrapping
+// ErrVaultExists, or *NameError; ErrClosed after Close.
+func (s *Store) CreateVault(ctx context.Context, name string) (VaultInfo, error) {
+	done, err := s.begin()
+	if err != nil {
+		return VaultInfo{}, err
+	}
+	defer done()
+	if err := ValidateVaultName(name); err != nil {
+		return VaultInfo{}, err
+	}
+
+	now := s.now()
+	rec := vaultRecord{Created: now, Updated: now}
+	err = s.update(ctx, func(txn *badger.Txn) error {
+		if _, err := getVault(txn, name); err == nil {
+			return ErrVaultExists
+		} else if !errors.Is(err, ErrVaultNotFound) {
+			return err
+		}
+		if err := txn.Set(vaultKey(name), rec.encode()); err != nil {
+			return err
+		}
+		return s.appendAudit(txn, AuditEntry{Actor: ActorFrom(ctx), Action: ActionCreate, Vault: name, Outcome: OutcomeOK})
+	})
+	if err != nil {
+		s.auditFailure(ctx, ActionCreate, name, "", err)
+		return VaultInfo{}, &VaultError{Op: "create vault", Vault: name, Err: err}
+	}
+	s.log.Debug("vault created", "vault", name)
+	return VaultInfo{Name: name, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+// DeleteVault deletes a vault with all its secrets and their versions in
+// one transaction. Errors are *VaultError wrapping ErrVaultNotFound, or
+// *NameError.
+//
+// NOTE: a vault with more secrets than one Badger transaction holds (in the
+// order of 100 000 versions with the default options) fails to delete with
+// badger.ErrTxnTooBig; delete some secrets first.
+func (s *Store) DeleteVault(ctx context.Context, name string) error {
+	done, err := s.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := ValidateVaultName(name); err != nil {
+		return err
+	}
+
+	var removed int
+	err = s.update(ctx, func(txn *badger.Txn) error {
+		removed = 0
+		if _, err := getVault(txn, name); err != nil {
+			return err
+		}
+		keys := collectKeys(txn, secretPrefix(name))
+		keys = append(keys, collectKeys(txn, versionVaultPrefix(name))...)
+		for _, k := range keys {
+			if k[0] == prefixSecret {
+				removed++
+			}
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		if err := txn.Delete(vaultKey(name)); err != nil {
+			return err
+		}
+		return s.appendAudit(txn, AuditEntry{Actor: ActorFrom(ctx), Action: ActionDelete, Vault: name, Outcome: OutcomeOK,
+			Detail: fmt.Sprintf("%d secrets deleted", removed)})
+	})
+	if err != nil {
+		s.auditFailure(ctx, ActionDelete, name, "", err)
+		return &VaultError{Op: "delete vault", Vault: name, Err: err}
+	}
+	s.cache.invalidateVault(name)
+	s.log.Debug("vault deleted", "vault", name, "secrets", removed)
+	return nil
+}
+
+// collectKeys returns copies of the keys under prefix.
+func collectKeys(txn *badger.Txn, prefix []byte) [][]byte {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var keys [][]byte
+	for it.Rewind(); it.Valid(); it.Next() {
+		keys = append(keys, it.Item().KeyCopy(nil))
+	}
+	return keys
+}
+
+// ListVaults returns every vault sorted by name.
+func (s *Store) ListVaults(ctx context.Context) ([]VaultInfo, error) {
+	done, err := s.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+
+	vaults := []VaultInfo{}
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: []byte{prefixVault}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			name, err := decodeVaultKey(it.Item().Key())
+			if err != nil {
+				return err
+			}
+			var rec vaultRecord
+			err = it.Item().Value(func(v []byte) error {
+				rec, err = decodeVaultRecord(v)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("read vault %q: %w", name, err)
+			}
+			vaults = append(vaults, VaultInfo{Name: name, CreatedAt: rec.Created, UpdatedAt: rec.Updated})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list vaults: %w", err)
+	}
+	sortVaults(vaults)
+	return vaults, nil
+}
