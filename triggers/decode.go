@@ -1,0 +1,162 @@
+package triggers
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Defaults for DecodeOptions.
+const (
+	// DefaultWorkspaceID is the workspaceId given to Debezium events, and
+	// to platform events that lack one, when DecodeOptions leaves it empty.
+	DefaultWorkspaceID = "local"
+
+	// DefaultNamespaceName is the namespaceName given to Debezium events,
+	// and to platform events that lack one, when DecodeOptions leaves it
+	// empty.
+	DefaultNamespaceName = "local"
+
+	// DefaultMaxLineBytes is the longest JSONL line the Reader accepts
+	// when DecodeOptions leaves MaxLineBytes at 0: 64 MiB.
+	DefaultMaxLineBytes = 64 << 20
+)
+
+// DecodeOptions configure how JSONL lines and request bodies become
+// RecordEvents. The zero value is ready to use. A DecodeOptions must not be
+// changed while a Reader or DecodeBody call uses it.
+type DecodeOptions struct {
+	// WorkspaceID is the workspaceId of Debezium events and of platform
+	// events that have none. Default DefaultWorkspaceID.
+	WorkspaceID string
+
+	// NamespaceName is the namespaceName of Debezium events and of
+	// platform events that have none. Default DefaultNamespaceName.
+	NamespaceName string
+
+	// TypeNames maps a Debezium source table to a type name. A key is
+	// "schema.table", "db.table" or "table"; the first that matches, in
+	// that order, wins. A table with no entry keeps its name as type name.
+	TypeNames map[string]string
+
+	// SkipSnapshotReads drops Debezium snapshot reads (op "r") instead of
+	// turning them into created events. Default false.
+	SkipSnapshotReads bool
+
+	// MaxLineBytes is the longest line the Reader accepts, in bytes,
+	// without the line ending. Longer lines are reported as a LineError
+	// wrapping ErrLineTooLong and skipped. Default DefaultMaxLineBytes.
+	MaxLineBytes int
+}
+
+func (o *DecodeOptions) workspaceID() string {
+	if o.WorkspaceID == "" {
+		return DefaultWorkspaceID
+	}
+	return o.WorkspaceID
+}
+
+func (o *DecodeOptions) namespaceName() string {
+	if o.NamespaceName == "" {
+		return DefaultNamespaceName
+	}
+	return o.NamespaceName
+}
+
+func (o *DecodeOptions) maxLineBytes() int {
+	if o.MaxLineBytes <= 0 {
+		return DefaultMaxLineBytes
+	}
+	return o.MaxLineBytes
+}
+
+// outcome says what decodeObject made of one JSON value.
+type outcome int
+
+const (
+	outcomeEvent outcome = iota
+	outcomeTombstone
+	outcomeSnapshotSkipped
+	outcomeOpSkipped
+)
+
+// document holds the top-level fields of both accepted formats, so one
+// json.Unmarshal call tells them apart: a platform event has eventType, a
+// Debezium envelope has op, and the schema wrapper has payload.
+type document struct {
+	ID            string          `json:"id"`
+	EventType     string          `json:"eventType"`
+	WorkspaceID   string          `json:"workspaceId"`
+	NamespaceName string          `json:"namespaceName"`
+	TypeName      string          `json:"typeName"`
+	NewRecord     json.RawMessage `json:"newRecord"`
+	OldRecord     json.RawMessage `json:"oldRecord"`
+
+	Before json.RawMessage `json:"before"`
+	After  json.RawMessage `json:"after"`
+	Op     *string         `json:"op"`
+	Source json.RawMessage `json:"source"`
+
+	Schema  json.RawMessage `json:"schema"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// decodeObject turns one JSON value into a RecordEvent, or says why it
+// yields none. Errors wrap ErrInvalidEvent or ErrUnsupportedOp.
+func decodeObject(data []byte, opts *DecodeOptions) (RecordEvent, outcome, error) {
+	data = bytes.TrimSpace(data)
+	if string(data) == "null" {
+		return RecordEvent{}, outcomeTombstone, nil
+	}
+	if len(data) == 0 || data[0] != '{' {
+		return RecordEvent{}, 0, fmt.Errorf("%w: not a JSON object", ErrInvalidEvent)
+	}
+
+	var doc document
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return RecordEvent{}, 0, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+	}
+
+	switch {
+	case doc.EventType != "":
+		return platformEvent(&doc, opts)
+	case doc.Op != nil:
+		return debeziumEvent(&doc, opts)
+	case doc.Payload != nil:
+		if isNull(doc.Payload) {
+			return RecordEvent{}, outcomeTombstone, nil
+		}
+		var envelope document
+		if err := json.Unmarshal(doc.Payload, &envelope); err != nil {
+			return RecordEvent{}, 0, fmt.Errorf("%w: payload: %v", ErrInvalidEvent, err)
+		}
+		if envelope.Op == nil {
+			return RecordEvent{}, 0, fmt.Errorf("%w: payload has no op: expected a Debezium change event", ErrInvalidEvent)
+		}
+		return debeziumEvent(&envelope, opts)
+	default:
+		return RecordEvent{}, 0, fmt.Errorf("%w: no eventType and no op: expected a platform record event or a Debezium change event", ErrInvalidEvent)
+	}
+}
+
+func platformEvent(doc *document, opts *DecodeOptions) (RecordEvent, outcome, error) {
+	ev := RecordEvent{
+		ID:            doc.ID,
+		EventType:     doc.EventType,
+		WorkspaceID:   doc.WorkspaceID,
+		NamespaceName: doc.NamespaceName,
+		TypeName:      doc.TypeName,
+		NewRecord:     doc.NewRecord,
+		OldRecord:     doc.OldRecord,
+	}
+	if ev.WorkspaceID == "" {
+		ev.WorkspaceID = opts.workspaceID()
+	}
+	if ev.NamespaceName == "" {
+		ev.NamespaceName = opts.namespaceName()
+	}
+	if err := ev.Validate(); err != nil {
+		return RecordEvent{}, 0, err
+	}
+	return ev, outcomeEvent, nil
+}
