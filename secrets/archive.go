@@ -1,0 +1,499 @@
+package secrets
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/cipher"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Archive layout: archiveMagic, a 4-byte big-endian length and the
+// archiveHeader in JSON, then chunks, each a 4-byte length and a sealed
+// chunk. Chunks are sealed with the archive key over
+// adArchive || chunk index (u64) || final flag (1 byte), so chunks cannot
+// be reordered, dropped or cut off at the end.
+const (
+	archiveMagic     = "EXECVAULT-ARCHIVE-1\n"
+	archiveChunkSize = 64 << 10
+	// maxArchiveChunk bounds a chunk read from an untrusted archive.
+	maxArchiveChunk = archiveChunkSize + maxValueSizeLimit*2 + 4096
+)
+
+type archiveHeader struct {
+	Format  int        `json:"format"`
+	Created time.Time  `json:"created"`
+	KDF     *KDFParams `json:"kdf,omitempty"`
+	// Check is an empty plaintext sealed under the archive's KEK.
+	Check []byte `json:"check"`
+	// Key is the random archive key sealed under the archive's KEK.
+	Key []byte `json:"key"`
+}
+
+// archiveLine is one JSON line of the archive plaintext: a vault or a
+// secret with its versions.
+type archiveLine struct {
+	Vault  *archiveVault  `json:"vault,omitempty"`
+	Secret *archiveSecret `json:"secret,omitempty"`
+}
+
+type archiveVault struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+type archiveSecret struct {
+	Vault    string           `json:"vault"`
+	Name     string           `json:"name"`
+	Created  time.Time        `json:"created"`
+	Updated  time.Time        `json:"updated"`
+	Current  uint64           `json:"current"`
+	Versions []archiveVersion `json:"versions"`
+}
+
+type archiveVersion struct {
+	Version uint64    `json:"version"`
+	Created time.Time `json:"created"`
+	Value   []byte    `json:"value"`
+}
+
+func archiveChunkAD(index uint64, final bool) []byte {
+	ad := binary.BigEndian.AppendUint64([]byte(adArchive), index)
+	if final {
+		return append(ad, 1)
+	}
+	return append(ad, 0)
+}
+
+// chunkWriter seals the archive plaintext in chunks.
+type chunkWriter struct {
+	w     io.Writer
+	aead  cipher.AEAD
+	buf   []byte
+	index uint64
+}
+
+func (c *chunkWriter) Write(p []byte) (int, error) {
+	c.buf = append(c.buf, p...)
+	for len(c.buf) >= archiveChunkSize {
+		if err := c.emit(c.buf[:archiveChunkSize], false); err != nil {
+			return 0, err
+		}
+		c.buf = append(c.buf[:0], c.buf[archiveChunkSize:]...)
+	}
+	return len(p), nil
+}
+
+func (c *chunkWriter) emit(plain []byte, final bool) error {
+	sealed, err := seal(c.aead, plain, archiveChunkAD(c.index, final))
+	if err != nil {
+		return err
+	}
+	c.index++
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(sealed)))
+	if _, err := c.w.Write(n[:]); err != nil {
+		return err
+	}
+	_, err = c.w.Write(sealed)
+	return err
+}
+
+func (c *chunkWriter) Close() error {
+	err := c.emit(c.buf, true)
+	clear(c.buf)
+	return err
+}
+
+// Export writes every vault and secret, with all kept versions, to w as an
+// encrypted archive that Import restores. Values are decrypted and sealed
+// again with a random archive key wrapped by the master key, so the archive
+// opens only with the same master key (or passphrase). The audit log is not
+// exported. The export reads one consistent snapshot.
+func (s *Store) Export(ctx context.Context, w io.Writer) error {
+	done, err := s.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+
+	ring := s.ring.Load()
+	hdr, archiveKey, err := newArchiveHeader(ring.master, s.cfg.KDF, s.now())
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	bw := bufio.NewWriter(w)
+	if err := writeArchiveHeader(bw, hdr); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	aead, err := newAEAD(archiveKey)
+	if err != nil {
+		return err
+	}
+	cw := &chunkWriter{w: bw, aead: aead}
+	enc := json.NewEncoder(cw)
+
+	var secrets int
+	err = s.db.View(func(txn *badger.Txn) error {
+		vaults, err := exportVaults(txn)
+		if err != nil {
+			return err
+		}
+		for _, v := range vaults {
+			if err := enc.Encode(archiveLine{Vault: &v}); err != nil {
+				return err
+			}
+		}
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: []byte{prefixSecret}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			line, err := exportSecret(txn, ring, it.Item())
+			if err != nil {
+				return err
+			}
+			if err := enc.Encode(archiveLine{Secret: line}); err != nil {
+				return err
+			}
+			secrets++
+		}
+		return nil
+	})
+	if err == nil {
+		err = cw.Close()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	outcome := outcomeOf(err)
+	s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionExport, Outcome: outcome, Detail: fmt.Sprintf("%d secrets", secrets)})
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
+}
+
+func exportVaults(txn *badger.Txn) ([]archiveVault, error) {
+	var vaults []archiveVault
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: []byte{prefixVault}})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		name, err := decodeVaultKey(it.Item().Key())
+		if err != nil {
+			return nil, err
+		}
+		raw, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			return nil, err
+		}
+		rec, err := decodeVaultRecord(raw)
+		if err != nil {
+			return nil, fmt.Errorf("vault %q: %w", name, err)
+		}
+		vaults = append(vaults, archiveVault{Name: name, Created: rec.Created, Updated: rec.Updated})
+	}
+	return vaults, nil
+}
+
+func exportSecret(txn *badger.Txn, ring *keyring, item *badger.Item) (*archiveSecret, error) {
+	vault, name, err := decodeSecretKey(item.Key())
+	if err != nil {
+		return nil, err
+	}
+	raw, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := decodeSecretRecord(raw)
+	if err != nil {
+		return nil, fmt.Errorf("secret %q in vault %q: %w", name, vault, err)
+	}
+	line := &archiveSecret{Vault: vault, Name: name, Created: rec.Created, Updated: rec.Updated, Current: rec.Current}
+	for version := rec.Oldest; version <= rec.Current; version++ {
+		ver, err := getVersion(txn, vault, name, version)
+		if errors.Is(err, ErrVersionNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		value, err := openVersion(ring, vault, name, version, ver)
+		if err != nil {
+			return nil, fmt.Errorf("secret %q in vault %q version %d: %w", name, vault, version, err)
+		}
+		line.Versions = append(line.Versions, archiveVersion{Version: version, Created: ver.Created, Value: value.Bytes()})
+	}
+	return line, nil
+}
+
+func newArchiveHeader(master MasterKey, kdf KDFParams, now time.Time) (archiveHeader, []byte, error) {
+	// newKeyring draws a fresh salt for a passphrase; only its KEK is used.
+	ring, err := newKeyring(master, kdf, now)
+	if err != nil {
+		return archiveHeader{}, nil, err
+	}
+	key, err := randomKey()
+	if err != nil {
+		return archiveHeader{}, nil, err
+	}
+	check, err := seal(ring.kek, nil, []byte(adArchive+"/check"))
+	if err != nil {
+		return archiveHeader{}, nil, err
+	}
+	wrapped, err := seal(ring.kek, key, []byte(adArchive+"/key"))
+	if err != nil {
+		return archiveHeader{}, nil, err
+	}
+	return archiveHeader{Format: 1, Created: now, KDF: ring.hdr.KDF, Check: check, Key: wrapped}, key, nil
+}
+
+func writeArchiveHeader(w io.Writer, hdr archiveHeader) error {
+	data, err := json.Marshal(hdr)
+	if err != nil {
+		return err
+	}
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(data)))
+	if _, err := io.WriteString(w, archiveMagic); err != nil {
+		return err
+	}
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// readArchiveHeader reads the header and unwraps the archive key with master.
+func readArchiveHeader(r io.Reader, master MasterKey) (cipher.AEAD, error) {
+	magic := make([]byte, len(archiveMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != archiveMagic {
+		return nil, fmt.Errorf("%w: not an execvault archive", ErrInvalidArchive)
+	}
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, fmt.Errorf("%w: truncated header", ErrInvalidArchive)
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > 64<<10 {
+		return nil, fmt.Errorf("%w: header of %d bytes", ErrInvalidArchive, size)
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return nil, fmt.Errorf("%w: truncated header", ErrInvalidArchive)
+	}
+	var hdr archiveHeader
+	if err := json.Unmarshal(data, &hdr); err != nil || hdr.Format != 1 {
+		return nil, fmt.Errorf("%w: unreadable header", ErrInvalidArchive)
+	}
+
+	kekBytes, err := master.deriveKEK(hdr.KDF)
+	if err != nil {
+		return nil, err
+	}
+	kek, err := newAEAD(kekBytes)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := open(kek, hdr.Check, []byte(adArchive+"/check")); err != nil {
+		return nil, fmt.Errorf("%w: the archive was exported with another master key", ErrWrongKey)
+	}
+	key, err := open(kek, hdr.Key, []byte(adArchive+"/key"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: archive key", ErrInvalidArchive)
+	}
+	return newAEAD(key)
+}
+
+// readArchiveBody decrypts every chunk and decodes the lines.
+func readArchiveBody(r io.Reader, aead cipher.AEAD) ([]archiveVault, []archiveSecret, error) {
+	var plain bytes.Buffer
+	for index := uint64(0); ; index++ {
+		var n [4]byte
+		if _, err := io.ReadFull(r, n[:]); err != nil {
+			return nil, nil, fmt.Errorf("%w: truncated after chunk %d", ErrInvalidArchive, index)
+		}
+		size := binary.BigEndian.Uint32(n[:])
+		if size > maxArchiveChunk {
+			return nil, nil, fmt.Errorf("%w: chunk %d is %d bytes", ErrInvalidArchive, index, size)
+		}
+		sealed := make([]byte, size)
+		if _, err := io.ReadFull(r, sealed); err != nil {
+			return nil, nil, fmt.Errorf("%w: truncated chunk %d", ErrInvalidArchive, index)
+		}
+		chunk, err := open(aead, sealed, archiveChunkAD(index, false))
+		final := false
+		if err != nil {
+			chunk, err = open(aead, sealed, archiveChunkAD(index, true))
+			final = true
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: chunk %d fails authentication", ErrInvalidArchive, index)
+		}
+		plain.Write(chunk)
+		clear(chunk)
+		if final {
+			break
+		}
+	}
+	defer clear(plain.Bytes())
+
+	var vaults []archiveVault
+	var secrets []archiveSecret
+	dec := json.NewDecoder(&plain)
+	for {
+		var line archiveLine
+		err := dec.Decode(&line)
+		if errors.Is(err, io.EOF) {
+			return vaults, secrets, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: undecodable line", ErrInvalidArchive)
+		}
+		switch {
+		case line.Vault != nil:
+			vaults = append(vaults, *line.Vault)
+		case line.Secret != nil:
+			secrets = append(secrets, *line.Secret)
+		}
+	}
+}
+
+// ImportResult counts what Import restored.
+type ImportResult struct {
+	Vaults  int `json:"vaults"`
+	Secrets int `json:"secrets"`
+}
+
+// Import restores an archive written by Export into this store, which must
+// hold no vault. The archive is checked against the store's master key and
+// fully decrypted and validated before anything is written, so a wrong key
+// (ErrWrongKey) or a damaged archive (ErrInvalidArchive) leaves the store
+// untouched. Values are sealed again with the active data key; version
+// numbers and times are kept.
+//
+// NOTE: the archive is held in memory while it is checked, and it is then
+// written one secret per transaction, so a crash during the writes leaves a
+// partial import that a second Import rejects as ErrStoreNotEmpty; remove
+// the data directory and import again.
+func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
+	done, err := s.begin()
+	if err != nil {
+		return ImportResult{}, err
+	}
+	defer done()
+
+	vaults, err := s.ListVaults(ctx)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	if len(vaults) > 0 {
+		return ImportResult{}, fmt.Errorf("import: %w: it holds %d vaults; import into a new data directory", ErrStoreNotEmpty, len(vaults))
+	}
+
+	ring := s.ring.Load()
+	br := bufio.NewReader(r)
+	aead, err := readArchiveHeader(br, ring.master)
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+	archVaults, archSecrets, err := readArchiveBody(br, aead)
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+	if err := s.validateArchive(archVaults, archSecrets); err != nil {
+		return ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+
+	if err := s.writeArchive(ctx, archVaults, archSecrets); err != nil {
+		return ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+	s.cache.purge()
+	result := ImportResult{Vaults: len(archVaults), Secrets: len(archSecrets)}
+	s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionImport, Outcome: OutcomeOK, Detail: fmt.Sprintf("%d vaults, %d secrets", result.Vaults, result.Secrets)})
+	s.log.Info("archive imported", "vaults", result.Vaults, "secrets", result.Secrets)
+	return result, nil
+}
+
+func (s *Store) validateArchive(vaults []archiveVault, secrets []archiveSecret) error {
+	known := map[string]bool{}
+	for _, v := range vaults {
+		if err := ValidateVaultName(v.Name); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidArchive, err)
+		}
+		known[v.Name] = true
+	}
+	seen := map[cacheKey]bool{}
+	for _, sec := range secrets {
+		if err := checkNames(sec.Vault, sec.Name); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidArchive, err)
+		}
+		k := cacheKey{sec.Vault, sec.Name}
+		if !known[sec.Vault] || seen[k] || len(sec.Versions) == 0 {
+			return fmt.Errorf("%w: secret %q in vault %q is duplicated, has no versions or no vault", ErrInvalidArchive, sec.Name, sec.Vault)
+		}
+		seen[k] = true
+		for i, v := range sec.Versions {
+			if v.Version == 0 || v.Version > sec.Current || (i > 0 && v.Version <= sec.Versions[i-1].Version) || len(v.Value) > s.cfg.MaxValueSize {
+				return fmt.Errorf("%w: secret %q in vault %q has an invalid version %d", ErrInvalidArchive, sec.Name, sec.Vault, v.Version)
+			}
+		}
+		if sec.Versions[len(sec.Versions)-1].Version != sec.Current {
+			return fmt.Errorf("%w: secret %q in vault %q lacks its current version", ErrInvalidArchive, sec.Name, sec.Vault)
+		}
+	}
+	return nil
+}
+
+func (s *Store) writeArchive(ctx context.Context, vaults []archiveVault, secrets []archiveSecret) error {
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		for _, v := range vaults {
+			if err := txn.Set(vaultKey(v.Name), vaultRecord{Created: v.Created, Updated: v.Updated}.encode()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	s.keyMu.RLock()
+	defer s.keyMu.RUnlock()
+	ring := s.ring.Load()
+	for _, sec := range secrets {
+		err := s.update(ctx, func(txn *badger.Txn) error {
+			rec := secretRecord{Created: sec.Created, Updated: sec.Updated, Current: sec.Current, Oldest: sec.Versions[0].Version}
+			if err := txn.Set(secretKey(sec.Vault, sec.Name), rec.encode()); err != nil {
+				return err
+			}
+			for _, v := range sec.Versions {
+				ver, err := sealVersion(ring, sec.Vault, sec.Name, v.Version, NewValue(v.Value), v.Created)
+				if err != nil {
+					return err
+				}
+				if err := txn.Set(versionKey(sec.Vault, sec.Name, v.Version), ver.encode()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, v := range sec.Versions {
+			clear(v.Value)
+		}
+		if err != nil {
+			return fmt.Errorf("secret %q in vault %q: %w", sec.Name, sec.Vault, err)
+		}
+	}
+	return nil
+}
