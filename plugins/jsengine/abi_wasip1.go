@@ -1,0 +1,100 @@
+//go:build wasip1
+
+package main
+
+import (
+	"time"
+	"unsafe"
+)
+
+// inbox is the buffer execvault_alloc hands out. The host writes the bundle
+// or a firing's arguments into it; keeping it in a package variable keeps
+// the memory alive and unmoved until the next allocation.
+var inbox []byte
+
+// outbox holds the last buffer returned to the host, so that it stays valid
+// until the next call into the guest.
+var outbox []byte
+
+var theEngine = newEngine(host{log: hostLog, now: hostNow})
+
+//go:wasmimport execvault log
+//go:noescape
+func execvaultLog(level int32, ptr unsafe.Pointer, size int32)
+
+//go:wasmimport execvault clock_now
+func execvaultClockNow() int64
+
+func hostLog(level int32, msg string) {
+	if msg == "" {
+		msg = " "
+	}
+	execvaultLog(level, unsafe.Pointer(unsafe.StringData(msg)), int32(len(msg)))
+}
+
+func hostNow() time.Time {
+	return time.Unix(0, execvaultClockNow())
+}
+
+//go:wasmexport execvault_alloc
+func execvaultAlloc(size int32) int32 {
+	if size < 0 {
+		return 0
+	}
+	if cap(inbox) < int(size) || cap(inbox) == 0 {
+		inbox = make([]byte, max(int(size), 1))
+	}
+	inbox = inbox[:cap(inbox)]
+	return int32(uintptr(unsafe.Pointer(&inbox[0])))
+}
+
+// received returns the bytes the host wrote at ptr, which must be a buffer
+// from execvault_alloc.
+func received(ptr, size int32) ([]byte, bool) {
+	if len(inbox) == 0 || size < 0 || int(size) > len(inbox) || int32(uintptr(unsafe.Pointer(&inbox[0]))) != ptr {
+		return nil, false
+	}
+	return inbox[:size], true
+}
+
+//go:wasmexport execvault_load
+func execvaultLoad(ptr, size int32) int64 {
+	payload, ok := received(ptr, size)
+	if !ok {
+		return pack([]byte("load bundle: the payload is not in the buffer returned by execvault_alloc"))
+	}
+	if err := theEngine.load(payload); err != nil {
+		return pack([]byte(err.Error()))
+	}
+	return 0
+}
+
+//go:wasmexport execvault_manifest
+func execvaultManifest() int64 {
+	data, err := theEngine.manifestJSON()
+	if err != nil {
+		// Encoding fixed structs of strings cannot fail; an empty
+		// manifest makes the host report the module as broken.
+		data = []byte("{}")
+	}
+	return pack(data)
+}
+
+//go:wasmexport execvault_fire
+func execvaultFire(index, ptr, size int32) int64 {
+	args, ok := received(ptr, size)
+	if !ok {
+		return pack(append([]byte{statusError}, "fire: the arguments are not in the buffer returned by execvault_alloc"...))
+	}
+	return pack(theEngine.fire(index, args))
+}
+
+// pack keeps data alive in outbox and returns (ptr << 32) | len.
+func pack(data []byte) int64 {
+	outbox = data
+	if len(data) == 0 {
+		return 0
+	}
+	ptr := uint64(uintptr(unsafe.Pointer(&data[0])))
+	return int64(ptr<<32 | uint64(len(data)))
+}
