@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/execvault/execvault/secrets"
+)
+
+func init() { commandAdders = append(commandAdders, addSecretCommands) }
+
+// Hooks that tests replace: the store clock and the terminal functions.
+var (
+	secretNow = time.Now
+
+	isTerminal = func(r io.Reader) bool {
+		f, ok := r.(*os.File)
+		return ok && term.IsTerminal(int(f.Fd()))
+	}
+
+	readPassword = func(r io.Reader) ([]byte, error) {
+		f, ok := r.(*os.File)
+		if !ok {
+			return nil, errors.New("read hidden input: stdin is not a terminal")
+		}
+		return term.ReadPassword(int(f.Fd()))
+	}
+)
+
+// secretActor is the actor the CLI records in the audit log.
+const secretActor = "cli"
+
+func addSecretCommands(a *app, root *cobra.Command) {
+	secret := &cobra.Command{
+		Use:   "secret",
+		Short: "Manage vaults and secrets",
+		Long: `Manage vaults and the secrets that executor webhook headers reference.
+
+Values are encrypted at rest and never listed. Commands talk to a running
+execvault through <data dir>/admin.sock when it accepts connections, and
+open the store directly otherwise.
+
+Values passed with --value-stdin or --value-file lose one trailing newline
+(\n or \r\n), so "echo VALUE |" and files saved by editors store VALUE.
+--value is stored exactly as given.`,
+	}
+	secret.AddCommand(
+		a.newSecretVaultCommand(),
+		a.newSecretCreateCommand(),
+		a.newSecretUpdateCommand(),
+		a.newSecretListCommand(),
+		a.newSecretDeleteCommand(),
+		a.newSecretGetCommand(),
+		a.newSecretVersionsCommand(),
+		a.newSecretRollbackCommand(),
+		a.newSecretAuditCommand(),
+		a.newSecretKeyCommand(),
+		a.newSecretExportCommand(),
+		a.newSecretImportCommand(),
+	)
+	root.AddCommand(secret)
+}
+
+// withManager runs fn with the admin client of a running execvault, or
+// with the store opened directly, and closes it afterwards.
+func (a *app) withManager(ctx context.Context, fn func(ctx context.Context, m secrets.Manager) error) error {
+	ctx = secrets.WithActor(ctx, secretActor)
+	m, err := a.openManager(ctx)
+	if err != nil {
+		return cliError(err)
+	}
+	err = fn(ctx, m)
+	if cerr := m.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return cliError(err)
+}
+
+func (a *app) openManager(ctx context.Context) (secrets.Manager, error) {
+	socket := filepath.Join(a.dataDir, "admin.sock")
+	if _, err := os.Stat(socket); err == nil {
+		if client, err := secrets.DialAdmin(socket); err == nil {
+			return client, nil
+		}
+	}
+
+	cfg := secrets.DefaultConfig(a.dataDir)
+	cfg.KeyFile = a.keyFile
+	cfg.Getenv = a.getenv
+	cfg.Now = secretNow
+	cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store, err := secrets.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if path := store.CreatedKeyFile(); path != "" {
+		fmt.Fprintf(a.stderr, "Created master key file %s; back it up, because the secrets cannot be read without it.\n", path)
+	}
+	return store, nil
+}
+
+// platformError prints the reference platform's text for an error.
+type platformError struct {
+	msg string
+	err error
+}
+
+func (e *platformError) Error() string       { return e.err.Error() }
+func (e *platformError) Unwrap() error       { return e.err }
+func (e *platformError) UserMessage() string { return e.msg }
+
+// cliError maps store errors to the platform's messages where it has one.
+func cliError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *secrets.SecretError
+	var ve *secrets.VaultError
+	vault, name := "", ""
+	switch {
+	case errors.As(err, &se):
+		vault, name = se.Vault, se.Name
+	case errors.As(err, &ve):
+		vault = ve.Vault
+	default:
+		return err
+	}
+	switch {
+	case errors.Is(err, secrets.ErrVaultNotFound):
+		return &platformError{fmt.Sprintf("Vault %q not found.", vault), err}
+	case errors.Is(err, secrets.ErrVaultExists):
+		return &platformError{fmt.Sprintf("Vault %q already exists.", vault), err}
+	case errors.Is(err, secrets.ErrSecretExists):
+		return &platformError{fmt.Sprintf("Secret %q already exists.", name), err}
+	case errors.Is(err, secrets.ErrSecretNotFound):
+		return &platformError{fmt.Sprintf("Secret %q not found in vault %q.", name, vault), err}
+	}
+	return err
+}
+
+// valueFlags are the three ways to pass a secret value.
+type valueFlags struct {
+	value      string
+	valueFile  string
+	valueStdin bool
+}
+
+func (f *valueFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.value, "value", "v", "", "secret value, stored exactly as given (visible in shell history and process lists; prefer --value-stdin)")
+	cmd.Flags().StringVar(&f.valueFile, "value-file", "", "read the value from this file, less one trailing newline")
+	cmd.Flags().BoolVar(&f.valueStdin, "value-stdin", false, "read the value from standard input, less one trailing newline")
+}
+
+// readValue returns the value from the flag that was set, or from a hidden
+// prompt when none was and stdin is a terminal.
+func (a *app) readValue(cmd *cobra.Command, f *valueFlags, name string) (secrets.Value, error) {
+	set := 0
+	for _, flag := range []string{"value", "value-file", "value-stdin"} {
+		if cmd.Flags().Changed(flag) {
+			set++
+		}
+	}
+	if set > 1 {
+		return secrets.Value{}, &usageError{errors.New("use only one of --value, --value-file and --value-stdin")}
+	}
+
+	switch {
+	case cmd.Flags().Changed("value"):
+		if isTerminal(a.stdin) {
+			fmt.Fprintln(a.stderr, "Hint: --value leaves the value in your shell history; use --value-stdin, or omit --value to be prompted.")
+		}
+		return secrets.NewValueString(f.value), nil
+	case f.valueFile != "":
+		file, err := os.Open(f.valueFile)
+		if err != nil {
+			return secrets.Value{}, fmt.Errorf("read value file: %w", err)
+		}
+		defer file.Close()
+		return readValueFrom(file, "value file "+f.valueFile)
+	case f.valueStdin:
+		return readValueFrom(a.stdin, "standard input")
+	}
+
+	if !isTerminal(a.stdin) {
+		return secrets.Value{}, &usageError{errors.New("missing value: pass --value-stdin, --value-file FILE or --value VALUE")}
+	}
+	fmt.Fprintf(a.stderr, "Value for secret %s (input hidden): ", name)
+	data, err := readPassword(a.stdin)
+	fmt.Fprintln(a.stderr)
+	if err != nil {
+		return secrets.Value{}, fmt.Errorf("read value from terminal: %w", err)
+	}
+	defer clear(data)
+	return secrets.NewValue(trimNewline(data)), nil
+}
+
+// maxValueInput bounds what is read for a value; the store rejects values
+// above its own limit with a clear error.
+const maxValueInput = 1<<20 + 2
+
+func readValueFrom(r io.Reader, source string) (secrets.Value, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxValueInput+1))
+	if err != nil {
+		return secrets.Value{}, fmt.Errorf("read value from %s: %w", source, err)
+	}
+	defer clear(data)
+	if len(data) > maxValueInput {
+		return secrets.Value{}, fmt.Errorf("read value from %s: %w: more than %d bytes", source, secrets.ErrValueTooLarge, maxValueInput-2)
+	}
+	return secrets.NewValue(trimNewline(data)), nil
+}
+
+// trimNewline drops one trailing "\n" or "\r\n".
+func trimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// confirmDeletion asks the user to type name on a terminal. Without a
+// terminal it fails and asks for --yes.
+func (a *app) confirmDeletion(kind, name string) error {
+	if !isTerminal(a.stdin) {
+		return &usageError{fmt.Errorf("delete %s %q: stdin is not a terminal, so confirmation is impossible; pass --yes", kind, name)}
+	}
+	fmt.Fprintf(a.stderr, "Type the %s name %q to confirm deletion: ", kind, name)
+	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read confirmation: %w", err)
+	}
+	if strings.TrimSpace(line) != name {
+		return fmt.Errorf("delete %s %q: cancelled, the typed name does not match", kind, name)
+	}
+	return nil
+}
+
+// formatTime prints times in tables.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

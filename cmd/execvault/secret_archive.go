@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/execvault/execvault/secrets"
+)
+
+func (a *app) newSecretExportCommand() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "export -o FILE",
+		Short: "Write every vault and secret to an encrypted archive",
+		Long: `Write every vault and secret, with their kept versions, to an archive
+encrypted under the master key. Only a store opened with the same master
+key (or passphrase) can import it. FILE is written with mode 0600.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return &usageError{errors.New("missing -o FILE: name the archive to write")}
+			}
+			return a.withManager(cmd.Context(), func(ctx context.Context, m secrets.Manager) error {
+				if err := exportToFile(ctx, m, out); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "Secrets exported to %s\n", out)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "archive file to write (required)")
+	return cmd
+}
+
+// exportToFile writes the archive to a temporary file beside path and
+// renames it into place, so a failed export leaves no partial archive.
+func exportToFile(ctx context.Context, m secrets.Manager, path string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("create archive %s: %w", path, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail(fmt.Errorf("create archive %s: %w", path, err))
+	}
+	if err := m.Export(ctx, f); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(fmt.Errorf("write archive %s: %w", path, err))
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write archive %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write archive %s: %w", path, err)
+	}
+	return nil
+}
+
+func (a *app) newSecretImportCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE",
+		Short: "Restore an archive written by export into an empty store",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("open archive: %w", err)
+			}
+			defer f.Close()
+			return a.withManager(cmd.Context(), func(ctx context.Context, m secrets.Manager) error {
+				res, err := m.Import(ctx, f)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "Imported %d vaults and %d secrets from %s\n", res.Vaults, res.Secrets, args[0])
+				return nil
+			})
+		},
+	}
+}
