@@ -150,4 +150,3 @@ func debeziumID(doc *document, src *debeziumSource, table, op string) (string, e
 	sum := h.Sum(nil)
 	return debeziumIDPrefix + hex.EncodeToString(sum[:16]), nil
 }
-

@@ -1,0 +1,290 @@
+package triggers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// RunStore persists, per schedule name, the time of the last run. The
+// runtime provides it; BadgerRunStore is one implementation. Methods must
+// be safe for concurrent use.
+type RunStore interface {
+	// LastRun returns the stored time for name, and false when none is
+	// stored.
+	LastRun(ctx context.Context, name string) (time.Time, bool, error)
+	// SetLastRun stores t for name, replacing any earlier value.
+	SetLastRun(ctx context.Context, name string, t time.Time) error
+}
+
+// Firing is one run of a schedule handed to the scheduler's callback.
+type Firing struct {
+	// Name is the name the schedule was added under.
+	Name string
+	// ScheduledTime is the due time of this run, in the schedule's zone.
+	ScheduledTime time.Time
+	// CatchUp is true when this run stands for one or more runs that were
+	// missed, either while the process was down or because the clock
+	// jumped past several due times at once. ScheduledTime is then the
+	// latest of the missed times.
+	CatchUp bool
+}
+
+// FireFunc receives the runs of a schedule. It runs on the scheduler's
+// goroutine, so it should hand the firing off quickly. A nil return records
+// ScheduledTime as the schedule's last run; an error is logged and the
+// last run stays as it was.
+type FireFunc func(ctx context.Context, f Firing) error
+
+// SchedulerConfig configures a Scheduler.
+type SchedulerConfig struct {
+	// Fire receives every run. Required.
+	Fire FireFunc
+	// Store persists last run times. Nil keeps them in memory only, so
+	// runs missed while the process was down are not caught up.
+	Store RunStore
+	// Clock tells time. Default SystemClock.
+	Clock Clock
+	// Logger receives lifecycle and error records. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports a missing required field. Errors wrap ErrInvalidConfig.
+func (c SchedulerConfig) Validate() error {
+	if c.Fire == nil {
+		return fmt.Errorf("%w: scheduler needs a Fire callback", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Scheduler fires callbacks when schedules fall due.
+//
+// Missed runs: when a schedule is added, the scheduler reads its last run
+// from the RunStore. If one or more due times passed since then, it fires
+// once with CatchUp set and ScheduledTime the latest missed time, then
+// carries on with the normal timetable; it never fires a burst. A schedule
+// with no stored run stores the time it was added, so runs missed before its
+// first firing are caught up too. The same rule applies while running: if
+// the clock has passed more than one due time when the scheduler wakes, it
+// fires once as a catch-up.
+//
+// Add, Remove and Run are safe for concurrent use. Run may be called once.
+type Scheduler struct {
+	fire   FireFunc
+	store  RunStore
+	clock  Clock
+	logger *slog.Logger
+
+	wake chan struct{}
+
+	mu      sync.Mutex
+	entries map[string]*scheduleEntry
+	running bool
+}
+
+type scheduleEntry struct {
+	name  string
+	sched *Schedule
+	// next is the next regular due time.
+	next time.Time
+	// catchUp, when not zero, is a missed due time still to fire.
+	catchUp time.Time
+}
+
+// NewScheduler returns a Scheduler with no schedules. Errors wrap
+// ErrInvalidConfig.
+func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("new scheduler: %w", err)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Scheduler{
+		fire:    cfg.Fire,
+		store:   cfg.Store,
+		clock:   cfg.Clock,
+		logger:  cfg.Logger.With("component", "scheduler"),
+		wake:    make(chan struct{}, 1),
+		entries: make(map[string]*scheduleEntry),
+	}, nil
+}
+
+// Add registers sched under name and works out whether a catch-up run is
+// owed, reading and possibly writing the RunStore. It returns an error
+// wrapping ErrScheduleExists for a name already added, or the store's
+// error.
+func (s *Scheduler) Add(ctx context.Context, name string, sched *Schedule) error {
+	if name == "" || sched == nil {
+		return fmt.Errorf("add schedule %q: %w: name and schedule are required", name, ErrInvalidConfig)
+	}
+	s.mu.Lock()
+	_, exists := s.entries[name]
+	s.mu.Unlock()
+	if exists {
+		return fmt.Errorf("add schedule %q: %w: remove it first", name, ErrScheduleExists)
+	}
+
+	now := s.clock.Now()
+	last := now
+	if s.store != nil {
+		stored, ok, err := s.store.LastRun(ctx, name)
+		if err != nil {
+			return fmt.Errorf("add schedule %q: %w", name, err)
+		}
+		if ok {
+			last = stored
+		} else if err := s.store.SetLastRun(ctx, name, now); err != nil {
+			return fmt.Errorf("add schedule %q: %w", name, err)
+		}
+	}
+
+	e := &scheduleEntry{name: name, sched: sched}
+	if missed, ok := sched.Latest(last, now); ok {
+		e.catchUp = missed
+	}
+	// A last run in the future means the clock went back: runs up to it
+	// already happened, so the timetable resumes after it.
+	e.next = sched.Next(later(now, last))
+
+	s.mu.Lock()
+	if _, exists := s.entries[name]; exists {
+		s.mu.Unlock()
+		return fmt.Errorf("add schedule %q: %w: remove it first", name, ErrScheduleExists)
+	}
+	s.entries[name] = e
+	s.mu.Unlock()
+
+	s.logger.Info("schedule added", "schedule", name, "spec", sched.String(), "next_run", e.next, "catch_up", !e.catchUp.IsZero())
+	s.poke()
+	return nil
+}
+
+// Remove unregisters name and reports whether it was registered. The
+// stored last run stays, so adding the schedule again catches up as usual.
+func (s *Scheduler) Remove(name string) bool {
+	s.mu.Lock()
+	_, ok := s.entries[name]
+	delete(s.entries, name)
+	s.mu.Unlock()
+	if ok {
+		s.poke()
+	}
+	return ok
+}
+
+func (s *Scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run fires due schedules until ctx is done, then returns ctx's error.
+// Callbacks run one at a time on Run's goroutine. A second concurrent call
+// returns an error wrapping ErrInvalidConfig.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return fmt.Errorf("run scheduler: %w: already running", ErrInvalidConfig)
+	}
+	s.running = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running = false
+		s.mu.Unlock()
+	}()
+
+	s.logger.Info("scheduler started")
+	for {
+		for _, f := range s.collectDue(s.clock.Now()) {
+			s.deliver(ctx, f)
+		}
+
+		var timer <-chan time.Time
+		if next, ok := s.earliest(); ok {
+			timer = s.clock.After(max(next.Sub(s.clock.Now()), 0))
+		}
+		select {
+		case <-ctx.Done():
+			s.logger.Info("scheduler stopped")
+			return ctx.Err()
+		case <-s.wake:
+		case <-timer:
+		}
+	}
+}
+
+// collectDue returns the firings due at now and advances each entry's
+// timetable past now.
+func (s *Scheduler) collectDue(now time.Time) []Firing {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	var due []Firing
+	for _, e := range s.entries {
+		switch {
+		case !e.catchUp.IsZero():
+			due = append(due, Firing{Name: e.name, ScheduledTime: e.catchUp, CatchUp: true})
+			e.catchUp = time.Time{}
+		case !e.next.IsZero() && !e.next.After(now):
+			latest, _ := e.sched.Latest(e.next.Add(-time.Nanosecond), now)
+			due = append(due, Firing{Name: e.name, ScheduledTime: latest, CatchUp: !latest.Equal(e.next)})
+		default:
+			continue
+		}
+		if !e.next.After(now) {
+			e.next = e.sched.Next(now)
+		}
+	}
+	return due
+}
+
+func (s *Scheduler) earliest() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	var first time.Time
+	for _, e := range s.entries {
+		if e.next.IsZero() {
+			continue
+		}
+		if first.IsZero() || e.next.Before(first) {
+			first = e.next
+		}
+	}
+	return first, !first.IsZero()
+}
+
+func (s *Scheduler) deliver(ctx context.Context, f Firing) {
+	log := s.logger.With("schedule", f.Name, "scheduled_time", f.ScheduledTime, "catch_up", f.CatchUp)
+	if err := s.fire(ctx, f); err != nil {
+		if !errors.Is(err, context.Canceled) {
+			log.Error("schedule run failed", "error", err)
+		}
+		return
+	}
+	log.Debug("schedule fired")
+
+	if s.store == nil {
+		return
+	}
+	if err := s.store.SetLastRun(ctx, f.Name, f.ScheduledTime); err != nil {
+		log.Warn("store last run failed: the run may be caught up again after a restart", "error", err)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

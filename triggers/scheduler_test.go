@@ -1,0 +1,373 @@
+package triggers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// fakeClock is a Clock that moves only when the test calls Advance.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeWaiter
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock(now time.Time) *fakeClock { return &fakeClock{now: now} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	at := c.now.Add(d)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{at: at, ch: ch})
+	return ch
+}
+
+// Advance moves the clock by d and releases the waiters that fall due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = kept
+}
+
+// memRunStore is a RunStore in memory.
+type memRunStore struct {
+	mu   sync.Mutex
+	runs map[string]time.Time
+}
+
+func newMemRunStore() *memRunStore { return &memRunStore{runs: map[string]time.Time{}} }
+
+func (s *memRunStore) LastRun(_ context.Context, name string) (time.Time, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.runs[name]
+	return t, ok, nil
+}
+
+func (s *memRunStore) SetLastRun(_ context.Context, name string, t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runs[name] = t
+	return nil
+}
+
+func (s *memRunStore) get(name string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runs[name]
+}
+
+var discardLogger = slog.New(slog.DiscardHandler)
+
+// schedulerHarness runs a Scheduler inside a synctest bubble and records
+// what it fires.
+type schedulerHarness struct {
+	t      *testing.T
+	clock  *fakeClock
+	store  *memRunStore
+	sched  *Scheduler
+	mu     sync.Mutex
+	fired  []Firing
+	fail   error
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newHarness(t *testing.T, start time.Time, store *memRunStore) *schedulerHarness {
+	h := &schedulerHarness{t: t, clock: newFakeClock(start), store: store}
+	s, err := NewScheduler(SchedulerConfig{
+		Fire: func(_ context.Context, f Firing) error {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.fired = append(h.fired, f)
+			return h.fail
+		},
+		Store:  store,
+		Clock:  h.clock,
+		Logger: discardLogger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.sched = s
+	return h
+}
+
+func (h *schedulerHarness) add(name, spec, zone string) {
+	h.t.Helper()
+	s, err := ParseSchedule(spec, zone)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.sched.Add(h.t.Context(), name, s); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *schedulerHarness) start() {
+	ctx, cancel := context.WithCancel(h.t.Context())
+	h.cancel = cancel
+	h.done = make(chan error, 1)
+	go func() { h.done <- h.sched.Run(ctx) }()
+	synctest.Wait()
+}
+
+func (h *schedulerHarness) stop() {
+	h.cancel()
+	if err := <-h.done; !errors.Is(err, context.Canceled) {
+		h.t.Errorf("Run returned %v, want context.Canceled", err)
+	}
+}
+
+// advance moves the fake clock in steps, letting the scheduler run after
+// each one.
+func (h *schedulerHarness) advance(total, step time.Duration) {
+	for moved := time.Duration(0); moved < total; moved += step {
+		h.clock.Advance(min(step, total-moved))
+		synctest.Wait()
+	}
+}
+
+// take returns and clears the firings so far.
+func (h *schedulerHarness) take() []Firing {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	got := h.fired
+	h.fired = nil
+	return got
+}
+
+func assertFirings(t *testing.T, got []Firing, want ...Firing) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("firings = %v, want %v", got, want)
+	}
+	for i := range got {
+		if got[i].Name != want[i].Name || !got[i].ScheduledTime.Equal(want[i].ScheduledTime) || got[i].CatchUp != want[i].CatchUp {
+			t.Errorf("firing %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestSchedulerFiresAtDueTimes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, mustTime(t, "2026-05-01T12:00:30Z"), newMemRunStore())
+		h.add("ten", "*/10 * * * *", "")
+		h.start()
+		defer h.stop()
+
+		assertFirings(t, h.take())
+		h.advance(9*time.Minute+29*time.Second, time.Minute)
+		assertFirings(t, h.take())
+		h.advance(time.Second, time.Second)
+		assertFirings(t, h.take(), Firing{Name: "ten", ScheduledTime: mustTime(t, "2026-05-01T12:10:00Z")})
+		h.advance(20*time.Minute, time.Minute)
+		assertFirings(t, h.take(),
+			Firing{Name: "ten", ScheduledTime: mustTime(t, "2026-05-01T12:20:00Z")},
+			Firing{Name: "ten", ScheduledTime: mustTime(t, "2026-05-01T12:30:00Z")})
+
+		if got, want := h.store.get("ten"), mustTime(t, "2026-05-01T12:30:00Z"); !got.Equal(want) {
+			t.Errorf("stored last run = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestSchedulerDaylightSaving(t *testing.T) {
+	tests := []struct {
+		name, spec, zone, start string
+		span                    time.Duration
+		want                    []string
+	}{
+		{"new york spring forward", "30 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", 48 * time.Hour,
+			[]string{"2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z"}},
+		{"new york fall back", "30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", 48 * time.Hour,
+			[]string{"2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"}},
+		{"berlin spring forward", "30 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", 48 * time.Hour,
+			[]string{"2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"}},
+		{"berlin fall back", "30 2 * * *", "Europe/Berlin", "2026-10-24T12:00:00Z", 48 * time.Hour,
+			[]string{"2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, mustTime(t, tt.start), newMemRunStore())
+				h.add("job", tt.spec, tt.zone)
+				h.start()
+				defer h.stop()
+
+				h.advance(tt.span, 10*time.Minute)
+				var want []Firing
+				for _, w := range tt.want {
+					want = append(want, Firing{Name: "job", ScheduledTime: mustTime(t, w)})
+				}
+				assertFirings(t, h.take(), want...)
+			})
+		})
+	}
+}
+
+func TestSchedulerMissedRuns(t *testing.T) {
+	tests := []struct {
+		name     string
+		lastRun  string
+		now      string
+		want     []Firing
+		wantNext string
+	}{
+		{
+			name: "several missed fire once", lastRun: "2026-05-01T09:00:00Z", now: "2026-05-04T10:00:00Z",
+			want:     []Firing{{Name: "daily", ScheduledTime: time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC), CatchUp: true}},
+			wantNext: "2026-05-05T09:00:00Z",
+		},
+		{
+			name: "one missed", lastRun: "2026-05-01T09:00:00Z", now: "2026-05-02T09:30:00Z",
+			want:     []Firing{{Name: "daily", ScheduledTime: time.Date(2026, 5, 2, 9, 0, 0, 0, time.UTC), CatchUp: true}},
+			wantNext: "2026-05-03T09:00:00Z",
+		},
+		{
+			name: "none missed", lastRun: "2026-05-01T09:00:00Z", now: "2026-05-01T10:00:00Z",
+			wantNext: "2026-05-02T09:00:00Z",
+		},
+		{
+			name: "last run in the future", lastRun: "2026-05-03T09:00:00Z", now: "2026-05-01T10:00:00Z",
+			wantNext: "2026-05-04T09:00:00Z",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := newMemRunStore()
+				store.runs["daily"] = mustTime(t, tt.lastRun)
+				h := newHarness(t, mustTime(t, tt.now), store)
+				h.add("daily", "0 9 * * *", "")
+				h.start()
+				defer h.stop()
+
+				assertFirings(t, h.take(), tt.want...)
+
+				next := mustTime(t, tt.wantNext)
+				h.advance(next.Sub(h.clock.Now())-time.Second, time.Hour)
+				assertFirings(t, h.take())
+				h.advance(time.Second, time.Second)
+				assertFirings(t, h.take(), Firing{Name: "daily", ScheduledTime: next})
+			})
+		})
+	}
+}
+
+func TestSchedulerCatchUpAfterRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemRunStore()
+		first := newHarness(t, mustTime(t, "2026-05-01T10:00:00Z"), store)
+		first.add("daily", "0 9 * * *", "")
+		if got, want := store.get("daily"), mustTime(t, "2026-05-01T10:00:00Z"); !got.Equal(want) {
+			t.Fatalf("baseline = %v, want %v", got, want)
+		}
+
+		// The process is down across two due times.
+		second := newHarness(t, mustTime(t, "2026-05-03T12:00:00Z"), store)
+		second.add("daily", "0 9 * * *", "")
+		second.start()
+		defer second.stop()
+		assertFirings(t, second.take(), Firing{Name: "daily", ScheduledTime: mustTime(t, "2026-05-03T09:00:00Z"), CatchUp: true})
+		if got, want := store.get("daily"), mustTime(t, "2026-05-03T09:00:00Z"); !got.Equal(want) {
+			t.Errorf("stored last run = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestSchedulerClockJump(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, mustTime(t, "2026-05-01T10:00:00Z"), newMemRunStore())
+		h.add("hourly", "0 * * * *", "")
+		h.start()
+		defer h.stop()
+
+		h.advance(5*time.Hour+30*time.Minute, 5*time.Hour+30*time.Minute)
+		assertFirings(t, h.take(), Firing{Name: "hourly", ScheduledTime: mustTime(t, "2026-05-01T15:00:00Z"), CatchUp: true})
+		h.advance(30*time.Minute, time.Minute)
+		assertFirings(t, h.take(), Firing{Name: "hourly", ScheduledTime: mustTime(t, "2026-05-01T16:00:00Z")})
+	})
+}
+
+func TestSchedulerFireErrorKeepsLastRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, mustTime(t, "2026-05-01T10:30:00Z"), newMemRunStore())
+		h.fail = errors.New("queue full")
+		h.add("hourly", "0 * * * *", "")
+		h.start()
+		defer h.stop()
+
+		h.advance(30*time.Minute, time.Minute)
+		assertFirings(t, h.take(), Firing{Name: "hourly", ScheduledTime: mustTime(t, "2026-05-01T11:00:00Z")})
+		if got, want := h.store.get("hourly"), mustTime(t, "2026-05-01T10:30:00Z"); !got.Equal(want) {
+			t.Errorf("stored last run = %v, want the baseline %v", got, want)
+		}
+	})
+}
+
+func TestSchedulerAddRemove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, mustTime(t, "2026-05-01T10:30:00Z"), newMemRunStore())
+		h.start()
+		defer h.stop()
+
+		h.add("a", "0 * * * *", "")
+		h.add("b", "30 * * * *", "")
+		s, _ := ParseSchedule("* * * * *", "")
+		if err := h.sched.Add(t.Context(), "a", s); !errors.Is(err, ErrScheduleExists) {
+			t.Errorf("second Add = %v, want ErrScheduleExists", err)
+		}
+
+		h.advance(time.Hour, time.Minute)
+		assertFirings(t, h.take(),
+			Firing{Name: "a", ScheduledTime: mustTime(t, "2026-05-01T11:00:00Z")},
+			Firing{Name: "b", ScheduledTime: mustTime(t, "2026-05-01T11:30:00Z")})
+
+		if !h.sched.Remove("a") {
+			t.Error("Remove(a) = false, want true")
+		}
+		if h.sched.Remove("a") {
+			t.Error("second Remove(a) = true, want false")
+		}
+		h.advance(time.Hour, time.Minute)
+		assertFirings(t, h.take(), Firing{Name: "b", ScheduledTime: mustTime(t, "2026-05-01T12:30:00Z")})
+	})
+}
+
+func TestSchedulerConfigValidate(t *testing.T) {
+	if _, err := NewScheduler(SchedulerConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("NewScheduler without Fire = %v, want ErrInvalidConfig", err)
+	}
+}
