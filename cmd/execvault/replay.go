@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/execvault/execvault/runtime"
+	"github.com/execvault/execvault/triggers"
+	"github.com/execvault/execvault/webhook"
+	"github.com/spf13/cobra"
+)
+
+func init() { commandAdders = append(commandAdders, addReplayCommand) }
+
+type replayOptions struct {
+	runtimeFlags
+	urlOverrides  []string
+	dryRun        bool
+	skipSnapshots bool
+	typeMap       []string
+	workspaceID   string
+	namespace     string
+	maxAttempts   int
+	backoff       time.Duration
+	timeout       time.Duration
+}
+
+func addReplayCommand(a *app, root *cobra.Command) {
+	var o replayOptions
+	cmd := &cobra.Command{
+		Use:   "replay --plugins DIR FILE",
+		Short: "Fire executors on the record events of a JSONL file",
+		Long: `Fire executors on the record events of a JSONL file and deliver their webhooks.
+
+Each line is one record event, either in the platform's raw format
+({"eventType":"tailordb.type_record.created","typeName":...,"newRecord":...})
+or a Debezium change event (with or without the schema wrapper). FILE "-"
+reads standard input.
+
+One line is printed per executor firing: delivered with the HTTP status,
+skipped by condition, or failed with the reason; then a summary. A
+malformed line is reported with its number and the other lines still run.
+Webhook jobs are kept in memory and each is waited for, retries included.
+
+Exit status: 0 when every firing was delivered or skipped, 1 when a
+firing failed or a line was malformed, 2 on a usage error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.replay(cmd.Context(), &o, args[0])
+		},
+	}
+	o.runtimeFlags.register(cmd, "warn")
+	f := cmd.Flags()
+	f.StringArrayVar(&o.urlOverrides, "url-override", nil, "FROM=TO: replace the webhook URL prefix FROM with TO (repeatable)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print each request that would be sent, with secret headers masked, and send nothing")
+	f.BoolVar(&o.skipSnapshots, "skip-snapshot", false, "skip Debezium snapshot reads (op \"r\") instead of treating them as created")
+	f.StringArrayVar(&o.typeMap, "type-map", nil, "TABLE=TYPE: type name for a Debezium source table (repeatable; default the table name)")
+	f.StringVar(&o.workspaceID, "workspace-id", triggers.DefaultWorkspaceID, "workspaceId for Debezium events")
+	f.StringVar(&o.namespace, "namespace", triggers.DefaultNamespaceName, "appNamespace for Debezium events")
+	f.IntVar(&o.maxAttempts, "max-attempts", 0, "delivery attempts per webhook (default the executor's policy, 10)")
+	f.DurationVar(&o.backoff, "backoff", 0, "delay after the first failed attempt, doubling after each (default the executor's policy, 10s)")
+	f.DurationVar(&o.timeout, "attempt-timeout", 0, "timeout of one delivery attempt (default the executor's policy, 60s)")
+	root.AddCommand(cmd)
+}
+
+func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
+	rewrites, err := parseRewrites(o.urlOverrides)
+	if err != nil {
+		return err
+	}
+	typeNames, err := parsePairs("--type-map", o.typeMap)
+	if err != nil {
+		return err
+	}
+
+	in := a.stdin
+	if file != "-" {
+		fh, err := os.Open(file)
+		if err != nil {
+			return fmt.Errorf("open event file: %w", err)
+		}
+		defer fh.Close()
+		in = fh
+	}
+
+	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{memoryState: true})
+	if err != nil {
+		return err
+	}
+	defer env.close(ctx)
+
+	var deliverer runtime.Deliverer = env.dispatcher
+	if o.dryRun {
+		deliverer = &dryRunDeliverer{out: a.stdout}
+	} else if err := env.dispatcher.Start(ctx); err != nil {
+		return fmt.Errorf("start webhook dispatcher: %w", err)
+	}
+
+	opts := runtime.DispatchOptions{
+		Wait:     !o.dryRun,
+		Rewrites: rewrites,
+		Policy:   webhook.Policy{MaxAttempts: o.maxAttempts, BackoffBase: o.backoff, AttemptTimeout: o.timeout},
+	}
+	reader := triggers.NewReader(in, triggers.DecodeOptions{
+		WorkspaceID:       o.workspaceID,
+		NamespaceName:     o.namespace,
+		TypeNames:         typeNames,
+		SkipSnapshotReads: o.skipSnapshots,
+	})
+
+	var sum replaySummary
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	for {
+		ev, err := reader.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var lineErr *triggers.LineError
+		if errors.As(err, &lineErr) {
+			sum.malformed++
+			tw.Flush()
+			fmt.Fprintf(a.stderr, "line %d: skipped: %v\n", lineErr.Line, lineErr.Err)
+			continue
+		}
+		if err != nil {
+			tw.Flush()
+			return fmt.Errorf("read %s: %w", file, err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+
+		sum.events++
+		firings := env.rt.HandleRecordEvent(ctx, deliverer, &ev, opts)
+		for _, f := range firings {
+			sum.add(f)
+			fmt.Fprintf(tw, "line %d\t%s\t%s %s\t%s\t%s\n", reader.Line(), eventLabel(ev), ev.TypeName, ev.Kind(), f.Executor, firingText(f))
+		}
+	}
+	tw.Flush()
+
+	fmt.Fprintln(a.stdout, sum.String())
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if sum.failed > 0 || sum.malformed > 0 {
+		return &exitCodeError{code: exitError}
+	}
+	return nil
+}
+
+func eventLabel(ev triggers.RecordEvent) string {
+	if ev.ID == "" {
+		return "-"
+	}
+	return ev.ID
+}
+
+// firingText describes a firing's outcome on one line. Errors name vaults
+// and keys, never values.
+func firingText(f runtime.Firing) string {
+	switch f.State {
+	case runtime.FiringSkipped:
+		return "skipped by condition"
+	case runtime.FiringDelivered:
+		return fmt.Sprintf("delivered (HTTP %d, %s)", f.HTTPStatus, plural(f.Attempts, "attempt"))
+	case runtime.FiringQueued:
+		return "would send as job " + f.JobID + " (dry run)"
+	default:
+		return "failed: " + oneLine(f.Err.Error())
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+type replaySummary struct {
+	events, firings, delivered, skipped, failed, malformed int
+}
+
+func (s *replaySummary) add(f runtime.Firing) {
+	s.firings++
+	switch f.State {
+	case runtime.FiringDelivered, runtime.FiringQueued:
+		s.delivered++
+	case runtime.FiringSkipped:
+		s.skipped++
+	default:
+		s.failed++
+	}
+}
+
+func (s replaySummary) String() string {
+	return fmt.Sprintf("%s, %s: %d delivered, %d skipped by condition, %d failed; %s",
+		plural(s.events, "event"), plural(s.firings, "firing"), s.delivered, s.skipped, s.failed, plural(s.malformed, "malformed line"))
+}
+
+// parseRewrites parses --url-override FROM=TO flags.
+func parseRewrites(flags []string) ([]runtime.URLRewrite, error) {
+	var out []runtime.URLRewrite
+	for _, f := range flags {
+		from, to, ok := strings.Cut(f, "=")
+		if !ok || from == "" || to == "" {
+			return nil, &usageError{fmt.Errorf("invalid --url-override %q: use FROM=TO, for example https://api.example.com=http://127.0.0.1:8080", f)}
+		}
+		out = append(out, runtime.URLRewrite{From: from, To: to})
+	}
+	return out, nil
+}
+
+// parsePairs parses repeated KEY=VALUE flags into a map.
+func parsePairs(flag string, flags []string) (map[string]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(flags))
+	for _, f := range flags {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" || v == "" {
+			return nil, &usageError{fmt.Errorf("invalid %s %q: use KEY=VALUE", flag, f)}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// dryRunDeliverer prints each webhook instead of sending it.
+type dryRunDeliverer struct {
+	out io.Writer
+	n   int
+}
+
+func (d *dryRunDeliverer) Enqueue(_ context.Context, job webhook.Job) (webhook.Job, error) {
+	d.n++
+	if job.ID == "" {
+		job.ID = fmt.Sprintf("dry-run-%d", d.n)
+	}
+	fmt.Fprintf(d.out, "POST %s\n", job.URL)
+	for _, h := range webhook.MaskHeaders(job.Headers) {
+		fmt.Fprintf(d.out, "  %s\n", h)
+	}
+	fmt.Fprintf(d.out, "  webhook-id: %s\n  body: %s\n", job.ID, job.Body)
+	job.Status = webhook.StatusSuccess
+	return job, nil
+}
+
+func (d *dryRunDeliverer) Wait(_ context.Context, id string) (webhook.Job, error) {
+	return webhook.Job{ID: id, Status: webhook.StatusSuccess}, nil
+}

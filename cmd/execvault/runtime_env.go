@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/execvault/execvault/runtime"
+	"github.com/execvault/execvault/secrets"
+	"github.com/execvault/execvault/webhook"
+	"github.com/spf13/cobra"
+)
+
+// runtimeFlags are the flags shared by the commands that load plugins.
+type runtimeFlags struct {
+	pluginDir string
+	logLevel  string
+	env       []string
+	poolSize  int
+}
+
+func (f *runtimeFlags) register(cmd *cobra.Command, defaultLevel string) {
+	cmd.Flags().StringVar(&f.pluginDir, "plugins", "", "directory of plugin .wasm files (required)")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", defaultLevel, "log level: debug, info, warn or error")
+	cmd.Flags().StringArrayVar(&f.env, "env", nil, "KEY=VALUE passed to every callback in env (repeatable)")
+	cmd.Flags().IntVar(&f.poolSize, "pool-size", 0, "instances per plugin (default GOMAXPROCS)")
+}
+
+func (f *runtimeFlags) logger(a *app) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, &usageError{fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", f.logLevel)}
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})), nil
+}
+
+// envJSON turns --env KEY=VALUE flags into the env object.
+func (f *runtimeFlags) envJSON() ([]byte, error) {
+	env := make(map[string]string, len(f.env))
+	for _, kv := range f.env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, &usageError{fmt.Errorf("invalid --env %q: use KEY=VALUE", kv)}
+		}
+		env[k] = v
+	}
+	return json.Marshal(env)
+}
+
+// runtimeEnv is everything a command that fires executors holds open.
+type runtimeEnv struct {
+	log        *slog.Logger
+	store      *secrets.Store
+	state      *badger.DB
+	dispatcher *webhook.Dispatcher
+	rt         *runtime.Runtime
+}
+
+// envOptions select how openRuntimeEnv sets things up.
+type envOptions struct {
+	// memoryState keeps jobs in memory, for replay.
+	memoryState bool
+	// webhook overrides the dispatcher configuration.
+	webhook func(*webhook.Config)
+}
+
+// cacheDir returns the wazero compilation cache directory:
+// $EXECVAULT_CACHE_DIR, else execvault/wazero under the user cache dir.
+func (a *app) cacheDir() string {
+	if d := a.getenv("EXECVAULT_CACHE_DIR"); d != "" {
+		return d
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(base, "execvault", "wazero")
+}
+
+// openRuntimeEnv opens the secret store, the state database and the
+// webhook dispatcher, then loads the plugins.
+func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptions) (*runtimeEnv, error) {
+	if f.pluginDir == "" {
+		return nil, &usageError{errors.New("missing --plugins DIR: name the directory of plugin .wasm files")}
+	}
+	log, err := f.logger(a)
+	if err != nil {
+		return nil, err
+	}
+	envObj, err := f.envJSON()
+	if err != nil {
+		return nil, err
+	}
+	e := &runtimeEnv{log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			e.close(ctx)
+		}
+	}()
+
+	// The store asks the runtime who may read what; the runtime exists only
+	// after the store, hence the indirection.
+	var rt *runtime.Runtime
+	scfg := secrets.DefaultConfig(a.dataDir)
+	scfg.KeyFile = a.keyFile
+	scfg.Getenv = a.getenv
+	scfg.Logger = log
+	scfg.Authorize = func(actor, vault, name string) error {
+		if rt == nil {
+			return errors.New("the runtime is not loaded yet")
+		}
+		return rt.Authorize(actor, vault, name)
+	}
+	e.store, err = secrets.Open(ctx, scfg)
+	if err != nil {
+		return nil, cliError(err)
+	}
+	if path := e.store.CreatedKeyFile(); path != "" {
+		fmt.Fprintf(a.stderr, "Created master key file %s; back it up, because the secrets cannot be read without it.\n", path)
+	}
+
+	e.state, err = openState(a.dataDir, opts.memoryState)
+	if err != nil {
+		return nil, err
+	}
+	wcfg := webhook.DefaultConfig()
+	if opts.webhook != nil {
+		opts.webhook(&wcfg)
+	}
+	resolver := runtime.StoreSecrets{Store: e.store}
+	e.dispatcher, err = webhook.NewDispatcher(e.state, wcfg, resolver, log)
+	if err != nil {
+		return nil, err
+	}
+
+	rcfg := runtime.DefaultConfig()
+	rcfg.PluginDir = f.pluginDir
+	rcfg.CacheDir = a.cacheDir()
+	rcfg.Env = envObj
+	rcfg.Secrets = resolver
+	rcfg.Logger = log
+	if f.poolSize > 0 {
+		rcfg.PoolSize = f.poolSize
+	}
+	rt, err = runtime.New(ctx, rcfg)
+	if err != nil {
+		return nil, err
+	}
+	e.rt = rt
+	ok = true
+	return e, nil
+}
+
+// openState opens the Badger database that holds jobs, the event log and
+// schedule state, in <data dir>/state, or in memory.
+func openState(dataDir string, inMemory bool) (*badger.DB, error) {
+	opts := badger.DefaultOptions("").WithInMemory(true)
+	if !inMemory {
+		dir := filepath.Join(dataDir, "state")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create state directory: %w", err)
+		}
+		opts = badger.DefaultOptions(dir).WithSyncWrites(true)
+	}
+	opts = opts.WithLogger(nil).WithNumVersionsToKeep(1)
+	db, err := badger.Open(opts)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("open state database in %s: another execvault process is using it; stop it or use another --data-dir", dataDir)
+		}
+		return nil, fmt.Errorf("open state database: %w", err)
+	}
+	return db, nil
+}
+
+func (e *runtimeEnv) close(ctx context.Context) {
+	if e.rt != nil {
+		_ = e.rt.Close(ctx)
+	}
+	if e.dispatcher != nil {
+		_ = e.dispatcher.Close()
+	}
+	if e.state != nil {
+		_ = e.state.Close()
+	}
+	if e.store != nil {
+		_ = e.store.Close()
+	}
+}

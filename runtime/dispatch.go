@@ -1,0 +1,204 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/execvault/execvault/triggers"
+	"github.com/execvault/execvault/webhook"
+)
+
+// Deliverer takes a fired webhook and delivers it. *webhook.Dispatcher
+// implements it.
+type Deliverer interface {
+	// Enqueue stores job durably and schedules its delivery.
+	Enqueue(ctx context.Context, job webhook.Job) (webhook.Job, error)
+	// Wait blocks until the job with id is finished.
+	Wait(ctx context.Context, id string) (webhook.Job, error)
+}
+
+// URLRewrite replaces the prefix From of a webhook URL with To, so that
+// recorded events can be replayed against a local receiver.
+type URLRewrite struct {
+	From string
+	To   string
+}
+
+// FiringState is what became of one executor on one event.
+type FiringState string
+
+// Firing states.
+const (
+	// FiringSkipped: the condition returned false.
+	FiringSkipped FiringState = "skipped"
+	// FiringQueued: the webhook job was stored and will be delivered.
+	FiringQueued FiringState = "queued"
+	// FiringDelivered: the receiver answered 2xx.
+	FiringDelivered FiringState = "delivered"
+	// FiringFailed: the guest failed, a limit stopped it, or delivery
+	// failed for good.
+	FiringFailed FiringState = "failed"
+)
+
+// Firing reports one executor's firing on one event.
+type Firing struct {
+	Executor string
+	EventID  string
+	State    FiringState
+	// JobID is the delivery id of the webhook job, when one was created.
+	JobID string
+	// HTTPStatus is the receiver's status code of the last attempt, when
+	// there was an answer.
+	HTTPStatus int
+	// Attempts is the number of delivery attempts made, when waited for.
+	Attempts int
+	// Err is the reason of a failed firing.
+	Err error
+}
+
+// DispatchOptions tune HandleRecordEvent.
+type DispatchOptions struct {
+	// Wait makes HandleRecordEvent wait until each webhook job finishes,
+	// so that Firing reports delivered or failed instead of queued.
+	Wait bool
+	// Rewrites apply to every webhook URL, first match wins.
+	Rewrites []URLRewrite
+	// Policy overrides the fields it sets in every job's retry policy.
+	Policy webhook.Policy
+}
+
+var argsPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// HandleRecordEvent fires every executor whose record trigger matches ev
+// and hands each fired webhook to d. It returns one Firing per matching
+// executor, in executor name order; an executor's failure never stops the
+// others.
+func (rt *Runtime) HandleRecordEvent(ctx context.Context, d Deliverer, ev *triggers.RecordEvent, opts DispatchOptions) []Firing {
+	execs := rt.Match(ev.TypeName, ev.Kind())
+	if len(execs) == 0 {
+		return nil
+	}
+
+	bufp := argsPool.Get().(*[]byte)
+	args := triggers.AppendRecordArgs((*bufp)[:0], ev, rt.cfg.Env)
+	defer func() {
+		*bufp = args
+		argsPool.Put(bufp)
+	}()
+
+	firings := make([]Firing, 0, len(execs))
+	for _, exec := range execs {
+		firings = append(firings, rt.fireAndDeliver(ctx, d, exec, ev.ID, args, opts))
+	}
+	return firings
+}
+
+// fireAndDeliver runs one executor and enqueues its webhook.
+func (rt *Runtime) fireAndDeliver(ctx context.Context, d Deliverer, exec *Executor, eventID string, args []byte, opts DispatchOptions) Firing {
+	f := Firing{Executor: exec.Name, EventID: eventID}
+
+	out, err := rt.Fire(ctx, exec, args)
+	if err != nil {
+		f.State, f.Err = FiringFailed, err
+		rt.log.Warn("executor failed", "executor", exec.Name, "event_id", eventID, "error", err)
+		return f
+	}
+	if !out.Fired {
+		f.State = FiringSkipped
+		rt.log.Debug("executor skipped by condition", "executor", exec.Name, "event_id", eventID)
+		return f
+	}
+
+	job := rt.newJob(exec, eventID, out, opts)
+	job, err = d.Enqueue(ctx, job)
+	if err != nil {
+		f.State, f.Err = FiringFailed, fmt.Errorf("executor %q: enqueue webhook: %w", exec.Name, err)
+		return f
+	}
+	f.JobID, f.State = job.ID, FiringQueued
+	if !opts.Wait {
+		return f
+	}
+
+	job, err = d.Wait(ctx, job.ID)
+	if err != nil {
+		f.State, f.Err = FiringFailed, fmt.Errorf("executor %q: wait for job %s: %w", exec.Name, f.JobID, err)
+		return f
+	}
+	return withJobResult(f, job)
+}
+
+// withJobResult fills the delivery fields of f from a finished job.
+func withJobResult(f Firing, job webhook.Job) Firing {
+	f.Attempts = job.AttemptsInRound()
+	if last, ok := job.LastAttempt(); ok {
+		f.HTTPStatus = last.StatusCode
+	}
+	switch job.Status {
+	case webhook.StatusSuccess:
+		f.State = FiringDelivered
+	case webhook.StatusCanceled:
+		f.State, f.Err = FiringFailed, fmt.Errorf("job %s was canceled", job.ID)
+	default:
+		f.State, f.Err = FiringFailed, fmt.Errorf("job %s %s after %d attempts: %s", job.ID, strings.ToLower(string(job.Status)), f.Attempts, job.LastError)
+	}
+	return f
+}
+
+// newJob builds the webhook job for a fired executor.
+func (rt *Runtime) newJob(exec *Executor, eventID string, out Outcome, opts DispatchOptions) webhook.Job {
+	url := exec.Operation.URL
+	if out.URL != "" {
+		url = out.URL
+	}
+	url = rewriteURL(url, opts.Rewrites)
+
+	policy := webhook.PolicyFromRetry(exec.Retry)
+	if opts.Policy.MaxAttempts != 0 {
+		policy.MaxAttempts = opts.Policy.MaxAttempts
+	}
+	if opts.Policy.AttemptTimeout != 0 {
+		policy.AttemptTimeout = opts.Policy.AttemptTimeout
+	}
+	if opts.Policy.BackoffBase != 0 {
+		policy.BackoffBase = opts.Policy.BackoffBase
+	}
+	if opts.Policy.BackoffMax != 0 {
+		policy.BackoffMax = opts.Policy.BackoffMax
+	}
+
+	return webhook.Job{
+		ID:       jobID(exec.Name, eventID),
+		Executor: exec.Name,
+		EventID:  eventID,
+		URL:      url,
+		Headers:  exec.Operation.Headers,
+		Body:     out.Body,
+		Policy:   policy,
+		Signing:  exec.Signing,
+	}
+}
+
+// jobID derives a stable delivery id from the event id and executor, so
+// that an event delivered twice to the runtime makes one job. Without an
+// event id the dispatcher generates a random one.
+func jobID(executor, eventID string) string {
+	if eventID == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(executor + "\x00" + eventID))
+	return "msg_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+}
+
+func rewriteURL(url string, rewrites []URLRewrite) string {
+	for _, rw := range rewrites {
+		if strings.HasPrefix(url, rw.From) {
+			return rw.To + strings.TrimPrefix(url, rw.From)
+		}
+	}
+	return url
+}

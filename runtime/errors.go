@@ -1,0 +1,64 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of these where
+// a caller may want to tell the cases apart.
+var (
+	// ErrInvalidPlugin reports a module that cannot be loaded: not Wasm, a
+	// missing or mistyped export, or an invalid manifest.
+	ErrInvalidPlugin = errors.New("invalid plugin")
+
+	// ErrExecutorNotFound reports an executor name that no loaded plugin
+	// declares.
+	ErrExecutorNotFound = errors.New("executor not found")
+
+	// ErrLimitExceeded reports a firing stopped by one of its limits.
+	ErrLimitExceeded = errors.New("limit exceeded")
+
+	// ErrGuest reports a firing whose callback failed inside the guest:
+	// a trap, or an error the guest returned.
+	ErrGuest = errors.New("guest error")
+
+	// ErrClosed reports use of a closed runtime.
+	ErrClosed = errors.New("runtime closed")
+)
+
+// PluginError names the plugin file that failed to load and why.
+type PluginError struct {
+	File string
+	Err  error
+}
+
+func (e *PluginError) Error() string { return fmt.Sprintf("load plugin %s: %v", e.File, e.Err) }
+
+func (e *PluginError) Unwrap() []error { return []error{ErrInvalidPlugin, e.Err} }
+
+// LimitError reports which limit stopped a firing.
+type LimitError struct {
+	Executor string
+	// Limit is "timeout", "memory" or "output".
+	Limit  string
+	Detail string
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("executor %q exceeded its %s limit: %s", e.Executor, e.Limit, e.Detail)
+}
+
+func (e *LimitError) Unwrap() error { return ErrLimitExceeded }
+
+// GuestError reports a callback that failed inside the guest.
+type GuestError struct {
+	Executor string
+	Message  string
+}
+
+func (e *GuestError) Error() string {
+	return fmt.Sprintf("executor %q failed: %s", e.Executor, e.Message)
+}
+
+func (e *GuestError) Unwrap() error { return ErrGuest }
