@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// pluginDir holds the example plugins, built once by TestMain.
+var pluginDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "execvault-plugins-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, name := range []string{"notify-external-service", "sync-to-external-crm"} {
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, name+".wasm"), "../../plugins/examples/"+name)
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build example plugin %s: %v\n%s", name, err, out)
+			os.Exit(1)
+		}
+	}
+	pluginDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cliEnv runs the CLI in process against one temporary data directory.
+type cliEnv struct {
+	t       *testing.T
+	dataDir string
+	keyFile string
+	// logs collects everything every command wrote, to check for leaks.
+	logs bytes.Buffer
+}
+
+func newCLIEnv(t *testing.T) *cliEnv {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("EXECVAULT_CACHE_DIR", filepath.Join(os.TempDir(), "execvault-test-cache"))
+	t.Setenv("EXECVAULT_MASTER_KEY", "")
+	return &cliEnv{t: t, dataDir: filepath.Join(dir, "data"), keyFile: filepath.Join(dir, "keys", "master.key")}
+}
+
+// run executes one command line and returns its exit status, stdout and
+// stderr.
+func (e *cliEnv) run(stdin string, args ...string) (int, string, string) {
+	e.t.Helper()
+	var stdout, stderr bytes.Buffer
+	full := append([]string{"--data-dir", e.dataDir, "--key-file", e.keyFile}, args...)
+	code := run(context.Background(), full, strings.NewReader(stdin), &stdout, &stderr)
+	e.logs.Write(stdout.Bytes())
+	e.logs.Write(stderr.Bytes())
+	return code, stdout.String(), stderr.String()
+}
+
+// mustRun runs a command that must succeed. Its output is not printed on
+// failure when it may hold a secret, so only the exit status is reported.
+func (e *cliEnv) mustRun(stdin string, args ...string) string {
+	e.t.Helper()
+	code, stdout, _ := e.run(stdin, args...)
+	if code != 0 {
+		e.t.Fatalf("execvault %s: exit status %d, want 0", strings.Join(args, " "), code)
+	}
+	return stdout
+}
+
+// receiver records the webhooks it gets.
+type receiver struct {
+	*httptest.Server
+	mu  sync.Mutex
+	got []receivedRequest
+}
+
+type receivedRequest struct {
+	path   string
+	header http.Header
+	body   []byte
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.got = append(r.got, receivedRequest{path: req.URL.Path, header: req.Header.Clone(), body: body})
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) requests(path string) []receivedRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []receivedRequest
+	for _, g := range r.got {
+		if g.path == path {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+const (
+	crmToken      = "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.canary-crm-token-7f3a"
+	crmKey        = "sk_live_canary_abc123xyz789"
+	externalToken = "Bearer canary-external-token-91c2"
+	apiSecret     = "canary-api-secret-5d8e"
+)
+
+func salesOrderEvent(id string, totalPrice string) string {
+	record := fmt.Sprintf(`{"id":%q,"customerID":"cust-1","status":"confirmed","createdAt":"2026-11-30T09:00:00Z"`, id)
+	if totalPrice != "" {
+		record += `,"totalPrice":` + totalPrice
+	}
+	record += "}"
+	return fmt.Sprintf(`{"id":"evt-%s","eventType":"tailordb.type_record.created","workspaceId":"ws","namespaceName":"app","typeName":"salesOrder","newRecord":%s,"oldRecord":null}`, id, record)
+}
+
+func orderEvent(id string) string {
+	return fmt.Sprintf(`{"id":"evt-%s","eventType":"tailordb.type_record.created","workspaceId":"ws","namespaceName":"app","typeName":"order","newRecord":{"id":%q,"total":42.5},"oldRecord":null}`, id, id)
+}
+
+func writeEvents(t *testing.T, lines ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func (e *cliEnv) storeSecrets(secrets map[string]string) {
+	e.t.Helper()
+	e.mustRun("", "secret", "vault", "create", "--name", "api-keys")
+	for name, value := range secrets {
+		e.mustRun(value, "secret", "create", "-V", "api-keys", "-n", name, "--value-stdin")
+	}
+}
+
+func (e *cliEnv) replay(recv *receiver, events string, extra ...string) (int, string, string) {
+	args := append([]string{"replay", "--plugins", pluginDir,
+		"--url-override", "https://api.example.com=" + recv.URL + "/notify",
+		"--url-override", "https://crm.example.com=" + recv.URL + "/crm",
+		"--log-level", "debug", "--max-attempts", "2", "--backoff", "10ms"}, extra...)
+	return e.run("", append(args, events)...)
+}
+
+func TestReplayDeliversExampleExecutors(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{
+		"crm-api-token": crmToken, "crm-api-key": crmKey,
+		"external-api-token": externalToken, "api-secret": apiSecret,
+	})
+	recv := newReceiver(t)
+	events := writeEvents(t,
+		salesOrderEvent("so-1", "100000"),
+		salesOrderEvent("so-2", "100001"),
+		salesOrderEvent("so-3", ""),
+		orderEvent("ord-1"),
+	)
+
+	code, stdout, _ := env.replay(recv, events)
+	if code != 0 {
+		t.Fatalf("replay exit status = %d, want 0; stdout:\n%s", code, stdout)
+	}
+
+	crm := recv.requests("/crm/api/v1/orders")
+	if len(crm) != 1 {
+		t.Fatalf("CRM requests = %d, want 1 (only totalPrice 100001 passes the condition)", len(crm))
+	}
+	if crm[0].header.Get("Authorization") != crmToken {
+		t.Error("CRM Authorization header does not equal the stored crm-api-token")
+	}
+	if crm[0].header.Get("X-API-Key") != crmKey {
+		t.Error("CRM X-API-Key header does not equal the stored crm-api-key")
+	}
+	if got := crm[0].header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("CRM Content-Type = %q, want application/json", got)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(crm[0].body, &body); err != nil {
+		t.Fatalf("CRM body is not JSON: %v", err)
+	}
+	want := map[string]any{"orderId": "so-2", "customerId": "cust-1", "totalPrice": 100001.0, "status": "confirmed", "createdAt": "2026-11-30T09:00:00Z"}
+	if fmt.Sprint(body) != fmt.Sprint(want) {
+		t.Errorf("CRM body = %v, want %v", body, want)
+	}
+
+	notify := recv.requests("/notify/orders")
+	if len(notify) != 1 {
+		t.Fatalf("notify requests = %d, want 1", len(notify))
+	}
+	if notify[0].header.Get("Authorization") != externalToken || notify[0].header.Get("X-API-Key") != apiSecret {
+		t.Error("notify secret headers do not equal the stored secrets")
+	}
+	if got, want := string(notify[0].body), `{"orderId":"ord-1","amount":42.5}`; got != want {
+		t.Errorf("notify body = %s, want %s", got, want)
+	}
+
+	for _, want := range []string{
+		"evt-so-1  salesOrder created  sync-to-external-crm     skipped by condition",
+		"evt-so-2  salesOrder created  sync-to-external-crm     delivered (HTTP 204, 1 attempt)",
+		"evt-so-3  salesOrder created  sync-to-external-crm     skipped by condition",
+		"evt-ord-1  order created       notify-external-service  delivered (HTTP 204, 1 attempt)",
+		"4 events, 4 firings: 2 delivered, 2 skipped by condition, 0 failed; 0 malformed lines",
+	} {
+		if !strings.Contains(oneLine(stdout), oneLine(want)) {
+			t.Errorf("replay output lacks %q; got:\n%s", want, stdout)
+		}
+	}
+
+	env.assertNoCanary()
+}
+
+func TestReplayMissingSecretFailsOnlyThatFiring(t *testing.T) {
+	env := newCLIEnv(t)
+	// crm-api-key is missing; the notify executor's secrets are present.
+	env.storeSecrets(map[string]string{"crm-api-token": crmToken, "external-api-token": externalToken, "api-secret": apiSecret})
+	recv := newReceiver(t)
+	events := writeEvents(t, salesOrderEvent("so-9", "200000"), orderEvent("ord-9"))
+
+	code, stdout, _ := env.replay(recv, events)
+	if code != 1 {
+		t.Errorf("replay exit status = %d, want 1 when a firing failed", code)
+	}
+	if n := len(recv.requests("/crm/api/v1/orders")); n != 0 {
+		t.Errorf("CRM requests = %d, want 0 when its secret is missing", n)
+	}
+	if n := len(recv.requests("/notify/orders")); n != 1 {
+		t.Errorf("notify requests = %d, want 1: the other firing must still be delivered", n)
+	}
+	failLine := ""
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.Contains(line, "sync-to-external-crm") {
+			failLine = line
+		}
+	}
+	if !strings.Contains(failLine, "failed") || !strings.Contains(failLine, "api-keys") || !strings.Contains(failLine, "crm-api-key") {
+		t.Errorf("CRM firing line = %q, want a failure naming vault api-keys and key crm-api-key", failLine)
+	}
+	if !strings.Contains(stdout, "1 delivered, 0 skipped by condition, 1 failed") {
+		t.Errorf("summary missing or wrong; got:\n%s", stdout)
+	}
+	env.assertNoCanary()
+}
+
+func TestReplayReportsMalformedLineAndGoesOn(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
+	recv := newReceiver(t)
+	events := writeEvents(t, `{"eventType": "tailordb.type_record.created", "typeName": `, orderEvent("ord-7"))
+
+	code, stdout, stderr := env.replay(recv, events)
+	if code != 1 {
+		t.Errorf("replay exit status = %d, want 1 with a malformed line", code)
+	}
+	if !strings.Contains(stderr, "line 1:") {
+		t.Errorf("stderr does not name line 1; got:\n%s", stderr)
+	}
+	if n := len(recv.requests("/notify/orders")); n != 1 {
+		t.Errorf("notify requests = %d, want 1: the line after the malformed one must still run", n)
+	}
+	if !strings.Contains(stdout, "1 malformed line") {
+		t.Errorf("summary does not count the malformed line; got:\n%s", stdout)
+	}
+}
+
+// assertNoCanary checks that no secret value, nor its base64, URL-escaped
+// or JSON-escaped form, appears in any CLI output or log line, or in any
+// file of the data directory. Failures name the form, never the value.
+func (e *cliEnv) assertNoCanary() {
+	e.t.Helper()
+	forms := map[string][]byte{}
+	for name, v := range map[string]string{"crm-api-token": crmToken, "crm-api-key": crmKey, "external-api-token": externalToken, "api-secret": apiSecret} {
+		quoted, _ := json.Marshal(v)
+		forms[name+" (plain)"] = []byte(v)
+		forms[name+" (base64)"] = []byte(base64.StdEncoding.EncodeToString([]byte(v)))
+		forms[name+" (url-escaped)"] = []byte(url.QueryEscape(v))
+		forms[name+" (json-escaped)"] = quoted[1 : len(quoted)-1]
+	}
+
+	for form, b := range forms {
+		if bytes.Contains(e.logs.Bytes(), b) {
+			e.t.Errorf("secret %s appears in CLI output or logs", form)
+		}
+	}
+	err := filepath.Walk(e.dataDir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || info.Mode()&os.ModeSocket != 0 {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for form, b := range forms {
+			if bytes.Contains(data, b) {
+				e.t.Errorf("secret %s appears in data directory file %s", form, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
