@@ -6,9 +6,6 @@ import (
 	"unicode/utf8"
 )
 
-// emptyEnv is the env object used when the caller passes none.
-var emptyEnv = []byte("{}")
-
 // AppendRecordArgs appends the callback arguments of a record trigger for e
 // to dst and returns the extended buffer. The object has the fields
 // workspaceId, appNamespace (from NamespaceName), typeName, newRecord,

@@ -3,6 +3,7 @@ package triggers
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -151,7 +152,14 @@ func FuzzAppendRecordArgs(f *testing.F) {
 		if err := json.Unmarshal(out, &got); err != nil {
 			t.Fatalf("output does not decode: %v: %s", err, out)
 		}
-		want := []string{roundTrip(t, workspace), roundTrip(t, namespace), roundTrip(t, typeName), newRecord, oldRecord, env, "updated", EventTypeUpdated}
+		// Decoding into json.RawMessage drops the whitespace around a value,
+		// so byte-for-byte copying is checked on the output itself.
+		verbatim := `,"newRecord":` + newRecord + `,"oldRecord":` + oldRecord + `,"env":` + env + `,"event"`
+		if !strings.Contains(string(out), verbatim) {
+			t.Errorf("output %s does not contain the records verbatim: %s", out, verbatim)
+		}
+		trim := func(s string) string { return strings.Trim(s, " \t\r\n") }
+		want := []string{roundTrip(t, workspace), roundTrip(t, namespace), roundTrip(t, typeName), trim(newRecord), trim(oldRecord), trim(env), "updated", EventTypeUpdated}
 		have := []string{got.WorkspaceID, got.AppNamespace, got.TypeName, string(got.NewRecord), string(got.OldRecord), string(got.Env), got.Event, got.RawEvent}
 		if !reflect.DeepEqual(have, want) {
 			t.Errorf("decoded fields\n got: %q\nwant: %q", have, want)

@@ -2,8 +2,8 @@ package triggers
 
 import "time"
 
-// Clock tells the time and waits. The Scheduler takes one so that tests
-// can drive time by hand.
+// Clock supplies the current time and timers. The Scheduler takes one so
+// that tests can drive time by hand.
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time

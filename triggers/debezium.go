@@ -11,10 +11,10 @@ import (
 const debeziumIDPrefix = "dbz-"
 
 // positionKeys are the source fields that locate a change in the database
-// log, per connector: PostgreSQL (lsn, txId, sequence), MySQL (file, pos,
-// row, gtid, server_id), SQL Server (change_lsn, commit_lsn,
-// event_serial_no), Oracle (scn, commit_scn, rs_id, ssn) and MongoDB (ord,
-// h, txnNumber, lsid). The id hash visits them in this order.
+// log. PostgreSQL sets lsn, txId and sequence. MySQL sets file, pos, row,
+// gtid and server_id. SQL Server sets change_lsn, commit_lsn and
+// event_serial_no, Oracle scn, commit_scn, rs_id and ssn, and MongoDB ord,
+// h, txnNumber and lsid. The id hash visits them in this order.
 var positionKeys = []string{
 	"change_lsn", "commit_lsn", "commit_scn", "event_serial_no", "file", "gtid", "h",
 	"lsid", "lsn", "ord", "pos", "row", "rs_id", "scn", "sequence", "server_id", "ssn",
@@ -89,7 +89,7 @@ func debeziumEvent(doc *document, opts *DecodeOptions) (RecordEvent, outcome, er
 }
 
 // nullIfAbsent turns a missing before-image into an explicit null, so the
-// callback sees oldRecord: null rather than no field.
+// callback receives oldRecord: null rather than no field.
 func nullIfAbsent(raw json.RawMessage) json.RawMessage {
 	if len(raw) == 0 {
 		return json.RawMessage("null")
@@ -119,7 +119,7 @@ func typeNameFor(src *debeziumSource, table string, names map[string]string) str
 // database log, so a replayed or redelivered change gets the same id. The
 // hash covers the logical server name, database, schema, table, op, every
 // position field present in source, and the row image (after, or before
-// for a delete). The row image tells apart rows that share one position,
+// for a delete). The row image distinguishes rows that share one position,
 // such as the rows of one snapshot.
 func debeziumID(doc *document, src *debeziumSource, table, op string) (string, error) {
 	var fields map[string]json.RawMessage

@@ -70,7 +70,7 @@ func (o *DecodeOptions) maxLineBytes() int {
 	return o.MaxLineBytes
 }
 
-// outcome says what decodeObject made of one JSON value.
+// outcome is the kind of result decodeObject produced for one JSON value.
 type outcome int
 
 const (
@@ -81,7 +81,7 @@ const (
 )
 
 // document holds the top-level fields of both accepted formats, so one
-// json.Unmarshal call tells them apart: a platform event has eventType, a
+// json.Unmarshal call distinguishes them: a platform event has eventType, a
 // Debezium envelope has op, and the schema wrapper has payload.
 type document struct {
 	ID            string          `json:"id"`
@@ -101,8 +101,8 @@ type document struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
-// decodeObject turns one JSON value into a RecordEvent, or says why it
-// yields none. Errors wrap ErrInvalidEvent or ErrUnsupportedOp.
+// decodeObject turns one JSON value into a RecordEvent, or returns the
+// outcome that explains why it yields none. Errors wrap ErrInvalidEvent or ErrUnsupportedOp.
 func decodeObject(data []byte, opts *DecodeOptions) (RecordEvent, outcome, error) {
 	data = bytes.TrimSpace(data)
 	if string(data) == "null" {

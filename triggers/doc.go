@@ -1,5 +1,48 @@
 // Package triggers owns the events that make executors fire: record events
 // in the platform's raw format and from Debezium change streams, cron
 // schedules with time zones, incoming webhook requests, and the durable log
-// of accepted events.
+// of accepted events. It has no dependency on wazero or on the runtime
+// package; the runtime calls into it.
+//
+// # Callback arguments
+//
+// Every trigger produces the JSON object that the guest's callbacks
+// receive. AppendRecordArgs, AppendScheduleArgs and AppendWebhookArgs
+// append it to a caller-owned buffer without reflection, copying records
+// and request bodies byte for byte so that numbers keep their exact text.
+//
+// # Record events
+//
+// Reader reads JSONL files for replay and ingest, one event per line, and
+// detects per line whether it holds a platform record event or a Debezium
+// change event (with or without the schema wrapper). A malformed line is
+// reported as a *LineError with its line number and the reader goes on.
+// DecodeBody decodes the body of an ingest request: one event or an array.
+//
+// Debezium operations map to record events as follows: c and r (snapshot
+// read) become created, u updated, d deleted. Truncates (t), messages (m)
+// and tombstones produce no event. An update or delete without a
+// before-image, as PostgreSQL sends under REPLICA IDENTITY DEFAULT, gives
+// the callback oldRecord: null. Debezium events get the id "dbz-" plus a
+// hash of the source position and the row image, so a redelivered change
+// keeps its id.
+//
+// # Schedules
+//
+// ParseSchedule parses five-field cron specs through robfig/cron v3 but
+// computes fire times itself on the wall clock of the schedule's zone. A
+// wall-clock time skipped when clocks go forward fires once at the change;
+// one repeated when clocks go back fires once, at its first occurrence.
+// Scheduler fires callbacks at due times on an injected Clock, persists
+// last runs through a RunStore, and after downtime fires one catch-up run
+// instead of a burst.
+//
+// # Event log
+//
+// EventLog is a durable, deduplicating queue of accepted record events on
+// a Badger database opened with SyncWrites. Append commits a batch in one
+// transaction, so the server may acknowledge the request once it returns.
+//
+// The documentation page docs/triggers.md in the repository states these
+// rules at length.
 package triggers

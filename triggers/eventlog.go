@@ -52,8 +52,8 @@ type EventLogConfig struct {
 	// MaxDedupeIDs is how many of the most recent event ids are kept for
 	// deduplication. Default DefaultMaxDedupeIDs.
 	MaxDedupeIDs int
-	// DedupeWindow is how long an event id is kept for deduplication;
-	// an id is dropped once it is older than this or falls out of the
+	// DedupeWindow is how long an event id is kept for deduplication.
+	// An id is dropped once it is older than this or falls out of the
 	// newest MaxDedupeIDs, whichever comes first. A negative value turns
 	// the age limit off. Default DefaultDedupeWindow.
 	DedupeWindow time.Duration
@@ -158,7 +158,7 @@ func OpenEventLog(ctx context.Context, db *badger.DB, cfg EventLogConfig) (*Even
 		}
 		return item.Value(func(v []byte) error {
 			if len(v) != 8 {
-				return fmt.Errorf("key %s holds %d bytes, expected 8", keyNextSeq, len(v))
+				return fmt.Errorf("invalid value under key %s: %d bytes, expected 8", keyNextSeq, len(v))
 			}
 			l.nextSeq = binary.BigEndian.Uint64(v)
 			return nil
@@ -263,7 +263,7 @@ func lookupID(txn *badger.Txn, id string) (uint64, bool, error) {
 	var seq uint64
 	err = item.Value(func(v []byte) error {
 		if len(v) < 8 {
-			return fmt.Errorf("key %s holds %d bytes, expected 16", idKey(id), len(v))
+			return fmt.Errorf("invalid value under key %s: %d bytes, expected 16", idKey(id), len(v))
 		}
 		seq = binary.BigEndian.Uint64(v)
 		return nil
@@ -367,7 +367,7 @@ func (l *EventLog) pruneLocked(now time.Time) error {
 				return err
 			}
 			if len(value) < 8 {
-				return fmt.Errorf("key %q holds %d bytes, expected at least 8", item.Key(), len(value))
+				return fmt.Errorf("invalid value under key %q: %d bytes, expected at least 8", item.Key(), len(value))
 			}
 			accepted := time.Unix(0, int64(binary.BigEndian.Uint64(value)))
 

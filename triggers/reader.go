@@ -156,9 +156,9 @@ func (r *Reader) readLine() ([]byte, error) {
 // events in body order. Items that yield no event (a Debezium truncate or
 // message, or a snapshot read when SkipSnapshotReads is set) are left out.
 //
-// Each bad item yields an *ItemError naming its index; the returned error
-// joins them (use errors.As or the Unwrap() []error method), and the events
-// returned are the good items only. A body that is neither an object nor
+// Each bad item yields an *ItemError naming its index. The returned error
+// joins them (use errors.As or the Unwrap() []error method), and the
+// events returned are the good items only. A body that is neither an object nor
 // an array returns an error wrapping ErrInvalidEvent and no events.
 func DecodeBody(body []byte, opts DecodeOptions) ([]RecordEvent, error) {
 	body = bytes.TrimSpace(body)

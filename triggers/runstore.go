@@ -48,7 +48,7 @@ func (s *BadgerRunStore) LastRun(ctx context.Context, name string) (time.Time, b
 
 	t, err := time.Parse(time.RFC3339Nano, string(value))
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("read last run of schedule %q: key %s%s holds %q, not an RFC 3339 time: delete the key", name, runStorePrefix, name, value)
+		return time.Time{}, false, fmt.Errorf("read last run of schedule %q: invalid value %q under key %s%s, expected an RFC 3339 time: delete the key", name, runStorePrefix, name, value)
 	}
 	return t, true, nil
 }

@@ -40,16 +40,15 @@ type Schedule struct {
 	loc  *time.Location
 
 	minute, hour, dom, month, dow uint64
-	// dayAnd is true when day of month or day of week was "*", so both
-	// must match; otherwise either one matching is enough, as in Vixie
-	// cron.
+	// dayAnd is true when day of month or day of week was "*". Then both
+	// must match, and otherwise either one is enough, as in Vixie cron.
 	dayAnd bool
 }
 
 // ParseSchedule parses a five-field cron spec (minute, hour, day of month,
 // month, day of week) or a descriptor such as @daily, in the IANA zone
-// timezone; an empty timezone means UTC. The spec must not carry its own
-// TZ= or CRON_TZ= prefix, and @every is rejected because it is not a
+// timezone. An empty timezone means UTC. The spec must not carry its own
+// TZ= or CRON_TZ= prefix. @every is rejected because it is not a
 // wall-clock schedule.
 //
 // Errors wrap ErrInvalidSchedule: a malformed spec, an unknown zone, or a
@@ -277,8 +276,8 @@ func startOfDay(t time.Time) time.Time {
 //
 // It visits every zone period that overlaps two days either side of the
 // wall-clock time. In a period [start, end) with UTC offset off, the time
-// falls at wall-off; if that is before start, the period's first instant
-// is the earliest candidate it offers.
+// falls at wall-off. If that is before start, the period's first instant
+// is the earliest candidate the period offers.
 func (s *Schedule) instant(wall time.Time) time.Time {
 	const window = 2 * 24 * 60 * 60
 	u := wall.Unix()

@@ -46,7 +46,7 @@ type SchedulerConfig struct {
 	// Store persists last run times. Nil keeps them in memory only, so
 	// runs missed while the process was down are not caught up.
 	Store RunStore
-	// Clock tells time. Default SystemClock.
+	// Clock supplies the current time and timers. Default SystemClock.
 	Clock Clock
 	// Logger receives lifecycle and error records. Default slog.Default().
 	Logger *slog.Logger
@@ -64,8 +64,8 @@ func (c SchedulerConfig) Validate() error {
 //
 // Missed runs: when a schedule is added, the scheduler reads its last run
 // from the RunStore. If one or more due times passed since then, it fires
-// once with CatchUp set and ScheduledTime the latest missed time, then
-// carries on with the normal timetable; it never fires a burst. A schedule
+// once with CatchUp set and ScheduledTime the latest missed time. Then it
+// carries on with the normal timetable, so it never fires a burst. A schedule
 // with no stored run stores the time it was added, so runs missed before its
 // first firing are caught up too. The same rule applies while running: if
 // the clock has passed more than one due time when the scheduler wakes, it
