@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/execvault/execvault/plugins"
+	"github.com/execvault/execvault/runtime"
+	"github.com/execvault/execvault/secrets"
+	"github.com/execvault/execvault/triggers"
+	"github.com/spf13/cobra"
+)
+
+func init() { commandAdders = append(commandAdders, addRunCommand) }
+
+type runOptions struct {
+	runtimeFlags
+	listen       string
+	noAuth       bool
+	ingestToken  string
+	urlOverrides []string
+}
+
+func addRunCommand(a *app, root *cobra.Command) {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run --plugins DIR [--listen ADDR]",
+		Short: "Serve event ingest, incoming webhooks and schedules",
+		Long: `Load the plugins of DIR and serve until interrupted.
+
+POST /v1/events accepts one record event or an array of them, in the
+platform's raw format, writes them to a durable event log and answers 202;
+the executors then fire and their webhooks are delivered from durable jobs
+with retries. /v1/hooks/{executor}/{token} serves incoming webhook
+triggers, and schedule triggers fire on time. The plugin directory is
+watched: added, changed and removed .wasm files are swapped in without a
+restart.
+
+POST /v1/events requires a bearer token kept as a secret
+(--ingest-token VAULT/KEY). Without one, pass --no-auth, which is allowed
+only when listening on a loopback address.
+
+While running, the secret commands of this CLI reach the store through an
+admin socket in the data directory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.serve(cmd.Context(), &o)
+		},
+	}
+	o.runtimeFlags.register(cmd, "info")
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on")
+	f.BoolVar(&o.noAuth, "no-auth", false, "accept events without a bearer token (loopback addresses only)")
+	f.StringVar(&o.ingestToken, "ingest-token", "", "VAULT/KEY of the secret that POST /v1/events requires as bearer token")
+	f.StringArrayVar(&o.urlOverrides, "url-override", nil, "FROM=TO: replace the webhook URL prefix FROM with TO (repeatable)")
+	root.AddCommand(cmd)
+}
+
+func (a *app) serve(ctx context.Context, o *runOptions) error {
+	rewrites, err := parseRewrites(o.urlOverrides)
+	if err != nil {
+		return err
+	}
+	token, err := ingestTokenRef(o)
+	if err != nil {
+		return err
+	}
+
+	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{})
+	if err != nil {
+		return err
+	}
+	defer env.close(context.Background())
+	log := env.log
+
+	events, err := triggers.OpenEventLog(ctx, env.state, triggers.EventLogConfig{Logger: log})
+	if err != nil {
+		return err
+	}
+	srv, err := runtime.NewServer(env.rt, runtime.ServerConfig{
+		Deliverer:   env.dispatcher,
+		Events:      events,
+		Secrets:     runtime.StoreSecrets{Store: env.store},
+		IngestToken: token,
+		Rewrites:    rewrites,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	adminLn, adminPath, err := listenAdmin(a.dataDir)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer os.Remove(adminPath)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	goRun := func(name string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+
+	if err := env.dispatcher.Start(ctx); err != nil {
+		return fmt.Errorf("start webhook dispatcher: %w", err)
+	}
+	sched, err := a.startSchedules(ctx, env, rewrites)
+	if err != nil {
+		return err
+	}
+
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	adminSrv := &http.Server{Handler: secrets.NewAdminHandler(env.store, log), ReadHeaderTimeout: 10 * time.Second}
+	goRun("http server", func() error { return ignoreClosed(httpSrv.Serve(ln)) })
+	goRun("admin server", func() error { return ignoreClosed(adminSrv.Serve(adminLn)) })
+	goRun("event processor", func() error { return srv.Process(ctx) })
+	goRun("scheduler", func() error { return sched.Run(ctx) })
+	goRun("plugin watcher", func() error { return env.rt.Watch(ctx, nil) })
+
+	log.Info("execvault running", "listen", ln.Addr().String(), "plugins", o.pluginDir,
+		"executors", len(env.rt.Executors()), "admin_socket", adminPath, "ingest_auth", token != nil)
+	fmt.Fprintf(a.stderr, "Listening on http://%s (POST /v1/events); press Ctrl-C to stop.\n", ln.Addr())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	cancel()
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	_ = adminSrv.Shutdown(shutdownCtx)
+	wg.Wait()
+	log.Info("execvault stopped")
+	return runErr
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// ingestTokenRef checks the authentication flags against the listen
+// address.
+func ingestTokenRef(o *runOptions) (*plugins.SecretRef, error) {
+	if o.ingestToken != "" {
+		vault, key, ok := strings.Cut(o.ingestToken, "/")
+		if !ok || vault == "" || key == "" {
+			return nil, &usageError{fmt.Errorf("invalid --ingest-token %q: use VAULT/KEY", o.ingestToken)}
+		}
+		return &plugins.SecretRef{Vault: vault, Key: key}, nil
+	}
+	if !o.noAuth {
+		return nil, &usageError{errors.New("POST /v1/events needs authentication: pass --ingest-token VAULT/KEY, or --no-auth on a loopback address")}
+	}
+	host, _, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return nil, &usageError{fmt.Errorf("invalid --listen %q: %v", o.listen, err)}
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, &usageError{fmt.Errorf("--no-auth is allowed only on a loopback address, not %q: pass --ingest-token VAULT/KEY", o.listen)}
+	}
+	return nil, nil
+}
+
+// listenAdmin creates the admin socket in the data directory with mode 0600.
+func listenAdmin(dataDir string) (net.Listener, string, error) {
+	path := filepath.Join(dataDir, "admin.sock")
+	if conn, err := net.Dial("unix", path); err == nil {
+		conn.Close()
+		return nil, "", fmt.Errorf("another execvault is serving %s: stop it or use another --data-dir", path)
+	}
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, "", fmt.Errorf("create admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, "", fmt.Errorf("restrict admin socket: %w", err)
+	}
+	return ln, path, nil
+}
+
+// startSchedules adds every enabled schedule-triggered executor to a
+// scheduler whose last runs persist in the state database.
+func (a *app) startSchedules(ctx context.Context, env *runtimeEnv, rewrites []runtime.URLRewrite) (*triggers.Scheduler, error) {
+	byName := map[string]*runtime.Executor{}
+	sched, err := triggers.NewScheduler(triggers.SchedulerConfig{
+		Store:  triggers.NewBadgerRunStore(env.state),
+		Logger: env.log,
+		Fire: func(ctx context.Context, f triggers.Firing) error {
+			exec, err := env.rt.Executor(f.Name)
+			if err != nil {
+				exec = byName[f.Name]
+			}
+			if exec == nil {
+				return err
+			}
+			res := env.rt.FireSchedule(ctx, env.dispatcher, exec, f.ScheduledTime, runtime.DispatchOptions{Rewrites: rewrites})
+			if res.State == runtime.FiringFailed {
+				return res.Err
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, exec := range env.rt.Executors() {
+		if exec.Disabled || exec.Trigger.Kind != plugins.TriggerSchedule {
+			continue
+		}
+		s, err := triggers.ParseSchedule(exec.Trigger.Cron, exec.Trigger.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("executor %q in %s: %w", exec.Name, exec.File, err)
+		}
+		byName[exec.Name] = exec
+		if err := sched.Add(ctx, exec.Name, s); err != nil {
+			return nil, err
+		}
+	}
+	return sched, nil
+}

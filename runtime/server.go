@@ -1,0 +1,270 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/execvault/execvault/plugins"
+	"github.com/execvault/execvault/triggers"
+)
+
+// DefaultMaxEventBody is the default body limit of POST /v1/events: 10 MiB.
+const DefaultMaxEventBody = 10 << 20
+
+// TokenResolver returns the value of a secret that guards an endpoint.
+type TokenResolver interface {
+	Resolve(ctx context.Context, ref plugins.SecretRef, actor string) ([]byte, error)
+}
+
+// ServerConfig configures a Server.
+type ServerConfig struct {
+	// Deliverer receives every fired webhook. Required.
+	Deliverer Deliverer
+	// Events is the durable event log that POST /v1/events writes to
+	// before it answers 202. Required.
+	Events *triggers.EventLog
+	// Secrets resolves the ingest token and incoming webhook tokens.
+	Secrets TokenResolver
+	// IngestToken names the secret that POST /v1/events requires as a
+	// bearer token. Nil turns authentication off, which the caller allows
+	// only on a loopback listener.
+	IngestToken *plugins.SecretRef
+	// MaxEventBody limits a POST /v1/events body. Default DefaultMaxEventBody.
+	MaxEventBody int64
+	// MaxHookBody limits an incoming webhook body. Default
+	// triggers.DefaultMaxBodyBytes.
+	MaxHookBody int64
+	// Rewrites apply to every webhook URL.
+	Rewrites []URLRewrite
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is the HTTP face of a running runtime: record event ingest and
+// incoming webhook triggers. Accepted events are processed by Process.
+type Server struct {
+	rt   *Runtime
+	cfg  ServerConfig
+	log  *slog.Logger
+	wake chan struct{}
+	mu   sync.Mutex
+}
+
+// NewServer returns a Server for rt.
+func NewServer(rt *Runtime, cfg ServerConfig) (*Server, error) {
+	if cfg.Deliverer == nil || cfg.Events == nil {
+		return nil, errors.New("server config: Deliverer and Events are required")
+	}
+	if cfg.MaxEventBody <= 0 {
+		cfg.MaxEventBody = DefaultMaxEventBody
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{rt: rt, cfg: cfg, log: cfg.Logger.With("component", "server"), wake: make(chan struct{}, 1)}, nil
+}
+
+// Handler returns the HTTP routes:
+//
+//	POST /v1/events                       record events, one object or an array
+//	POST|GET|PUT|DELETE /v1/hooks/{executor}/{token}   incoming webhook triggers
+//	GET /healthz                          liveness
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/events", s.handleEvents)
+	mux.HandleFunc("/v1/hooks/{executor}/{token}", s.handleHook)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// handleEvents validates every event of the body, writes them to the
+// event log in one transaction and answers 202. A body with any invalid
+// event is rejected whole with 400, so that a client can fix and resend it.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.IngestToken != nil && !s.checkBearer(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="execvault"`)
+		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+		return
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxEventBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes: send fewer events per request", s.cfg.MaxEventBody))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "read request body: "+err.Error())
+		return
+	}
+	events, err := triggers.DecodeBody(body, triggers.DecodeOptions{})
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+
+	res, err := s.cfg.Events.Append(r.Context(), events)
+	if err != nil {
+		s.log.Error("event log append failed", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "the event log could not store the events; retry later")
+		return
+	}
+	s.notify()
+
+	ids := make([]string, len(res.Accepted))
+	for i, e := range res.Accepted {
+		ids[i] = e.Event.ID
+	}
+	dups := make([]string, len(res.Duplicates))
+	for i, d := range res.Duplicates {
+		dups[i] = d.ID
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"accepted": ids, "duplicates": dups})
+}
+
+func (s *Server) checkBearer(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || got == "" {
+		return false
+	}
+	want, err := s.cfg.Secrets.Resolve(r.Context(), *s.cfg.IngestToken, "server:ingest")
+	if err != nil {
+		s.log.Error("resolve ingest token failed", "vault", s.cfg.IngestToken.Vault, "key", s.cfg.IngestToken.Key, "error", err)
+		return false
+	}
+	defer clear(want)
+	return triggers.TokenEqual(got, string(want))
+}
+
+func (s *Server) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Process fires the executors for every pending event of the log, in
+// order, and marks each done once its webhook jobs are stored, until ctx
+// is done. Events left pending by a crash are processed at start; job ids
+// derive from event ids, so an event processed twice makes no second job.
+func (s *Server) Process(ctx context.Context) error {
+	for {
+		pending, err := s.cfg.Events.Pending(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("read pending events failed", "error", err)
+		}
+		for _, le := range pending {
+			if ctx.Err() != nil {
+				return nil
+			}
+			ev := le.Event
+			firings := s.rt.HandleRecordEvent(ctx, s.cfg.Deliverer, &ev, DispatchOptions{Rewrites: s.cfg.Rewrites})
+			for _, f := range firings {
+				if f.State == FiringFailed {
+					s.log.Error("firing failed", "executor", f.Executor, "event_id", ev.ID, "error", f.Err)
+				}
+			}
+			if ctx.Err() != nil {
+				// Leave the event pending; it runs again at the next start.
+				return nil
+			}
+			if err := s.cfg.Events.MarkDone(ctx, le.Seq); err != nil {
+				s.log.Error("mark event done failed", "event_id", ev.ID, "seq", le.Seq, "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// handleHook runs an incoming webhook trigger.
+func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) {
+	name, token := r.PathValue("executor"), r.PathValue("token")
+	exec, err := s.rt.Executor(name)
+	if err != nil || exec.Disabled || exec.Trigger.Kind != plugins.TriggerIncomingWebhook || exec.Trigger.Token == nil {
+		// The same answer for a missing executor and a wrong token, so the
+		// endpoint does not reveal which executors exist.
+		writeError(w, http.StatusNotFound, "no incoming webhook at this path")
+		return
+	}
+	want, err := s.cfg.Secrets.Resolve(r.Context(), *exec.Trigger.Token, actorExecutor+exec.Name)
+	if err != nil {
+		s.log.Error("resolve webhook token failed", "executor", exec.Name, "vault", exec.Trigger.Token.Vault, "key", exec.Trigger.Token.Key, "error", err)
+		writeError(w, http.StatusNotFound, "no incoming webhook at this path")
+		return
+	}
+	ok := triggers.TokenEqual(token, string(want))
+	clear(want)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no incoming webhook at this path")
+		return
+	}
+
+	args, err := triggers.AppendWebhookArgs(nil, r, s.rt.cfg.Env, s.cfg.MaxHookBody)
+	switch {
+	case errors.Is(err, triggers.ErrMethodNotAllowed):
+		writeError(w, http.StatusMethodNotAllowed, err.Error())
+		return
+	case errors.Is(err, triggers.ErrBodyTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+
+	f := s.rt.fireAndDeliver(r.Context(), s.cfg.Deliverer, exec, "", args, DispatchOptions{Rewrites: s.cfg.Rewrites})
+	if f.State == FiringFailed {
+		s.log.Error("incoming webhook firing failed", "executor", exec.Name, "error", f.Err)
+		writeError(w, http.StatusInternalServerError, "the executor failed; see the runtime log")
+		return
+	}
+	resp := exec.Trigger.Response
+	if resp == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(resp.Status)
+	_, _ = io.WriteString(w, resp.Body)
+}
+
+// FireSchedule runs a schedule-triggered executor for one due time.
+func (rt *Runtime) FireSchedule(ctx context.Context, d Deliverer, exec *Executor, scheduled time.Time, opts DispatchOptions) Firing {
+	args := triggers.AppendScheduleArgs(nil, scheduled, rt.cfg.Env)
+	eventID := "schedule:" + exec.Name + ":" + scheduled.UTC().Format(time.RFC3339)
+	return rt.fireAndDeliver(ctx, d, exec, eventID, args, opts)
+}
+
+// FireManual runs any executor on arguments given by hand: the callback
+// arguments JSON of its trigger kind.
+func (rt *Runtime) FireManual(ctx context.Context, d Deliverer, exec *Executor, args []byte, opts DispatchOptions) Firing {
+	return rt.fireAndDeliver(ctx, d, exec, "", args, opts)
+}
