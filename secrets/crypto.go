@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -66,10 +67,11 @@ func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 }
 
 // valueAD returns the associated data of a secret value: the domain, the
-// vault and name each prefixed by its length in one byte, the version and
-// the data key id, big-endian.
-func valueAD(vault, name string, version uint64, dataKey uint32) []byte {
-	ad := make([]byte, 0, len(adValue)+2+len(vault)+len(name)+12)
+// vault and name each prefixed by its length in one byte, then the version,
+// the data key id and the creation time in Unix nanoseconds, big-endian. It
+// binds every field of the version record, so any changed bit fails to open.
+func valueAD(vault, name string, version uint64, dataKey uint32, created time.Time) []byte {
+	ad := make([]byte, 0, len(adValue)+2+len(vault)+len(name)+20)
 	ad = append(ad, adValue...)
 	ad = append(ad, byte(len(vault)))
 	ad = append(ad, vault...)
@@ -77,7 +79,7 @@ func valueAD(vault, name string, version uint64, dataKey uint32) []byte {
 	ad = append(ad, name...)
 	ad = binary.BigEndian.AppendUint64(ad, version)
 	ad = binary.BigEndian.AppendUint32(ad, dataKey)
-	return ad
+	return binary.BigEndian.AppendUint64(ad, uint64(created.UnixNano()))
 }
 
 // dataKeyAD returns the associated data of a wrapped data key.

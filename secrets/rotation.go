@@ -87,6 +87,10 @@ func (s *Store) rotationWorker() {
 		}
 		if finished {
 			s.finishRotation()
+			select {
+			case s.rotationDone <- struct{}{}:
+			default:
+			}
 		}
 	}
 }

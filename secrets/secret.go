@@ -61,7 +61,7 @@ func checkNames(vault, name string) error {
 // sealVersion encrypts v as version of (vault, name) with the active data key.
 func sealVersion(ring *keyring, vault, name string, version uint64, v Value, now time.Time) (versionRecord, error) {
 	id := ring.activeID()
-	sealed, err := seal(ring.dataKeys[id], []byte(v.Reveal()), valueAD(vault, name, version, id))
+	sealed, err := seal(ring.dataKeys[id], []byte(v.Reveal()), valueAD(vault, name, version, id, now))
 	if err != nil {
 		return versionRecord{}, err
 	}
@@ -74,7 +74,7 @@ func openVersion(ring *keyring, vault, name string, version uint64, rec versionR
 	if !ok {
 		return Value{}, fmt.Errorf("%w: data key %d is missing", ErrCorrupt, rec.DataKey)
 	}
-	plain, err := open(aead, rec.Sealed, valueAD(vault, name, version, rec.DataKey))
+	plain, err := open(aead, rec.Sealed, valueAD(vault, name, version, rec.DataKey, rec.Created))
 	if err != nil {
 		return Value{}, err
 	}

@@ -52,6 +52,9 @@ type Store struct {
 	stop      chan struct{}
 	workers   sync.WaitGroup
 	rotateNow chan struct{}
+	// rotationDone receives a token, without blocking, each time a
+	// re-encryption run finishes; tests wait on it.
+	rotationDone chan struct{}
 }
 
 // Open opens the store in cfg.Dir, creating it and, when needed, the key
@@ -119,6 +122,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		createdKeyFile: createdKeyFile,
 		stop:           make(chan struct{}),
 		rotateNow:      make(chan struct{}, 1),
+		rotationDone:   make(chan struct{}, 1),
 	}
 	s.ring.Store(ring)
 	if s.auditKey, err = deriveKey(ring.storageKey, infoAudit); err != nil {
