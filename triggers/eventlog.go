@@ -288,15 +288,26 @@ func putEvent(txn *badger.Txn, logged *LoggedEvent) error {
 	return txn.Set(seqKey(prefixIDBySeq, logged.Seq), bySeq)
 }
 
-// Pending returns the events not yet marked done, in sequence order.
+// Pending returns every event not yet marked done, in sequence order. For
+// a large backlog, PendingPage reads it in bounded pages.
 func (l *EventLog) Pending(ctx context.Context) ([]LoggedEvent, error) {
+	return l.PendingPage(ctx, 0, 0)
+}
+
+// PendingPage returns up to limit pending events with a sequence number
+// above afterSeq, in sequence order. A limit of 0 or less means no limit.
+// Pass the last Seq of one page as afterSeq to read the next.
+func (l *EventLog) PendingPage(ctx context.Context, afterSeq uint64, limit int) ([]LoggedEvent, error) {
 	var events []LoggedEvent
 	err := l.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = prefixQueue
 		it := txn.NewIterator(opts)
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
+		for it.Seek(queueKey(afterSeq + 1)); it.Valid(); it.Next() {
+			if limit > 0 && len(events) >= limit {
+				return nil
+			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -83,6 +83,14 @@ func TestEventLogAppendPendingDone(t *testing.T) {
 		t.Errorf("absent oldRecord came back as %q", pending[0].Event.OldRecord)
 	}
 
+	page, err := l.PendingPage(ctx, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSeqs(t, page, 2, 3)
+	page, _ = l.PendingPage(ctx, 3, 2)
+	assertSeqs(t, page, 4)
+
 	if err := l.MarkDone(ctx, 2); err != nil {
 		t.Fatal(err)
 	}

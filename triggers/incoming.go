@@ -158,6 +158,11 @@ func multipartFields(raw []byte, boundary string) (map[string][]formValue, error
 	if boundary == "" {
 		return nil, fmt.Errorf("%w: multipart content type has no boundary parameter", ErrInvalidBody)
 	}
+	// mime/multipart reports a body cut short inside part headers as a
+	// plain io.EOF, so a missing closing delimiter is checked here.
+	if !bytes.Contains(raw, []byte("--"+boundary+"--")) {
+		return nil, fmt.Errorf("%w: multipart body has no closing boundary", ErrInvalidBody)
+	}
 	fields := make(map[string][]formValue)
 	reader := multipart.NewReader(bytes.NewReader(raw), boundary)
 	for {

@@ -272,3 +272,30 @@ func BenchmarkAppendWebhookArgs(b *testing.B) {
 		}
 	}
 }
+
+// TestWebhookErrorsOmitBody checks that rejected requests do not echo the
+// body, which may carry credentials, in the error message.
+func TestWebhookErrorsOmitBody(t *testing.T) {
+	const canary = "canary-7f3a9c1e"
+	tests := []struct {
+		name, contentType, body string
+	}{
+		{"invalid json", "application/json", `{"token":"` + canary + `"`},
+		{"bad form escape", "application/x-www-form-urlencoded", "token=" + canary + "%zz"},
+		{"broken multipart", "multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"" + canary},
+		{"too large", "application/json", `{"token":"` + canary + strings.Repeat("x", 64) + `"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "http://example.test/hooks/x", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", tt.contentType)
+			_, err := AppendWebhookArgs(nil, r, nil, 64)
+			if err == nil {
+				t.Fatal("AppendWebhookArgs accepted the request, want an error")
+			}
+			if strings.Contains(err.Error(), canary) {
+				t.Errorf("error message contains the body's canary value")
+			}
+		})
+	}
+}
