@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/execvault/execvault/plugins"
+	"github.com/execvault/execvault/runtime"
+	"github.com/spf13/cobra"
+)
+
+func init() { commandAdders = append(commandAdders, addExecutorCommands) }
+
+func addExecutorCommands(a *app, root *cobra.Command) {
+	executor := &cobra.Command{Use: "executor", Short: "Inspect loaded executors"}
+
+	var f runtimeFlags
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list --plugins DIR [--json]",
+		Short: "List every executor of the plugin directory",
+		Long: `List every executor of the plugin directory with its trigger, operation,
+secrets, plugin file, ABI version and limits. Loading checks each plugin, so
+an invalid plugin fails the command with the file and the reason.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.listExecutors(cmd.Context(), &f, asJSON)
+		},
+	}
+	f.register(list, "warn")
+	list.Flags().BoolVarP(&asJSON, "json", "j", false, "print JSON")
+	executor.AddCommand(list)
+	root.AddCommand(executor)
+}
+
+// executorInfo is the listing form of a loaded executor.
+type executorInfo struct {
+	Name        string              `json:"name"`
+	Description string              `json:"description,omitempty"`
+	Disabled    bool                `json:"disabled"`
+	Trigger     plugins.Trigger     `json:"trigger"`
+	Operation   plugins.Operation   `json:"operation"`
+	Secrets     []plugins.SecretRef `json:"secrets"`
+	File        string              `json:"file"`
+	ABIVersion  int                 `json:"abiVersion"`
+	Limits      limitsInfo          `json:"limits"`
+}
+
+type limitsInfo struct {
+	TimeoutMillis  int64  `json:"timeoutMs"`
+	MemoryPages    uint32 `json:"memoryPages"`
+	MaxOutputBytes int    `json:"maxOutputBytes"`
+}
+
+func (a *app) listExecutors(ctx context.Context, f *runtimeFlags, asJSON bool) error {
+	if f.pluginDir == "" {
+		return &usageError{fmt.Errorf("missing --plugins DIR: name the directory of plugin .wasm files")}
+	}
+	log, err := f.logger(a)
+	if err != nil {
+		return err
+	}
+	cfg := runtime.DefaultConfig()
+	cfg.PluginDir = f.pluginDir
+	cfg.CacheDir = a.cacheDir()
+	cfg.Logger = log
+	cfg.PoolSize = 1
+	rt, err := runtime.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rt.Close(ctx)
+
+	var infos []executorInfo
+	for _, e := range rt.Executors() {
+		infos = append(infos, executorInfo{
+			Name: e.Name, Description: e.Description, Disabled: e.Disabled,
+			Trigger: e.Trigger, Operation: e.Operation, Secrets: secretRefs(e),
+			File: e.File, ABIVersion: e.ABIVersion,
+			Limits: limitsInfo{e.Limits.Timeout.Milliseconds(), e.Limits.MemoryPages, e.Limits.MaxOutputBytes},
+		})
+	}
+	if asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if infos == nil {
+			infos = []executorInfo{}
+		}
+		return enc.Encode(infos)
+	}
+
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTRIGGER\tOPERATION\tSECRETS\tFILE\tABI\tLIMITS")
+	for _, e := range infos {
+		refs := make([]string, len(e.Secrets))
+		for i, r := range e.Secrets {
+			refs[i] = r.String()
+		}
+		name := e.Name
+		if e.Disabled {
+			name += " (disabled)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%dms %dp %dB\n", name, triggerText(e.Trigger), operationText(e.Operation),
+			strings.Join(refs, ","), filepath.Base(e.File), e.ABIVersion, e.Limits.TimeoutMillis, e.Limits.MemoryPages, e.Limits.MaxOutputBytes)
+	}
+	return tw.Flush()
+}
+
+// secretRefs lists every secret an executor references or declares.
+func secretRefs(e *runtime.Executor) []plugins.SecretRef {
+	seen := map[plugins.SecretRef]bool{}
+	var out []plugins.SecretRef
+	add := func(r plugins.SecretRef) {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	for _, h := range e.Operation.Headers {
+		if h.Secret != nil {
+			add(*h.Secret)
+		}
+	}
+	for _, r := range e.Executor.Secrets {
+		add(r)
+	}
+	if e.Signing != nil {
+		add(e.Signing.Secret)
+	}
+	if e.Trigger.Token != nil {
+		add(*e.Trigger.Token)
+	}
+	if out == nil {
+		out = []plugins.SecretRef{}
+	}
+	return out
+}
+
+func triggerText(t plugins.Trigger) string {
+	switch t.Kind {
+	case plugins.TriggerRecord:
+		s := "record " + t.TypeName + " " + strings.Join(t.Events, "|")
+		if t.Condition {
+			s += " if condition"
+		}
+		return s
+	case plugins.TriggerSchedule:
+		tz := t.Timezone
+		if tz == "" {
+			tz = "UTC"
+		}
+		return fmt.Sprintf("schedule %q %s", t.Cron, tz)
+	default:
+		return t.Kind
+	}
+}
+
+func operationText(o plugins.Operation) string {
+	if o.DynamicURL {
+		return o.Kind + " (computed URL)"
+	}
+	return o.Kind + " " + o.URL
+}
