@@ -15,7 +15,7 @@ import (
 //   - incoming webhook: Body, Headers (lower-case names), Method, RawBody
 //     and Env.
 //
-// An absent field reads as Undefined, "" or an Object with no members.
+// An absent field reads as undefined, "" or an Object with no members.
 // Args and every Value or Object taken from it alias the argument buffer,
 // which the next firing overwrites: use them only inside the callback and
 // copy anything that must outlive it. Args is not safe for concurrent use.
@@ -56,7 +56,7 @@ func (a *Args) reset(data []byte) error {
 	if err != nil {
 		return fmt.Errorf("read arguments: %w", err)
 	}
-	if v.Kind() != ObjectKind {
+	if v.Kind() != KindObject {
 		return fmt.Errorf("read arguments: %w: the arguments are a JSON %s, expected an object", ErrInvalidJSON, v.Kind())
 	}
 	a.raw = data
@@ -67,7 +67,7 @@ func (a *Args) reset(data []byte) error {
 // Raw returns the arguments JSON as the host sent it.
 func (a *Args) Raw() []byte { return a.raw }
 
-// Get returns the top-level argument key, Undefined when absent.
+// Get returns the top-level argument key, undefined when absent.
 func (a *Args) Get(key string) Value { return a.top.Get(key) }
 
 func (a *Args) text(key string) string {

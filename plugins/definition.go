@@ -14,7 +14,7 @@ type Definition struct {
 	// Disabled keeps the executor loaded but never fired. Default false.
 	Disabled bool
 
-	// Trigger says what fires the executor. Build it with
+	// Trigger is the event source that fires the executor. Build it with
 	// RecordCreatedTrigger, RecordUpdatedTrigger, RecordDeletedTrigger,
 	// RecordTrigger, ScheduleTrigger or IncomingWebhookTrigger.
 	Trigger TriggerDefinition
@@ -39,9 +39,9 @@ type Definition struct {
 	Signing *Signing
 }
 
-// TriggerDefinition is what makes an executor fire, with its optional
-// condition callback. The constructor functions fill it; the fields are
-// exported so a definition reads plainly in tests and in manifests.
+// TriggerDefinition is the event source of an executor, with its optional
+// condition callback. The constructor functions fill it. The fields are
+// exported so that a definition reads plainly in tests.
 type TriggerDefinition struct {
 	// Kind is TriggerRecord, TriggerSchedule or TriggerIncomingWebhook.
 	Kind string

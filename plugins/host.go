@@ -4,7 +4,7 @@ import "time"
 
 // Host is the set of host functions a guest calls, with the signatures and
 // return codes of the execvault import module. Inside a Wasm guest the SDK
-// uses the real imports; natively it uses a host that drops log messages,
+// uses the real imports. Natively it uses a host that drops log messages,
 // reads no secrets and returns the local clock. Tests of an executor can
 // install their own with SetHost.
 type Host interface {
@@ -45,7 +45,7 @@ func SetHost(h Host) Host {
 	return prev
 }
 
-// nativeHost stands in for the host outside Wasm.
+// nativeHost is the default Host outside Wasm.
 type nativeHost struct{}
 
 func (nativeHost) Log(int32, []byte) {}

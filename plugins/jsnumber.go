@@ -24,12 +24,12 @@ func isJSWhiteSpace(r rune) bool {
 	return r >= 0x2000 && r <= 0x200A
 }
 
-// jsStringToNumber converts s with JavaScript's Number(string) rules:
-// surrounding white space is ignored, an empty string is 0, "Infinity" with
-// an optional sign is ±Inf, 0x, 0o and 0b prefixes read unsigned integers in
-// base 16, 8 and 2, and anything else must be a decimal literal such as
-// "-1.5e3", "5." or ".5". Everything else, including Go-only forms such as
-// "inf", "1_000" or "0x1p3", is NaN.
+// jsStringToNumber converts s with JavaScript's Number(string) rules.
+// Surrounding white space is ignored and an empty string is 0. "Infinity"
+// with an optional sign is ±Inf. The 0x, 0o and 0b prefixes read unsigned
+// integers in base 16, 8 and 2. Anything else must be a decimal literal such
+// as "-1.5e3", "5." or ".5", so Go-only forms such as "inf", "1_000" or
+// "0x1p3" are NaN.
 func jsStringToNumber(s string) float64 {
 	s = strings.TrimFunc(s, isJSWhiteSpace)
 	if s == "" {
@@ -156,11 +156,11 @@ func arrayToNumber(raw []byte) float64 {
 	}
 
 	switch only.Kind() {
-	case Null:
+	case KindNull:
 		return 0 // null joins as the empty string
-	case Number, String:
+	case KindNumber, KindString:
 		return only.Number()
-	case Array:
+	case KindArray:
 		return arrayToNumber(only.raw)
 	default:
 		return math.NaN() // "true", "false" and "[object Object]"

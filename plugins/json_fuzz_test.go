@@ -73,24 +73,24 @@ func FuzzObjectAgainstEncodingJSON(f *testing.F) {
 func decodeWithReader(t *testing.T, v Value) any {
 	t.Helper()
 	switch v.Kind() {
-	case Null:
+	case KindNull:
 		return nil
-	case Bool:
+	case KindBool:
 		b, _ := v.Bool()
 		return b
-	case Number:
+	case KindNumber:
 		f, _ := v.Float()
 		return f
-	case String:
+	case KindString:
 		s, _ := v.Text()
 		return s
-	case Array:
+	case KindArray:
 		out := []any{}
 		for i := range v.Len() {
 			out = append(out, decodeWithReader(t, v.Index(i)))
 		}
 		return out
-	case ObjectKind:
+	case KindObject:
 		out := map[string]any{}
 		o := NewObject(v)
 		for _, k := range o.Keys(nil) {

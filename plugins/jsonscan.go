@@ -153,9 +153,9 @@ func skipArray(data []byte, i, depth int) (int, error) {
 }
 
 // skipString validates the string starting at the quote data[i] and returns
-// the offset past its closing quote and whether its content differs from its
-// raw bytes or may do so: it has escapes or bytes of 0x80 and above, which
-// may be invalid UTF-8.
+// the offset past its closing quote. The flag is true when the content must
+// be decoded before comparing, because it has escapes or bytes of 0x80 and
+// above, which may be invalid UTF-8.
 func skipString(data []byte, i int) (end int, escaped bool, err error) {
 	i++
 	for i < len(data) {

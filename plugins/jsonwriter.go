@@ -12,7 +12,7 @@ import (
 //
 //   - Values taken from the arguments (Value) are copied byte for byte, so a
 //     number too large for float64 keeps its exact text.
-//   - An Undefined value written after Key removes the key, as
+//   - An undefined Value written after Key removes the key, as
 //     JSON.stringify drops properties whose value is undefined. Inside an
 //     array it is written as null, and at the top level nothing is written.
 //   - Strings are escaped as JSON.stringify escapes them: the quote, the
@@ -21,7 +21,7 @@ import (
 //     JavaScript's exponent thresholds; NaN and ±Inf become null.
 //
 // Misuse, such as a value inside an object without a key or an unclosed
-// container, is recorded and reported by Err; the calls after the first
+// container, is recorded and reported by Err. The calls after the first
 // error do nothing. Duplicate keys are written as given. The zero JSONWriter
 // is ready to use. A JSONWriter is not safe for concurrent use.
 type JSONWriter struct {
@@ -197,7 +197,7 @@ func (w *JSONWriter) end(object bool) {
 	w.afterValue()
 }
 
-// Value copies v byte for byte. Undefined is dropped with its key inside an
+// Value copies v byte for byte. undefined is dropped with its key inside an
 // object, written as null inside an array and not written at the top level.
 func (w *JSONWriter) Value(v Value) {
 	if !v.Exists() {
@@ -289,7 +289,7 @@ func (w *JSONWriter) Null() {
 	w.afterValue()
 }
 
-// Field writes key and v inside an object, or nothing when v is Undefined:
+// Field writes key and v inside an object, or nothing when v is undefined:
 // the Go form of { key: record.field } in a JavaScript object literal.
 func (w *JSONWriter) Field(key string, v Value) {
 	if !v.Exists() {

@@ -34,7 +34,7 @@ func NewObject(v Value) *Object {
 // Object reused across firings does not allocate once its index has grown.
 func (o *Object) reset(v Value) {
 	o.raw = nil
-	if v.Kind() == ObjectKind {
+	if v.Kind() == KindObject {
 		o.raw = v.raw
 	}
 	o.fields = o.fields[:0]
@@ -45,7 +45,7 @@ func (o *Object) reset(v Value) {
 // a record that is absent or null, such as newRecord on a delete event.
 func (o *Object) IsObject() bool { return o.raw != nil }
 
-// Value returns the whole object as a Value, Undefined when o is not an
+// Value returns the whole object as a Value, undefined when o is not an
 // object.
 func (o *Object) Value() Value { return Value{raw: o.raw} }
 
@@ -81,7 +81,7 @@ func (o *Object) index() {
 	}
 }
 
-// Get returns the member key, or Undefined when there is none. With
+// Get returns the member key, or undefined when there is none. With
 // duplicate keys the last one wins, as in JSON.parse and encoding/json.
 func (o *Object) Get(key string) Value {
 	o.index()

@@ -70,8 +70,8 @@ func BuildManifest() *Manifest {
 }
 
 // ManifestJSON returns the manifest as JSON. The result is cached until the
-// next registration and must not be modified. It fails only if a field
-// cannot be encoded, which the manifest types rule out.
+// next registration and must not be modified. It returns an error only if
+// encoding/json fails, which strings, integers and booleans do not cause.
 func ManifestJSON() ([]byte, error) {
 	if registry.manifest != nil {
 		return registry.manifest, nil

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 )
 
-// redacted is what every formatting of a Secret prints.
+// redacted is the marker that every formatting of a Secret prints.
 const redacted = "[REDACTED]"
 
 // Secret is a secret value read with GetSecret. Every way of printing it,

@@ -5,51 +5,51 @@ import (
 	"strconv"
 )
 
-// Kind is the type of a JSON value, plus Undefined for a value that is not
+// Kind is the type of a JSON value, plus undefined for a value that is not
 // there at all (JavaScript's undefined).
 type Kind uint8
 
 // The kinds of Value.
 const (
-	Undefined Kind = iota
-	Null
-	Bool
-	Number
-	String
-	Array
-	ObjectKind
+	KindUndefined Kind = iota // absent: the zero Value
+	KindNull                  // null
+	KindBool                  // true or false
+	KindNumber                // a number, kept as its exact text
+	KindString                // a string, kept with its escapes
+	KindArray                 // an array
+	KindObject                // an object
 )
 
 // String returns the lower-case name of the kind, as JavaScript's typeof
 // would name it except that null and arrays get their own names.
 func (k Kind) String() string {
 	switch k {
-	case Undefined:
+	case KindUndefined:
 		return "undefined"
-	case Null:
+	case KindNull:
 		return "null"
-	case Bool:
+	case KindBool:
 		return "boolean"
-	case Number:
+	case KindNumber:
 		return "number"
-	case String:
+	case KindString:
 		return "string"
-	case Array:
+	case KindArray:
 		return "array"
-	case ObjectKind:
+	case KindObject:
 		return "object"
 	default:
 		return "kind(" + strconv.Itoa(int(k)) + ")"
 	}
 }
 
-// Value is one JSON value held as its raw bytes, or Undefined. A Value read
-// from the callback arguments aliases the guest's argument buffer and stays
-// valid only during the callback that received it; copy what must outlive
-// it. The zero Value is Undefined. A Value is immutable and safe to share.
+// Value is one JSON value held as its raw bytes, or undefined. A Value read
+// from the callback arguments aliases the guest's argument buffer, so it is
+// valid only during the callback that received it. Copy what must outlive
+// it. The zero Value is undefined. A Value is immutable and safe to share.
 type Value struct {
 	// raw is a complete, valid JSON value with no surrounding whitespace,
-	// or nil for Undefined.
+	// or nil for undefined.
 	raw []byte
 }
 
@@ -68,38 +68,38 @@ func ParseValue(data []byte) (Value, error) {
 	return Value{raw: data[start:end:end]}, nil
 }
 
-// Kind returns the type of v, Undefined for the zero Value.
+// Kind returns the type of v, KindUndefined for the zero Value.
 func (v Value) Kind() Kind {
 	if len(v.raw) == 0 {
-		return Undefined
+		return KindUndefined
 	}
 	switch v.raw[0] {
 	case 'n':
-		return Null
+		return KindNull
 	case 't', 'f':
-		return Bool
+		return KindBool
 	case '"':
-		return String
+		return KindString
 	case '[':
-		return Array
+		return KindArray
 	case '{':
-		return ObjectKind
+		return KindObject
 	default:
-		return Number
+		return KindNumber
 	}
 }
 
-// Exists reports whether v is anything but Undefined. A JSON null exists.
+// Exists reports whether v is anything but undefined. A JSON null exists.
 func (v Value) Exists() bool { return len(v.raw) != 0 }
 
 // IsNull reports whether v is a JSON null.
-func (v Value) IsNull() bool { return v.Kind() == Null }
+func (v Value) IsNull() bool { return v.Kind() == KindNull }
 
-// IsNullish reports whether v is null or Undefined, the two values that
+// IsNullish reports whether v is null or undefined, the two values that
 // JavaScript's ?? operator replaces.
 func (v Value) IsNullish() bool { return len(v.raw) == 0 || v.raw[0] == 'n' }
 
-// Raw returns the exact JSON text of v, nil when v is Undefined. The slice
+// Raw returns the exact JSON text of v, nil when v is undefined. The slice
 // aliases the source buffer and must not be modified.
 func (v Value) Raw() []byte { return v.raw }
 
@@ -108,7 +108,7 @@ func (v Value) Raw() []byte { return v.raw }
 // JavaScript's JSON.parse does, and a long mantissa is rounded to the
 // nearest float64; use Raw to keep the exact text.
 func (v Value) Float() (float64, bool) {
-	if v.Kind() != Number {
+	if v.Kind() != KindNumber {
 		return 0, false
 	}
 	return parseJSONNumber(v.raw), true
@@ -119,7 +119,7 @@ func (v Value) Float() (float64, bool) {
 // written with a fraction or exponent (1.0, 1e3) return 0 and false even when
 // their value is integral; use Float for those.
 func (v Value) Int() (int64, bool) {
-	if v.Kind() != Number {
+	if v.Kind() != KindNumber {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(string(v.raw), 10, 64)
@@ -132,18 +132,18 @@ func (v Value) Int() (int64, bool) {
 // Bool returns the boolean v holds and true, or false and false when v is
 // not a JSON boolean.
 func (v Value) Bool() (bool, bool) {
-	if v.Kind() != Bool {
+	if v.Kind() != KindBool {
 		return false, false
 	}
 	return v.raw[0] == 't', true
 }
 
 // Text returns the decoded content of a JSON string and true, or "" and
-// false when v is not a string. Escapes are decoded; invalid UTF-8 and
+// false when v is not a string. Escapes are decoded, and invalid UTF-8 and
 // unpaired surrogate escapes become U+FFFD, as encoding/json decodes them.
 // It allocates the returned string.
 func (v Value) Text() (string, bool) {
-	if v.Kind() != String {
+	if v.Kind() != KindString {
 		return "", false
 	}
 	if !needsUnescape(v.raw) {
@@ -164,35 +164,36 @@ func needsUnescape(raw []byte) bool {
 	return false
 }
 
-// Number converts v to a number with JavaScript's Number() rules: Undefined
-// is NaN, null and false are 0, true is 1, a string is parsed as a JavaScript
-// numeric literal (empty or blank is 0, anything unparsable is NaN), an
-// object is NaN and an array is converted through its string form ([] is 0,
-// [7] is 7, [1,2] is NaN). Comparisons with NaN are false, as in JavaScript.
+// Number converts v to a number with JavaScript's Number() rules. Undefined
+// is NaN, null and false are 0 and true is 1. A string is parsed as a
+// JavaScript numeric literal, where empty or blank is 0 and anything
+// unparsable is NaN. An object is NaN. An array is converted through its
+// string form: [] is 0, [7] is 7 and [1,2] is NaN. Comparisons with NaN are
+// false, as in JavaScript.
 func (v Value) Number() float64 {
 	switch v.Kind() {
-	case Undefined:
+	case KindUndefined:
 		return math.NaN()
-	case Null:
+	case KindNull:
 		return 0
-	case Bool:
+	case KindBool:
 		if v.raw[0] == 't' {
 			return 1
 		}
 		return 0
-	case Number:
+	case KindNumber:
 		return parseJSONNumber(v.raw)
-	case String:
+	case KindString:
 		s, _ := v.Text()
 		return jsStringToNumber(s)
-	case Array:
+	case KindArray:
 		return arrayToNumber(v.raw)
 	default:
 		return math.NaN()
 	}
 }
 
-// NumberOr returns def when v is null or Undefined and v.Number() otherwise,
+// NumberOr returns def when v is null or undefined and v.Number() otherwise,
 // which is JavaScript's Number(v ?? def) for a numeric def. It reproduces
 // comparisons such as (newRecord.totalPrice ?? 0) > 100000, where JavaScript
 // converts the left side to a number.
@@ -203,12 +204,12 @@ func (v Value) NumberOr(def float64) float64 {
 	return v.Number()
 }
 
-// Get returns the member key of v when v is an object, and Undefined when v
+// Get returns the member key of v when v is an object, and undefined when v
 // is not an object or has no such member. With duplicate keys the last one
-// wins, as in JSON.parse. It scans v on every call without allocating; index
-// v with NewObject to look up many keys.
+// wins, as in JSON.parse. It scans v on every call, so index v with
+// NewObject to look up many keys.
 func (v Value) Get(key string) Value {
-	if v.Kind() != ObjectKind {
+	if v.Kind() != KindObject {
 		return Value{}
 	}
 	var found Value
@@ -220,10 +221,10 @@ func (v Value) Get(key string) Value {
 	return found
 }
 
-// Index returns element i of v when v is an array, and Undefined when v is
+// Index returns element i of v when v is an array, and undefined when v is
 // not an array or i is out of range. It scans v on every call.
 func (v Value) Index(i int) Value {
-	if v.Kind() != Array || i < 0 {
+	if v.Kind() != KindArray || i < 0 {
 		return Value{}
 	}
 	var found Value
@@ -244,9 +245,9 @@ func (v Value) Index(i int) Value {
 func (v Value) Len() int {
 	n := 0
 	switch v.Kind() {
-	case Array:
+	case KindArray:
 		forEachElement(v.raw, func([]byte) bool { n++; return true })
-	case ObjectKind:
+	case KindObject:
 		forEachMember(v.raw, func(_, _ []byte, _ bool) { n++ })
 	}
 	return n

@@ -79,13 +79,13 @@ func TestValueKind(t *testing.T) {
 		input string
 		want  Kind
 	}{
-		{"null", `null`, Null},
-		{"true", `true`, Bool},
-		{"false", `false`, Bool},
-		{"number", `-1.5`, Number},
-		{"string", `"x"`, String},
-		{"array", `[1]`, Array},
-		{"object", `{}`, ObjectKind},
+		{"null", `null`, KindNull},
+		{"true", `true`, KindBool},
+		{"false", `false`, KindBool},
+		{"number", `-1.5`, KindNumber},
+		{"string", `"x"`, KindString},
+		{"array", `[1]`, KindArray},
+		{"object", `{}`, KindObject},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,7 +95,7 @@ func TestValueKind(t *testing.T) {
 			}
 		})
 	}
-	if got := (Value{}).Kind(); got != Undefined {
+	if got := (Value{}).Kind(); got != KindUndefined {
 		t.Errorf("zero Value Kind() = %v, want undefined", got)
 	}
 }

@@ -18,10 +18,10 @@ import (
 )
 
 // This file runs real guest modules under wazero with a minimal host that
-// follows docs/plugin-abi.md, to check the guest side of the ABI: the Go
+// follows docs/plugin-abi.md. It checks the guest side of the ABI: the Go
 // SDK's wasip1 exports and imports, the WebAssembly text example and the
-// hostile test guests in testdata/plugins. The product's host lives in the
-// runtime package; this one exists only to test guests.
+// hostile test guests in testdata/plugins. The product's host is in the
+// runtime package, and this one exists only to test guests.
 
 // wasmHostFixture serves the execvault import module.
 type wasmHostFixture struct {
@@ -46,8 +46,8 @@ type wasmOptions struct {
 	closeOnDone      bool
 
 	// compiler selects wazero's compiler. Tests use the interpreter
-	// because compiling a 4 MB Go guest natively takes about 20 s under
-	// the race detector; benchmarks use the compiler as the runtime does.
+	// because compiling a 4 MB Go guest natively took about 20 s under the
+	// race detector. Benchmarks use the compiler, as the runtime does.
 	compiler bool
 }
 
