@@ -1,0 +1,254 @@
+package webhook
+
+import (
+	"context"
+
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Enqueue stores job as PENDING and schedules its first attempt now. It
+// returns once the job is durable (as durable as the database's SyncWrites
+// setting makes it). A job enqueued before Start waits for Start.
+//
+// An empty ID gets a generated one. When a job with the same ID exists,
+// Enqueue stores nothing and returns the existing job, so that an event
+// delivered twice does not make two jobs. Status, Round, Attempts, LastError
+// and the timestamps are set by Enqueue; zero Policy fields take
+// Config.Policy.
+//
+// It returns an error wrapping ErrInvalidJob for a missing executor, an
+// invalid ID or policy, a URL with user info (which would store a password
+// in plaintext) or a body over 4 MiB. Other problems with the URL, headers or
+// secrets fail the stored job at its first attempt, so that they show up in
+// its history.
+func (d *Dispatcher) Enqueue(ctx context.Context, job Job) (Job, error) {
+	if err := ctx.Err(); err != nil {
+		return Job{}, fmt.Errorf("enqueue job: %w", err)
+	}
+	if job.ID == "" {
+		job.ID = newJobID()
+	}
+	job.Policy = job.Policy.withDefaults(d.cfg.Policy)
+	if err := validateJob(job); err != nil {
+		return Job{}, err
+	}
+
+	now := d.cfg.Clock.Now()
+	job = job.clone()
+	job.Status = StatusPending
+	job.Round = 1
+	job.Attempts = nil
+	job.LastError = ""
+	job.CreatedAt = now
+	job.UpdatedAt = now
+	job.NextAttemptAt = now
+
+	stored, created, err := d.store.insert(job)
+	if err != nil {
+		return Job{}, fmt.Errorf("enqueue job %q: %w", job.ID, err)
+	}
+	if !created {
+		d.log.Debug("webhook job already enqueued", "job_id", stored.ID, "executor", stored.Executor, "status", stored.Status)
+		return stored, nil
+	}
+	d.log.Debug("webhook job enqueued", "job_id", stored.ID, "executor", stored.Executor, "event_id", stored.EventID, "url", stored.URL)
+	d.schedule(stored.ID, stored.URL, stored.NextAttemptAt)
+	return stored.clone(), nil
+}
+
+func validateJob(j Job) error {
+	if err := validateJobID(j.ID); err != nil {
+		return err
+	}
+	if j.Executor == "" || strings.ContainsRune(j.Executor, 0) {
+		return fmt.Errorf("job %q: executor %q: %w: set the name of the executor that fired", j.ID, j.Executor, ErrInvalidJob)
+	}
+	if err := j.Policy.Validate(); err != nil {
+		return fmt.Errorf("job %q: %w: %w", j.ID, ErrInvalidJob, err)
+	}
+	if u, err := url.Parse(j.URL); err == nil && u.User != nil {
+		return fmt.Errorf("job %q: URL %q: %w: user info is not allowed; send credentials in a header that references a secret", j.ID, u.Redacted(), ErrInvalidJob)
+	}
+	if len(j.Body) > maxBodyBytes {
+		return fmt.Errorf("job %q: body of %d bytes: %w: the limit is %d bytes", j.ID, len(j.Body), ErrInvalidJob, maxBodyBytes)
+	}
+	for _, h := range j.Headers {
+		switch strings.ToLower(h.Name) {
+		case HeaderID, HeaderTimestamp, HeaderSignature, "host", "content-length", "transfer-encoding", "connection":
+			return fmt.Errorf("job %q: header %q: %w: the dispatcher sets this header itself", j.ID, h.Name, ErrInvalidJob)
+		}
+	}
+	return nil
+}
+
+// validateJobID accepts 1 to 256 printable ASCII characters without spaces,
+// which fit a header value and a database key.
+func validateJobID(id string) error {
+	if id == "" || len(id) > maxIDLength {
+		return fmt.Errorf("job id of %d bytes: %w: use 1 to %d characters", len(id), ErrInvalidJob, maxIDLength)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("job id %q: %w: use printable ASCII without spaces", id, ErrInvalidJob)
+		}
+	}
+	return nil
+}
+
+// Wait blocks until job id is SUCCESS, FAILED or CANCELED and returns it.
+// It returns at once for a job already finished. Errors: ErrJobNotFound,
+// the context's error, or ErrClosed when the dispatcher stops first.
+func (d *Dispatcher) Wait(ctx context.Context, id string) (Job, error) {
+	for {
+		ch := make(chan struct{})
+		d.mu.Lock()
+		d.waiters[id] = append(d.waiters[id], ch)
+		d.mu.Unlock()
+
+		j, err := d.store.get(id)
+		if err != nil || j.Status.Finished() {
+			d.dropWaiter(id, ch)
+			if err != nil {
+				return Job{}, fmt.Errorf("wait for job: %w", err)
+			}
+			return j, nil
+		}
+
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			d.dropWaiter(id, ch)
+			return Job{}, fmt.Errorf("wait for job %q: %w", id, ctx.Err())
+		case <-d.stop:
+			d.dropWaiter(id, ch)
+			return Job{}, fmt.Errorf("wait for job %q: %w", id, ErrClosed)
+		}
+	}
+}
+
+func (d *Dispatcher) dropWaiter(id string, ch chan struct{}) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	list := d.waiters[id]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(d.waiters, id)
+	} else {
+		d.waiters[id] = list
+	}
+}
+
+// Jobs returns the jobs of executor, or of all executors when it is empty,
+// that have status, or any status when it is empty, oldest first. It
+// returns ErrInvalidState wrapped for an unknown status.
+func (d *Dispatcher) Jobs(ctx context.Context, executor string, status Status) ([]Job, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	if status != "" && !status.Valid() {
+		return nil, fmt.Errorf("list jobs: status %q: %w: use PENDING, RUNNING, SUCCESS, FAILED or CANCELED", status, ErrInvalidState)
+	}
+	jobs, err := d.store.list(executor, status)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs of executor %q: %w", executor, err)
+	}
+	return jobs, nil
+}
+
+// Job returns one job with its attempts, or an error wrapping
+// ErrJobNotFound.
+func (d *Dispatcher) Job(ctx context.Context, id string) (Job, error) {
+	if err := ctx.Err(); err != nil {
+		return Job{}, fmt.Errorf("get job %q: %w", id, err)
+	}
+	j, err := d.store.get(id)
+	if err != nil {
+		return Job{}, fmt.Errorf("get job: %w", err)
+	}
+	return j, nil
+}
+
+// Retry moves a FAILED or CANCELED job back to PENDING with a fresh budget
+// of attempts, a new round, and the same ID, and schedules it now. Earlier
+// attempts stay in its history. It returns an error wrapping
+// ErrInvalidState for a job in any other status, or ErrJobNotFound.
+func (d *Dispatcher) Retry(ctx context.Context, id string) (Job, error) {
+	if err := ctx.Err(); err != nil {
+		return Job{}, fmt.Errorf("retry job %q: %w", id, err)
+	}
+	now := d.cfg.Clock.Now()
+	j, err := d.store.update(id, func(j *Job) error {
+		if j.Status != StatusFailed && j.Status != StatusCanceled {
+			return fmt.Errorf("job %q is %s: %w: only FAILED or CANCELED jobs can be retried", id, j.Status, ErrInvalidState)
+		}
+		j.Status = StatusPending
+		j.Round++
+		j.LastError = ""
+		j.UpdatedAt = now
+		j.NextAttemptAt = now
+		return nil
+	})
+	if err != nil {
+		return Job{}, fmt.Errorf("retry job: %w", err)
+	}
+	d.log.Info("webhook job retried", "job_id", j.ID, "executor", j.Executor, "round", j.Round)
+	d.schedule(j.ID, j.URL, j.NextAttemptAt)
+	return j, nil
+}
+
+// Cancel moves a PENDING or RUNNING job to CANCELED and aborts its attempt
+// in flight, if any. The receiver may still have got the aborted request.
+// It returns an error wrapping ErrInvalidState for a finished job, or
+// ErrJobNotFound.
+func (d *Dispatcher) Cancel(ctx context.Context, id string) (Job, error) {
+	if err := ctx.Err(); err != nil {
+		return Job{}, fmt.Errorf("cancel job %q: %w", id, err)
+	}
+	j, err := d.store.update(id, func(j *Job) error {
+		if j.Status.Finished() {
+			return fmt.Errorf("job %q is %s: %w: only PENDING or RUNNING jobs can be canceled", id, j.Status, ErrInvalidState)
+		}
+		j.Status = StatusCanceled
+		j.UpdatedAt = d.cfg.Clock.Now()
+		j.NextAttemptAt = time.Time{}
+		return nil
+	})
+	if err != nil {
+		return Job{}, fmt.Errorf("cancel job: %w", err)
+	}
+
+	d.mu.Lock()
+	if cancel, ok := d.running[id]; ok {
+		cancel(errCanceledByUser)
+	}
+	d.mu.Unlock()
+	d.notify(id)
+	d.log.Info("webhook job canceled", "job_id", j.ID, "executor", j.Executor)
+	return j, nil
+}
+
+// DeleteFinished deletes SUCCESS, FAILED and CANCELED jobs last updated
+// more than olderThan ago and returns how many it deleted. A started
+// dispatcher also does this every Config.RetentionInterval with
+// Config.Retention.
+func (d *Dispatcher) DeleteFinished(ctx context.Context, olderThan time.Duration) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("delete finished jobs: %w", err)
+	}
+	if olderThan < 0 {
+		return 0, fmt.Errorf("delete finished jobs older than %s: %w: use a duration of zero or more", olderThan, ErrInvalidConfig)
+	}
+	n, err := d.store.deleteFinished(d.cfg.Clock.Now().Add(-olderThan))
+	if err != nil {
+		return n, fmt.Errorf("delete finished jobs: %w", err)
+	}
+	return n, nil
+}

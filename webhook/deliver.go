@@ -1,0 +1,321 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/execvault/execvault/plugins"
+)
+
+// maxDrainBytes bounds how much of a response body is read, and discarded,
+// so that the connection can be reused.
+const maxDrainBytes = 64 << 10
+
+// outcome is the result of one delivery attempt.
+type outcome struct {
+	attempt Attempt
+
+	// success is true for a 2xx response.
+	success bool
+
+	// retryAfter is the delay a Retry-After header requested, valid when
+	// hasRetryAfter is true.
+	retryAfter    time.Duration
+	hasRetryAfter bool
+
+	// aborted is true when the attempt was cut short by shutdown or by
+	// Cancel; a shutdown abort is not recorded as an attempt.
+	aborted bool
+
+	// destinationFault is true when the result says something about the
+	// destination's health (a response or a network error), so it counts
+	// for the circuit breaker. Configuration errors do not.
+	destinationFault bool
+}
+
+// configError marks err as a configuration error, which is not retried.
+func configError(format string, args ...any) error {
+	return fmt.Errorf("%w: %w", ErrConfiguration, fmt.Errorf(format, args...))
+}
+
+func isConfigError(err error) bool {
+	return errors.Is(err, ErrConfiguration) || errors.Is(err, ErrEgressDenied)
+}
+
+// newHTTPClient returns the client for all attempts. It never follows
+// redirects, because a redirect to another host would carry the job's secret
+// headers there, and net/http strips only a few well-known ones.
+func newHTTPClient(cfg Config) *http.Client {
+	dial := dialFunc(cfg.DialContext)
+	if dial == nil {
+		dial = defaultDial(cfg.Egress)
+	}
+	proxy := http.ProxyFromEnvironment
+	if cfg.Egress != nil {
+		// A proxy would make the connection on our behalf, out of the
+		// policy's reach.
+		dial = egressDial(cfg.Egress, cfg.Resolver, dial)
+		proxy = nil
+	}
+	transport := &http.Transport{
+		Proxy:                 proxy,
+		DialContext:           dial,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   cfg.PerHostConcurrency,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// destinationKey returns scheme://host:port for rawURL, the unit of
+// per-destination limits. An unparsable URL maps to one shared key; its
+// attempt fails as a configuration error anyway.
+func destinationKey(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return "invalid"
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if strings.EqualFold(u.Scheme, "https") {
+			port = "443"
+		}
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// validateURL checks that rawURL is an absolute http or https URL without
+// user info.
+func validateURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, configError("invalid URL %q: use an absolute http or https URL", rawURL)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, configError("invalid URL %q: scheme must be http or https", rawURL)
+	}
+	if u.Hostname() == "" {
+		return nil, configError("invalid URL %q: host is missing", rawURL)
+	}
+	if u.User != nil {
+		return nil, configError("invalid URL %q: user info is not allowed; send credentials in a header that references a secret", u.Redacted())
+	}
+	return u, nil
+}
+
+// checkHeaderValue rejects a value that cannot be sent as one header line.
+// what names the value's origin for the error.
+func checkHeaderValue(name, value, what string) error {
+	if strings.ContainsAny(value, "\r\n\x00") {
+		return configError("header %q: %s contains CR, LF or NUL", name, what)
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return configError("header %q: %s contains control character 0x%02x", name, what, c)
+		}
+	}
+	return nil
+}
+
+// buildRequest resolves the job's headers and signature and returns the
+// request for one attempt. Every error is a configuration error and names
+// the header and the vault and key, never a value.
+func (d *Dispatcher) buildRequest(ctx context.Context, j Job, sentAt time.Time) (*http.Request, error) {
+	u, err := validateURL(j.URL)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(j.Body))
+	if err != nil {
+		return nil, configError("build request for %q: %v", u.Redacted(), err)
+	}
+
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", d.cfg.UserAgent)
+	req.Header.Set(HeaderID, j.ID)
+
+	custom := make(map[string]bool, len(j.Headers))
+	for _, h := range j.Headers {
+		value, err := d.headerValue(ctx, j, h)
+		if err != nil {
+			return nil, err
+		}
+		canonical := http.CanonicalHeaderKey(h.Name)
+		if !custom[canonical] {
+			// The first value a job sets replaces the dispatcher's
+			// default, and later ones of the same name add to it.
+			req.Header.Del(canonical)
+			custom[canonical] = true
+		}
+		req.Header.Add(canonical, value)
+	}
+
+	if j.Signing != nil {
+		ref := j.Signing.Secret
+		raw, err := d.resolve(ctx, j, ref, "signing")
+		if err != nil {
+			return nil, err
+		}
+		key, err := signingKey(raw)
+		if err != nil {
+			return nil, configError("signing secret %s: %v", ref, err)
+		}
+		req.Header.Set(HeaderTimestamp, strconv.FormatInt(sentAt.Unix(), 10))
+		req.Header.Set(HeaderSignature, sign(key, j.ID, sentAt, j.Body))
+	}
+	return req, nil
+}
+
+func (d *Dispatcher) headerValue(ctx context.Context, j Job, h plugins.Header) (string, error) {
+	if !validHeaderName(h.Name) {
+		return "", configError("invalid header name %q: use letters, digits and !#$%%&'*+-.^_`|~", h.Name)
+	}
+	if h.Secret == nil {
+		return h.Value, checkHeaderValue(h.Name, h.Value, "value")
+	}
+	raw, err := d.resolve(ctx, j, *h.Secret, fmt.Sprintf("header %q", h.Name))
+	if err != nil {
+		return "", err
+	}
+	value := string(raw)
+	return value, checkHeaderValue(h.Name, value, "value of secret "+h.Secret.String())
+}
+
+// resolve fetches one secret. use says what the secret is for, such as
+// `header "Authorization"`. A context error passes through so that shutdown
+// is not mistaken for a missing secret; every other error is a
+// configuration error.
+func (d *Dispatcher) resolve(ctx context.Context, j Job, ref plugins.SecretRef, use string) (secretBytes, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, configError("%s: %v", use, err)
+	}
+	raw, err := d.secrets.Resolve(ctx, ref, SecretActor(j.Executor))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, configError("%s: resolve secret %s: %w", use, ref, err)
+	}
+	return raw, nil
+}
+
+// SecretActor returns the actor name the dispatcher passes to
+// SecretResolver.Resolve for an executor's deliveries: "executor:" and the
+// executor name.
+func SecretActor(executor string) string { return "executor:" + executor }
+
+// validHeaderName reports whether name is an HTTP token (RFC 9110 §5.6.2).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// attemptHeaders lists the request headers for the attempt record, with
+// secret values masked.
+func attemptHeaders(j Job) []string {
+	out := []string{HeaderID + ": " + j.ID}
+	if j.Signing != nil {
+		out = append(out, HeaderSignature+": [signed with secret "+j.Signing.Secret.String()+"]")
+	}
+	return append(out, MaskHeaders(j.Headers)...)
+}
+
+// deliver makes one attempt. ctx carries shutdown and Cancel; the attempt
+// timeout is applied here.
+func (d *Dispatcher) deliver(ctx context.Context, j Job, number int) outcome {
+	start := d.cfg.Clock.Now()
+	realStart := time.Now()
+	out := outcome{attempt: Attempt{
+		Round:     j.Round,
+		Number:    number,
+		StartedAt: start,
+		Headers:   attemptHeaders(j),
+	}}
+	finish := func() outcome {
+		out.attempt.EndedAt = d.cfg.Clock.Now()
+		out.attempt.Duration = time.Since(realStart)
+		return out
+	}
+
+	attemptCtx, cancel := context.WithTimeout(ctx, j.Policy.AttemptTimeout)
+	defer cancel()
+
+	req, err := d.buildRequest(attemptCtx, j, start)
+	if err != nil {
+		return d.failure(ctx, attemptCtx, j, &out, finish, err)
+	}
+
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return d.failure(ctx, attemptCtx, j, &out, finish, err)
+	}
+	// Draining lets the connection be reused; the body itself is never
+	// stored because a receiver may echo request headers into it.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBytes))
+	_ = resp.Body.Close()
+
+	out.attempt.StatusCode = resp.StatusCode
+	out.destinationFault = true
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
+		out.success = true
+		return finish()
+	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
+		out.attempt.RedirectRefused = true
+		out.attempt.Error = fmt.Sprintf("HTTP %d: redirect to %q not followed", resp.StatusCode, resp.Header.Get("Location"))
+	default:
+		out.attempt.Error = fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	out.attempt.Retryable = true
+	out.retryAfter, out.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), d.cfg.Clock.Now())
+	return finish()
+}
+
+// failure fills out for an attempt that ended without a response.
+func (d *Dispatcher) failure(ctx, attemptCtx context.Context, j Job, out *outcome, finish func() outcome, err error) outcome {
+	switch {
+	case ctx.Err() != nil:
+		out.aborted = true
+		out.attempt.Error = "attempt aborted: " + context.Cause(ctx).Error()
+	case isConfigError(err):
+		out.attempt.Error = err.Error()
+	case errors.Is(attemptCtx.Err(), context.DeadlineExceeded):
+		out.destinationFault = true
+		out.attempt.Retryable = true
+		out.attempt.Error = fmt.Sprintf("timed out after %s", j.Policy.AttemptTimeout)
+	default:
+		out.destinationFault = true
+		out.attempt.Retryable = true
+		out.attempt.Error = err.Error()
+	}
+	return finish()
+}

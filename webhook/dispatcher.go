@@ -1,0 +1,536 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	randv2 "math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/execvault/execvault/plugins"
+)
+
+// SecretResolver returns the value of a secret for a delivery. The
+// secrets store implements it. actor is SecretActor(job.Executor).
+// Implementations must be safe for concurrent use. Any error other than
+// the context's fails the job at once as a configuration error.
+type SecretResolver interface {
+	Resolve(ctx context.Context, ref plugins.SecretRef, actor string) ([]byte, error)
+}
+
+// maxBodyBytes bounds a job's body. Badger refuses a transaction larger than
+// a fraction of its memtable, 64 MiB by default, and a job is written with
+// its body on every state change.
+const maxBodyBytes = 4 << 20
+
+// maxIDLength bounds a job id, which is sent as a header and used in keys.
+const maxIDLength = 256
+
+// errCanceledByUser is the cause set on an attempt's context by Cancel.
+var errCanceledByUser = errors.New("job canceled")
+
+// Dispatcher delivers webhook jobs with retries, per-destination limits and
+// a circuit breaker, and keeps the jobs in Badger. All methods are safe for
+// concurrent use.
+//
+// Delivery is at least once: a job is stored before its first attempt, and
+// an attempt cut short by a crash is made again after the restart with the
+// same webhook-id, so a receiver deduplicates by that header.
+type Dispatcher struct {
+	cfg     Config
+	store   *store
+	secrets SecretResolver
+	log     *slog.Logger
+	client  *http.Client
+
+	// afterAttempt, when set by a test, runs after each recorded attempt
+	// with the job as stored.
+	afterAttempt func(Job)
+
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	runCtx    context.Context
+	cancelRun context.CancelCauseFunc
+	stop      chan struct{} // closed by Close or when the Start context ends
+	wake      chan struct{}
+
+	// queued holds the ids in the heap, a ready queue or in flight, so that
+	// a job is never scheduled twice. running holds the ids in flight and
+	// requeue the jobs that became PENDING again during their attempt.
+	queued   map[string]bool
+	running  map[string]context.CancelCauseFunc
+	requeue  map[string]time.Time
+	timers   dueHeap
+	dests    map[string]*destination
+	inFlight int
+	waiters  map[string][]chan struct{}
+
+	wg sync.WaitGroup
+}
+
+// NewDispatcher returns a dispatcher that stores jobs in db under the
+// "job/" and "jobidx/" key prefixes and resolves secret headers through
+// secrets. db should be opened with SyncWrites true, or an acknowledged job
+// can be lost in a power failure. The dispatcher does not close db. A nil
+// logger discards logs. It returns an error wrapping ErrInvalidConfig when
+// cfg is invalid or db or secrets is nil.
+func NewDispatcher(db *badger.DB, cfg Config, secrets SecretResolver, logger *slog.Logger) (*Dispatcher, error) {
+	if db == nil {
+		return nil, fmt.Errorf("new dispatcher: database is nil: %w", ErrInvalidConfig)
+	}
+	if secrets == nil {
+		return nil, fmt.Errorf("new dispatcher: secret resolver is nil: %w", ErrInvalidConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("new dispatcher: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{
+		cfg:     cfg,
+		store:   newStore(db),
+		secrets: secrets,
+		log:     logger.With("component", "webhook"),
+		client:  newHTTPClient(cfg),
+		stop:    make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		queued:  make(map[string]bool),
+		running: make(map[string]context.CancelCauseFunc),
+		requeue: make(map[string]time.Time),
+		dests:   make(map[string]*destination),
+		waiters: make(map[string][]chan struct{}),
+	}, nil
+}
+
+// Start resumes the unfinished jobs, PENDING ones and RUNNING ones left by
+// a process that stopped mid-attempt, and starts delivering in the
+// background. It returns once the jobs are scheduled. Delivery goes on
+// until ctx ends or Close is called. When ctx ends, attempts in flight are
+// aborted and their jobs stay PENDING with no attempt used. It returns
+// ErrAlreadyStarted on a second call and ErrClosed after Close.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.mu.Lock()
+	switch {
+	case d.closed:
+		d.mu.Unlock()
+		return fmt.Errorf("start dispatcher: %w", ErrClosed)
+	case d.started:
+		d.mu.Unlock()
+		return fmt.Errorf("start dispatcher: %w", ErrAlreadyStarted)
+	}
+	d.started = true
+	d.runCtx, d.cancelRun = context.WithCancelCause(ctx)
+	d.mu.Unlock()
+
+	jobs, err := d.store.openJobs()
+	if err != nil {
+		d.Close()
+		return fmt.Errorf("start dispatcher: load unfinished jobs: %w", err)
+	}
+	interrupted := 0
+	for _, j := range jobs {
+		if j.Status == StatusRunning {
+			// The process that ran the attempt died before recording it.
+			// The attempt is not counted, and the job is delivered again.
+			j, err = d.store.update(j.ID, func(j *Job) error {
+				if j.Status != StatusRunning {
+					return errSkipWrite
+				}
+				j.Status = StatusPending
+				j.UpdatedAt = d.cfg.Clock.Now()
+				return nil
+			})
+			if err != nil {
+				d.Close()
+				return fmt.Errorf("start dispatcher: resume job %q: %w", j.ID, err)
+			}
+			interrupted++
+		}
+		d.schedule(j.ID, j.URL, j.NextAttemptAt)
+	}
+
+	d.wg.Add(2)
+	go d.runScheduler()
+	go d.runRetention()
+	go func() {
+		select {
+		case <-d.runCtx.Done():
+			d.shutdown()
+		case <-d.stop:
+		}
+	}()
+	d.log.Info("webhook dispatcher started", "resumed_jobs", len(jobs), "interrupted_jobs", interrupted)
+	return nil
+}
+
+// shutdown stops scheduling and wakes every Wait. It is idempotent.
+func (d *Dispatcher) shutdown() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	d.closed = true
+	close(d.stop)
+}
+
+// Close stops scheduling new attempts and waits for the attempts in flight
+// to end, each within its attempt timeout; cancel the context passed to
+// Start first to abort them. Jobs not yet delivered stay in the database and
+// resume at the next Start. Close always returns nil and may be called more
+// than once.
+func (d *Dispatcher) Close() error {
+	d.shutdown()
+	d.wg.Wait()
+
+	d.mu.Lock()
+	cancel := d.cancelRun
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel(ErrClosed)
+	}
+	return nil
+}
+
+// signal wakes the scheduler without blocking.
+func (d *Dispatcher) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// schedule queues job id for an attempt at due. A job already in flight is
+// queued again when its attempt ends; one already waiting keeps its place.
+func (d *Dispatcher) schedule(id, rawURL string, due time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.scheduleLocked(id, rawURL, due)
+}
+
+func (d *Dispatcher) scheduleLocked(id, rawURL string, due time.Time) {
+	if d.closed || !d.started {
+		return
+	}
+	if _, ok := d.running[id]; ok {
+		d.requeue[id] = due
+		return
+	}
+	if d.queued[id] {
+		return
+	}
+	d.queued[id] = true
+	d.timers.push(entry{id: id, destination: destinationKey(rawURL), due: due})
+	d.signal()
+}
+
+// runScheduler moves due jobs to their destinations' ready queues and
+// starts attempts within the worker, per-destination and breaker limits.
+func (d *Dispatcher) runScheduler() {
+	defer d.wg.Done()
+	for {
+		next, ok := d.dispatchDue()
+		if !ok {
+			return
+		}
+
+		var timerC <-chan time.Time
+		var timer Timer
+		if !next.IsZero() {
+			timer = d.cfg.Clock.NewTimer(max(next.Sub(d.cfg.Clock.Now()), 0))
+			timerC = timer.C()
+		}
+		select {
+		case <-d.wake:
+		case <-timerC:
+		case <-d.stop:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// dispatchDue starts every attempt that may start now and returns when the
+// scheduler must look again, zero when only an event can change anything.
+// It returns false once the dispatcher is closed.
+func (d *Dispatcher) dispatchDue() (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return time.Time{}, false
+	}
+
+	now := d.cfg.Clock.Now()
+	for d.timers.Len() > 0 && !d.timers[0].due.After(now) {
+		e := d.timers.pop()
+		dst := d.dests[e.destination]
+		if dst == nil {
+			dst = &destination{key: e.destination}
+			d.dests[e.destination] = dst
+		}
+		dst.ready = append(dst.ready, e)
+	}
+
+	var next time.Time
+	for key, dst := range d.dests {
+		for len(dst.ready) > 0 && d.inFlight < d.cfg.Workers && dst.active < d.cfg.PerHostConcurrency {
+			allowed, retryAt := dst.breaker.allow(now)
+			if !allowed {
+				next = earliest(next, retryAt)
+				break
+			}
+			e := dst.ready[0]
+			dst.ready[0] = entry{}
+			dst.ready = dst.ready[1:]
+			dst.active++
+			d.inFlight++
+
+			ctx, cancel := context.WithCancelCause(d.runCtx)
+			d.running[e.id] = cancel
+			d.wg.Add(1)
+			go d.runAttempt(ctx, e, dst)
+		}
+		if len(dst.ready) == 0 && dst.active == 0 && dst.breaker.idle() {
+			delete(d.dests, key)
+		}
+	}
+	if d.timers.Len() > 0 {
+		next = earliest(next, d.timers[0].due)
+	}
+	return next, true
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// runAttempt makes one attempt of job e.id and records it.
+func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) {
+	defer d.wg.Done()
+
+	result := d.attemptJob(ctx, e.id)
+
+	d.mu.Lock()
+	d.running[e.id](nil)
+	delete(d.running, e.id)
+	dst.active--
+	d.inFlight--
+	if result.breakerCounts {
+		before, after := dst.breaker.record(result.success, d.cfg.Clock.Now(), d.cfg.BreakerFailures, d.cfg.BreakerCooldown)
+		if before != after {
+			d.logBreaker(dst, before, after)
+		}
+	} else {
+		dst.breaker.release()
+	}
+
+	delete(d.queued, e.id)
+	due, requeued := d.requeue[e.id]
+	delete(d.requeue, e.id)
+	switch {
+	case result.next != nil:
+		d.scheduleLocked(e.id, result.url, *result.next)
+	case requeued:
+		d.scheduleLocked(e.id, result.url, due)
+	}
+	d.mu.Unlock()
+	d.signal()
+}
+
+func (d *Dispatcher) logBreaker(dst *destination, before, after breakerState) {
+	switch after {
+	case breakerOpen:
+		d.log.Warn("webhook destination paused", "destination", dst.key, "consecutive_failures", dst.breaker.failures,
+			"resume_at", dst.breaker.openUntil, "backlog", len(dst.ready))
+	case breakerClosed:
+		d.log.Info("webhook destination resumed", "destination", dst.key, "previous_state", before.String())
+	}
+}
+
+// attemptResult tells runAttempt what to do after an attempt.
+type attemptResult struct {
+	url           string
+	next          *time.Time // due time of the next attempt, nil when none
+	success       bool
+	breakerCounts bool
+}
+
+// attemptJob marks the job RUNNING, delivers it and records the attempt.
+func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
+	j, err := d.store.update(id, func(j *Job) error {
+		if j.Status != StatusPending {
+			return errSkipWrite
+		}
+		j.Status = StatusRunning
+		j.UpdatedAt = d.cfg.Clock.Now()
+		return nil
+	})
+	if errors.Is(err, ErrJobNotFound) {
+		return attemptResult{}
+	}
+	if err != nil {
+		d.log.Error("webhook job not started", "job_id", id, "error", err)
+		next := d.cfg.Clock.Now().Add(d.cfg.Policy.BackoffBase)
+		return attemptResult{next: &next}
+	}
+	if j.Status != StatusRunning {
+		// Canceled, or retried and already running elsewhere, since it was
+		// queued.
+		return attemptResult{url: j.URL}
+	}
+
+	number := j.AttemptsInRound() + 1
+	d.log.Debug("webhook attempt started", "job_id", j.ID, "executor", j.Executor, "url", j.URL,
+		"round", j.Round, "attempt", number, "headers", attemptHeaders(j))
+	out := d.deliver(ctx, j, number)
+
+	if out.aborted && !errors.Is(context.Cause(ctx), errCanceledByUser) {
+		d.requeueAborted(j)
+		return attemptResult{url: j.URL}
+	}
+	return d.recordAttempt(j, out)
+}
+
+// requeueAborted returns a job whose attempt shutdown cut short to PENDING
+// without counting the attempt.
+func (d *Dispatcher) requeueAborted(j Job) {
+	_, err := d.store.update(j.ID, func(stored *Job) error {
+		if stored.Status != StatusRunning || stored.Round != j.Round {
+			return errSkipWrite
+		}
+		stored.Status = StatusPending
+		stored.UpdatedAt = d.cfg.Clock.Now()
+		return nil
+	})
+	if err != nil {
+		d.log.Error("webhook job left RUNNING after shutdown; it resumes at the next start", "job_id", j.ID, "error", err)
+	}
+}
+
+// recordAttempt stores the attempt and the job's next state.
+func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
+	res := attemptResult{url: j.URL, success: out.success, breakerCounts: out.destinationFault}
+	a := out.attempt
+	now := d.cfg.Clock.Now()
+
+	stored, err := d.store.update(j.ID, func(s *Job) error {
+		s.Attempts = append(s.Attempts, a)
+		s.UpdatedAt = now
+		if s.Status != StatusRunning || s.Round != j.Round {
+			// Canceled, and perhaps retried, during the attempt: the
+			// attempt is history, the status is the caller's.
+			return nil
+		}
+
+		switch {
+		case out.success:
+			s.Status = StatusSuccess
+			s.LastError = ""
+			s.NextAttemptAt = time.Time{}
+		case !a.Retryable:
+			s.Status = StatusFailed
+			s.LastError = a.Error
+			s.NextAttemptAt = time.Time{}
+		case a.Number >= s.Policy.MaxAttempts:
+			s.Status = StatusFailed
+			s.LastError = fmt.Sprintf("%s (attempt %d of %d)", a.Error, a.Number, s.Policy.MaxAttempts)
+			s.NextAttemptAt = time.Time{}
+		default:
+			s.Status = StatusPending
+			s.LastError = a.Error
+			s.NextAttemptAt = now.Add(d.retryDelay(s.Policy, a.Number, out))
+		}
+		return nil
+	})
+	if err != nil {
+		// The attempt happened but its record is lost; the job stays
+		// RUNNING in the database and is delivered again after a restart.
+		d.log.Error("webhook attempt not recorded", "job_id", j.ID, "attempt", a.Number, "error", err)
+		return res
+	}
+
+	d.logAttempt(stored, a)
+	if stored.Status == StatusPending && stored.Round == j.Round {
+		next := stored.NextAttemptAt
+		res.next = &next
+	}
+	if stored.Status.Finished() {
+		d.notify(stored.ID)
+	}
+	if d.afterAttempt != nil {
+		d.afterAttempt(stored.clone())
+	}
+	return res
+}
+
+func (d *Dispatcher) retryDelay(p Policy, failures int, out outcome) time.Duration {
+	if out.hasRetryAfter {
+		return min(out.retryAfter, d.cfg.RetryAfterMax)
+	}
+	return p.backoff(failures, randv2.Float64())
+}
+
+func (d *Dispatcher) logAttempt(j Job, a Attempt) {
+	log := d.log.With("job_id", j.ID, "executor", j.Executor, "url", j.URL, "round", a.Round,
+		"attempt", a.Number, "status_code", a.StatusCode, "duration", a.Duration)
+	switch {
+	case a.Error == "":
+		log.Debug("webhook delivered")
+	case j.Status == StatusPending:
+		log.Warn("webhook attempt failed; retrying", "error", a.Error, "next_attempt_at", j.NextAttemptAt)
+	case j.Status == StatusFailed:
+		log.Error("webhook job failed", "error", j.LastError, "retryable", a.Retryable)
+	default:
+		log.Info("webhook attempt ended after the job changed", "status", j.Status, "error", a.Error)
+	}
+}
+
+// notify wakes every Wait on job id.
+func (d *Dispatcher) notify(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, ch := range d.waiters[id] {
+		close(ch)
+	}
+	delete(d.waiters, id)
+}
+
+// runRetention deletes old finished jobs every RetentionInterval.
+func (d *Dispatcher) runRetention() {
+	defer d.wg.Done()
+	if d.cfg.Retention == 0 {
+		return
+	}
+	for {
+		timer := d.cfg.Clock.NewTimer(d.cfg.RetentionInterval)
+		select {
+		case <-d.stop:
+			timer.Stop()
+			return
+		case <-timer.C():
+		}
+		n, err := d.store.deleteFinished(d.cfg.Clock.Now().Add(-d.cfg.Retention))
+		if err != nil {
+			d.log.Error("webhook retention sweep failed", "deleted_jobs", n, "error", err)
+			continue
+		}
+		if n > 0 {
+			d.log.Info("webhook retention sweep", "deleted_jobs", n, "retention", d.cfg.Retention)
+		}
+	}
+}
+
+// newJobID returns "msg_" and 26 random base32 characters (130 bits).
+func newJobID() string { return "msg_" + rand.Text() }
