@@ -34,24 +34,32 @@ func appendPart(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// newKey returns an empty key with room for the prefix, two parts and a
+// version, so that building a key allocates once.
+func newKey(prefix byte, vault, name string) []byte {
+	b := make([]byte, 1, 3+len(vault)+len(name)+8)
+	b[0] = prefix
+	return b
+}
+
 func vaultKey(vault string) []byte {
-	return appendPart([]byte{prefixVault}, vault)
+	return appendPart(newKey(prefixVault, vault, ""), vault)
 }
 
 func secretPrefix(vault string) []byte {
-	return appendPart([]byte{prefixSecret}, vault)
+	return appendPart(newKey(prefixSecret, vault, ""), vault)
 }
 
 func secretKey(vault, name string) []byte {
-	return appendPart(secretPrefix(vault), name)
+	return appendPart(appendPart(newKey(prefixSecret, vault, name), vault), name)
 }
 
 func versionVaultPrefix(vault string) []byte {
-	return appendPart([]byte{prefixVersion}, vault)
+	return appendPart(newKey(prefixVersion, vault, ""), vault)
 }
 
 func versionPrefix(vault, name string) []byte {
-	return appendPart(versionVaultPrefix(vault), name)
+	return appendPart(appendPart(newKey(prefixVersion, vault, name), vault), name)
 }
 
 func versionKey(vault, name string, version uint64) []byte {

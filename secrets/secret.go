@@ -382,12 +382,23 @@ func (s *Store) readValue(vault, name string, version uint64) (SecretInfo, uint6
 		if version == 0 {
 			version = rec.Current
 		}
-		ver, err := getVersion(txn, vault, name, version)
+		item, err := txn.Get(versionKey(vault, name, version))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrVersionNotFound
+		}
 		if err != nil {
 			return err
 		}
-		value, err = openVersion(ring, vault, name, version, ver)
-		return err
+		// Decoding and opening inside Value avoids copying the record;
+		// openVersion copies nothing out of the sealed bytes.
+		return item.Value(func(raw []byte) error {
+			ver, err := decodeVersionRecord(raw)
+			if err != nil {
+				return err
+			}
+			value, err = openVersion(ring, vault, name, version, ver)
+			return err
+		})
 	})
 	return info, version, value, err
 }

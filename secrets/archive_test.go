@@ -1,0 +1,158 @@
+package secrets
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"path/filepath"
+	"testing"
+)
+
+// exportedStore returns the archive of a store with two vaults and a
+// secret with three versions.
+func exportedStore(t *testing.T) []byte {
+	t.Helper()
+	ctx := context.Background()
+	s, _ := openTestStore(t, nil)
+	mustCreateVault(t, s, "api-keys")
+	mustCreateVault(t, s, "empty")
+	mustCreateSecret(t, s, "api-keys", "token", "v1")
+	for _, v := range []string{"v2", "v3"} {
+		if _, err := s.UpdateSecret(ctx, "api-keys", "token", NewValueString(v), UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreateSecret(t, s, "api-keys", "big", string(bytes.Repeat([]byte("x"), 60000)))
+	var buf bytes.Buffer
+	if err := s.Export(ctx, &buf); err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	return buf.Bytes()
+}
+
+func TestExportImportRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	archive := exportedStore(t)
+	if bytes.Contains(archive, []byte("v1")) && bytes.Contains(archive, bytes.Repeat([]byte("x"), 100)) {
+		t.Fatal("archive holds plaintext values")
+	}
+
+	target, _ := openTestStore(t, nil)
+	res, err := target.Import(ctx, bytes.NewReader(archive))
+	if err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	if res != (ImportResult{Vaults: 2, Secrets: 2}) {
+		t.Errorf("Import = %+v, want 2 vaults and 2 secrets", res)
+	}
+	for version, want := range map[uint64]string{1: "v1", 2: "v2", 3: "v3"} {
+		if got := mustReveal(t, target, "api-keys", "token", version); !got.Equal(NewValueString(want)) {
+			t.Errorf("imported version %d differs (len %d)", version, got.Len())
+		}
+	}
+	if got := mustReveal(t, target, "api-keys", "big", 0); got.Len() != 60000 {
+		t.Errorf("imported big value has %d bytes, want 60000", got.Len())
+	}
+
+	if _, err := target.Import(ctx, bytes.NewReader(archive)); !errors.Is(err, ErrStoreNotEmpty) {
+		t.Errorf("second Import: %v, want ErrStoreNotEmpty", err)
+	}
+}
+
+func TestImportRejectsBadArchives(t *testing.T) {
+	archive := exportedStore(t)
+	otherKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32))
+
+	flipped := bytes.Clone(archive)
+	flipped[len(flipped)-20] ^= 1
+
+	tests := []struct {
+		name    string
+		data    []byte
+		key     string
+		wantErr error
+	}{
+		{"wrong key", archive, otherKey, ErrWrongKey},
+		{"flipped bit", flipped, testKey, ErrInvalidArchive},
+		{"truncated", archive[:len(archive)-40], testKey, ErrInvalidArchive},
+		{"last chunk dropped", archive[:len(archive)/2], testKey, ErrInvalidArchive},
+		{"not an archive", []byte("hello"), testKey, ErrInvalidArchive},
+		{"empty", nil, testKey, ErrInvalidArchive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := filepath.Join(t.TempDir(), "data")
+			cfg := testConfig(dir, nil)
+			cfg.Getenv = func(k string) string {
+				if k == EnvMasterKey {
+					return tt.key
+				}
+				return ""
+			}
+			s, err := Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			auditBefore, err := s.AuditLog(ctx, AuditFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			_, err = s.Import(ctx, bytes.NewReader(tt.data))
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Import = %v, want %v", err, tt.wantErr)
+			}
+			vaults, err := s.ListVaults(ctx)
+			if err != nil || len(vaults) != 0 {
+				t.Errorf("vaults after a failed import = %+v, %v; want none", vaults, err)
+			}
+			auditAfter, err := s.AuditLog(ctx, AuditFilter{})
+			if err != nil || len(auditAfter) != len(auditBefore) {
+				t.Errorf("audit entries after a failed import = %d, want %d", len(auditAfter), len(auditBefore))
+			}
+		})
+	}
+}
+
+func TestExportImportPassphrase(t *testing.T) {
+	ctx := context.Background()
+	passEnv := func(p string) func(string) string {
+		return func(k string) string {
+			if k == EnvPassphrase {
+				return p
+			}
+			return ""
+		}
+	}
+	src := testConfig(filepath.Join(t.TempDir(), "src"), nil)
+	src.Getenv = passEnv("shared passphrase")
+	s, err := Open(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreateVault(t, s, "v")
+	mustCreateSecret(t, s, "v", "k", "value")
+	var buf bytes.Buffer
+	if err := s.Export(ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	// The target has its own salt; the archive carries the export's.
+	dst := testConfig(filepath.Join(t.TempDir(), "dst"), nil)
+	dst.Getenv = passEnv("shared passphrase")
+	d, err := Open(ctx, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Import(ctx, bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatalf("Import with the same passphrase: %v", err)
+	}
+	if got := mustReveal(t, d, "v", "k", 0); !got.Equal(NewValueString("value")) {
+		t.Errorf("imported value differs (len %d)", got.Len())
+	}
+}

@@ -1,0 +1,87 @@
+package secrets
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// benchValueSize is the size of the benchmark value, in bytes: a typical
+// API token.
+const benchValueSize = 64
+
+func benchStore(b *testing.B, cacheSize int) *Store {
+	b.Helper()
+	cfg := testConfig(filepath.Join(b.TempDir(), "data"), nil)
+	cfg.CacheSize = cacheSize
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	if _, err := s.CreateVault(ctx, "api-keys"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.CreateSecret(ctx, "api-keys", "token", NewValue(bytes.Repeat([]byte("t"), benchValueSize))); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func benchResolve(b *testing.B, s *Store) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		v, err := s.Resolve(ctx, "api-keys", "token", "executor:bench")
+		if err != nil || v.Len() != benchValueSize {
+			b.Fatalf("Resolve = len %d, %v", v.Len(), err)
+		}
+	}
+}
+
+// BenchmarkSecretResolveCached measures Resolve served from the cache.
+func BenchmarkSecretResolveCached(b *testing.B) {
+	benchResolve(b, benchStore(b, DefaultCacheSize))
+}
+
+// BenchmarkSecretResolveStore measures Resolve with the cache off: a Badger
+// read transaction, the record decode and the decryption.
+func BenchmarkSecretResolveStore(b *testing.B) {
+	benchResolve(b, benchStore(b, 0))
+}
+
+// BenchmarkBadgerGetRaw measures one Badger Get of a value of the same size
+// with the store's Badger options, as the floor for the uncached Resolve.
+func BenchmarkBadgerGetRaw(b *testing.B) {
+	key := bytes.Repeat([]byte{1}, keySize)
+	db, err := badger.Open(badgerOptions(filepath.Join(b.TempDir(), "raw"), key, testConfig("x", nil).Logger))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	k := versionKey("api-keys", "token", 1)
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Set(k, bytes.Repeat([]byte("t"), benchValueSize)) }); err != nil {
+		b.Fatal(err)
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		err := db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(k)
+			if err != nil {
+				return err
+			}
+			_, err = item.ValueCopy(nil)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
