@@ -236,6 +236,14 @@ func (rt *Runtime) Fire(ctx context.Context, exec *Executor, args []byte) (Outco
 	}
 	p := exec.plugin
 	in, err := p.pool.get(ctx)
+	if errors.Is(err, ErrClosed) && !rt.closed.Load() {
+		// A reload retired this executor's plugin after the caller looked
+		// the executor up; the firing has not started, so it runs on the
+		// version now loaded.
+		if current, lookupErr := rt.Executor(exec.Name); lookupErr == nil && current != exec {
+			return rt.Fire(ctx, current, args)
+		}
+	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("executor %q: get instance: %w", exec.Name, err)
 	}
