@@ -131,7 +131,11 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	}
 
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	adminSrv := &http.Server{Handler: secrets.NewAdminHandler(env.store, log), ReadHeaderTimeout: 10 * time.Second}
+	admin := http.NewServeMux()
+	admin.Handle("/v1/jobs", jobsHandler(env.dispatcher))
+	admin.Handle("/v1/jobs/", jobsHandler(env.dispatcher))
+	admin.Handle("/", secrets.NewAdminHandler(env.store, log))
+	adminSrv := &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second}
 	goRun("http server", func() error { return ignoreClosed(httpSrv.Serve(ln)) })
 	goRun("admin server", func() error { return ignoreClosed(adminSrv.Serve(adminLn)) })
 	goRun("event processor", func() error { return srv.Process(ctx) })

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
@@ -91,8 +92,39 @@ func TestRunIngestsEventsAndDelivers(t *testing.T) {
 		t.Error("Authorization header does not equal the stored secret")
 	}
 
+	// The jobs of the running server, through the admin socket.
+	code, stdout, stderr := env.run("", "executor", "jobs", "sync-to-external-crm", "--json")
+	if code != 0 {
+		t.Fatalf("executor jobs: exit status %d, stderr %q", code, stderr)
+	}
+	var jobs []struct {
+		ID, Status, EventID string
+	}
+	if err := json.Unmarshal([]byte(stdout), &jobs); err != nil {
+		t.Fatalf("executor jobs --json output is not JSON: %v", err)
+	}
+	if len(jobs) != 1 || jobs[0].EventID != "evt-so-20" {
+		t.Fatalf("jobs = %+v, want one for event evt-so-20", jobs)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for jobs[0].Status != "SUCCESS" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		_, stdout, _ = env.run("", "executor", "jobs", "sync-to-external-crm", "--json")
+		_ = json.Unmarshal([]byte(stdout), &jobs)
+	}
+	if jobs[0].Status != "SUCCESS" {
+		t.Errorf("job status = %s, want SUCCESS", jobs[0].Status)
+	}
+	code, stdout, _ = env.run("", "executor", "jobs", "sync-to-external-crm", jobs[0].ID, "--attempts")
+	if code != 0 || !strings.Contains(stdout, "HTTP 204") || !strings.Contains(stdout, "Authorization: [secret api-keys/crm-api-token]") {
+		t.Errorf("executor jobs --attempts: status %d, output:\n%s", code, stdout)
+	}
+	if strings.Contains(stdout, crmToken) {
+		t.Error("the attempt listing shows a secret value")
+	}
+
 	// The secret CLI works beside the running server, through the admin socket.
-	code, stdout, _ := env.run("", "secret", "list", "-V", "api-keys")
+	code, stdout, _ = env.run("", "secret", "list", "-V", "api-keys")
 	if code != 0 || !strings.Contains(stdout, "crm-api-key") {
 		t.Errorf("secret list beside the server: status %d, stdout %q", code, stdout)
 	}

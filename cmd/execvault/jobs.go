@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/execvault/execvault/webhook"
+	"github.com/spf13/cobra"
+)
+
+func init() { commandAdders = append(commandAdders, addJobsCommands) }
+
+// jobStore is what the jobs commands need: the dispatcher itself when no
+// runtime is running, or the admin socket of the running one.
+type jobStore interface {
+	Jobs(ctx context.Context, executor string, status webhook.Status) ([]webhook.Job, error)
+	Job(ctx context.Context, id string) (webhook.Job, error)
+	Retry(ctx context.Context, id string) (webhook.Job, error)
+}
+
+func addJobsCommands(a *app, root *cobra.Command) {
+	executor, _, err := root.Find([]string{"executor"})
+	if err != nil || executor == root {
+		executor = &cobra.Command{Use: "executor", Short: "Inspect loaded executors"}
+		root.AddCommand(executor)
+	}
+
+	var status string
+	var asJSON, attempts bool
+	jobs := &cobra.Command{
+		Use:   "jobs NAME [JOB_ID --attempts] [--status S] [--json]",
+		Short: "List an executor's webhook jobs, or show one job's attempts",
+		Long: `List the webhook jobs of executor NAME, oldest first, or with JOB_ID and
+--attempts show every attempt of one job. Header values that come from
+secrets are masked. Statuses: PENDING, RUNNING, SUCCESS, FAILED, CANCELED.
+
+Jobs live in the data directory; while execvault run serves, this command
+reads them through its admin socket.`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withJobStore(cmd.Context(), func(ctx context.Context, s jobStore) error {
+				if len(args) == 2 {
+					if !attempts {
+						return &usageError{errors.New("with JOB_ID, pass --attempts to show the job's attempts")}
+					}
+					return a.showAttempts(ctx, s, args[0], args[1], asJSON)
+				}
+				return a.listJobs(ctx, s, args[0], webhook.Status(strings.ToUpper(status)), asJSON)
+			})
+		},
+	}
+	jobs.Flags().StringVar(&status, "status", "", "only jobs with this status")
+	jobs.Flags().BoolVarP(&asJSON, "json", "j", false, "print JSON")
+	jobs.Flags().BoolVar(&attempts, "attempts", false, "show the attempts of JOB_ID")
+
+	retry := &cobra.Command{
+		Use:   "retry JOB_ID",
+		Short: "Deliver a FAILED or CANCELED job again with a fresh attempt budget",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withJobStore(cmd.Context(), func(ctx context.Context, s jobStore) error {
+				job, err := s.Retry(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "Job: %s of executor %s is %s again\n", job.ID, job.Executor, job.Status)
+				return nil
+			})
+		},
+	}
+	jobs.AddCommand(retry)
+	executor.AddCommand(jobs)
+}
+
+// withJobStore runs fn against the running runtime's admin socket, or
+// against the state database opened directly.
+func (a *app) withJobStore(ctx context.Context, fn func(context.Context, jobStore) error) error {
+	socket := filepath.Join(a.dataDir, "admin.sock")
+	if conn, err := net.Dial("unix", socket); err == nil {
+		conn.Close()
+		return fn(ctx, newJobsClient(socket))
+	}
+	if _, err := os.Stat(filepath.Join(a.dataDir, "state")); err != nil {
+		return fmt.Errorf("no jobs in %s: execvault run has not stored any there yet", a.dataDir)
+	}
+
+	db, err := openState(a.dataDir, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	d, err := webhook.NewDispatcher(db, webhook.DefaultConfig(), nil, nil)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return fn(ctx, d)
+}
+
+func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status webhook.Status, asJSON bool) error {
+	if status != "" && !status.Valid() {
+		return &usageError{fmt.Errorf("invalid --status %q: use PENDING, RUNNING, SUCCESS, FAILED or CANCELED", status)}
+	}
+	jobs, err := s.Jobs(ctx, executor, status)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if jobs == nil {
+			jobs = []webhook.Job{}
+		}
+		return writeIndentedJSON(a.stdout, jobs)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tATTEMPTS\tLAST\tEVENT\tCREATED\tURL")
+	for _, j := range jobs {
+		last := "-"
+		if at, ok := j.LastAttempt(); ok {
+			last = attemptResult(at)
+		}
+		event := j.EventID
+		if event == "" {
+			event = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.AttemptsInRound(), last, event, j.CreatedAt.UTC().Format(time.RFC3339), j.URL)
+	}
+	return tw.Flush()
+}
+
+func (a *app) showAttempts(ctx context.Context, s jobStore, executor, id string, asJSON bool) error {
+	job, err := s.Job(ctx, id)
+	if err != nil {
+		return err
+	}
+	if job.Executor != executor {
+		return fmt.Errorf("job %s belongs to executor %q, not %q", id, job.Executor, executor)
+	}
+	if asJSON {
+		return writeIndentedJSON(a.stdout, job)
+	}
+	fmt.Fprintf(a.stdout, "Job %s (%s) %s, %s in round %d\n", job.ID, job.Executor, job.Status, plural(job.AttemptsInRound(), "attempt"), job.Round)
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROUND\tATTEMPT\tSTARTED\tDURATION\tRESULT")
+	for _, at := range job.Attempts {
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\n", at.Round, at.Number, at.StartedAt.UTC().Format(time.RFC3339), at.Duration.Round(time.Millisecond), attemptResult(at))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if at, ok := job.LastAttempt(); ok && len(at.Headers) > 0 {
+		fmt.Fprintln(a.stdout, "Headers of the last attempt:")
+		for _, h := range at.Headers {
+			fmt.Fprintf(a.stdout, "  %s\n", h)
+		}
+	}
+	return nil
+}
+
+func attemptResult(at webhook.Attempt) string {
+	switch {
+	case at.Error != "" && at.StatusCode != 0:
+		return fmt.Sprintf("HTTP %d: %s", at.StatusCode, oneLine(at.Error))
+	case at.Error != "":
+		return oneLine(at.Error)
+	default:
+		return fmt.Sprintf("HTTP %d", at.StatusCode)
+	}
+}
+
+func writeIndentedJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// jobsHandler serves the jobs API on the admin socket:
+//
+//	GET  /v1/jobs?executor=NAME&status=S
+//	GET  /v1/jobs/{id}
+//	POST /v1/jobs/{id}/retry
+func jobsHandler(s jobStore) http.Handler {
+	mux := http.NewServeMux()
+	reply := func(w http.ResponseWriter, v any, err error) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case errors.Is(err, webhook.ErrJobNotFound):
+			w.WriteHeader(http.StatusNotFound)
+		case errors.Is(err, webhook.ErrInvalidState):
+			w.WriteHeader(http.StatusConflict)
+		case err != nil:
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		if err != nil {
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	mux.HandleFunc("GET /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
+		jobs, err := s.Jobs(r.Context(), r.URL.Query().Get("executor"), webhook.Status(r.URL.Query().Get("status")))
+		reply(w, jobs, err)
+	})
+	mux.HandleFunc("GET /v1/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		job, err := s.Job(r.Context(), r.PathValue("id"))
+		reply(w, job, err)
+	})
+	mux.HandleFunc("POST /v1/jobs/{id}/retry", func(w http.ResponseWriter, r *http.Request) {
+		job, err := s.Retry(r.Context(), r.PathValue("id"))
+		reply(w, job, err)
+	})
+	return mux
+}
+
+// jobsClient calls jobsHandler over the admin socket.
+type jobsClient struct{ http *http.Client }
+
+func newJobsClient(socket string) *jobsClient {
+	return &jobsClient{http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+	}}}
+}
+
+func (c *jobsClient) do(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://execvault"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		_ = json.Unmarshal(body, &e)
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			return fmt.Errorf("%w: %s", webhook.ErrJobNotFound, e.Error)
+		case http.StatusConflict:
+			return fmt.Errorf("%w: %s", webhook.ErrInvalidState, e.Error)
+		}
+		return fmt.Errorf("admin socket: %s", e.Error)
+	}
+	return json.NewDecoder(bytes.NewReader(body)).Decode(out)
+}
+
+func (c *jobsClient) Jobs(ctx context.Context, executor string, status webhook.Status) ([]webhook.Job, error) {
+	var jobs []webhook.Job
+	q := url.Values{"executor": {executor}, "status": {string(status)}}
+	return jobs, c.do(ctx, http.MethodGet, "/v1/jobs?"+q.Encode(), &jobs)
+}
+
+func (c *jobsClient) Job(ctx context.Context, id string) (webhook.Job, error) {
+	var job webhook.Job
+	return job, c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), &job)
+}
+
+func (c *jobsClient) Retry(ctx context.Context, id string) (webhook.Job, error) {
+	var job webhook.Job
+	return job, c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/retry", &job)
+}
