@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"bytes"
 	"fmt"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -159,6 +160,13 @@ func skipArray(data []byte, i, depth int) (int, error) {
 func skipString(data []byte, i int) (end int, escaped bool, err error) {
 	i++
 	for i < len(data) {
+		// Most string bytes are printable ASCII that needs no attention.
+		for i < len(data) && plainStringByte[data[i]] {
+			i++
+		}
+		if i >= len(data) {
+			break
+		}
 		c := data[i]
 		switch {
 		case c == '"':
@@ -192,6 +200,15 @@ func skipString(data []byte, i int) (end int, escaped bool, err error) {
 	}
 	return i, escaped, syntaxError(data, i, "'\"'")
 }
+
+// plainStringByte marks the bytes that may appear in a JSON string and need
+// no handling: printable ASCII other than the quote and the backslash.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
@@ -247,14 +264,7 @@ func skipKnownValid(data []byte, i int) int {
 	for i < len(data) {
 		switch data[i] {
 		case '"':
-			i++
-			for i < len(data) && data[i] != '"' {
-				if data[i] == '\\' {
-					i++
-				}
-				i++
-			}
-			i++
+			i = skipKnownString(data, i)
 			if depth == 0 {
 				return i
 			}
@@ -280,6 +290,28 @@ func skipKnownValid(data []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// skipKnownString returns the offset past the valid string literal whose
+// opening quote is data[i]. The closing quote is the first one not preceded
+// by an odd number of backslashes.
+func skipKnownString(data []byte, i int) int {
+	i++
+	for {
+		j := bytes.IndexByte(data[i:], '"')
+		if j < 0 {
+			return len(data)
+		}
+		i += j
+		backslashes := 0
+		for k := i - 1; k >= 0 && data[k] == '\\'; k-- {
+			backslashes++
+		}
+		i++
+		if backslashes%2 == 0 {
+			return i
+		}
+	}
 }
 
 // appendUnescaped appends the content of the valid JSON string literal raw
