@@ -202,6 +202,9 @@ func pluginFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
+// Env returns the JSON object passed as env to every callback.
+func (rt *Runtime) Env() []byte { return rt.cfg.Env }
+
 // Executors returns every loaded executor, sorted by name.
 func (rt *Runtime) Executors() []*Executor {
 	reg := rt.reg.Load()

@@ -322,3 +322,31 @@ func (e *cliEnv) assertNoCanary() {
 		e.t.Fatal(err)
 	}
 }
+
+func TestExecutorTriggerRecordByHand(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"crm-api-token": crmToken, "crm-api-key": crmKey})
+	recv := newReceiver(t)
+	override := "https://crm.example.com=" + recv.URL + "/crm"
+
+	code, stdout, _ := env.run("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir, "--url-override", override,
+		"--data", `{"newRecord":{"id":"so-77","totalPrice":100001}}`)
+	if code != 0 || !strings.Contains(stdout, "delivered (HTTP 204") {
+		t.Fatalf("trigger: exit status %d, stdout %q; want delivered", code, stdout)
+	}
+	got := recv.requests("/crm/api/v1/orders")
+	if len(got) != 1 || !strings.Contains(string(got[0].body), `"orderId":"so-77"`) {
+		t.Fatalf("receiver got %d requests, want one for so-77", len(got))
+	}
+
+	code, stdout, _ = env.run("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir, "--url-override", override,
+		"--data", `{"newRecord":{"id":"so-78","totalPrice":3}}`)
+	if code != 0 || !strings.Contains(stdout, "skipped by condition") {
+		t.Errorf("trigger below the threshold: exit status %d, stdout %q; want skipped", code, stdout)
+	}
+
+	code, _, stderr := env.run("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir, "--data", `{not json`)
+	if code != exitUsage || !strings.Contains(stderr, "--data is not valid JSON") {
+		t.Errorf("trigger with bad --data: exit status %d, stderr %q", code, stderr)
+	}
+}

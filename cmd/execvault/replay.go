@@ -20,15 +20,41 @@ func init() { commandAdders = append(commandAdders, addReplayCommand) }
 
 type replayOptions struct {
 	runtimeFlags
-	urlOverrides  []string
+	deliveryFlags
 	dryRun        bool
 	skipSnapshots bool
 	typeMap       []string
 	workspaceID   string
 	namespace     string
-	maxAttempts   int
-	backoff       time.Duration
-	timeout       time.Duration
+}
+
+// deliveryFlags override where and how webhooks are delivered.
+type deliveryFlags struct {
+	urlOverrides []string
+	maxAttempts  int
+	backoff      time.Duration
+	timeout      time.Duration
+}
+
+func (d *deliveryFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&d.urlOverrides, "url-override", nil, "FROM=TO: replace the webhook URL prefix FROM with TO (repeatable)")
+	f.IntVar(&d.maxAttempts, "max-attempts", 0, "delivery attempts per webhook (default the executor's policy, 10)")
+	f.DurationVar(&d.backoff, "backoff", 0, "delay after the first failed attempt, doubling after each (default the executor's policy, 10s)")
+	f.DurationVar(&d.timeout, "attempt-timeout", 0, "timeout of one delivery attempt (default the executor's policy, 60s)")
+}
+
+// options returns the dispatch options the flags select.
+func (d *deliveryFlags) options(wait bool) (runtime.DispatchOptions, error) {
+	rewrites, err := parseRewrites(d.urlOverrides)
+	if err != nil {
+		return runtime.DispatchOptions{}, err
+	}
+	return runtime.DispatchOptions{
+		Wait:     wait,
+		Rewrites: rewrites,
+		Policy:   webhook.Policy{MaxAttempts: d.maxAttempts, BackoffBase: d.backoff, AttemptTimeout: d.timeout},
+	}, nil
 }
 
 func addReplayCommand(a *app, root *cobra.Command) {
@@ -56,21 +82,18 @@ firing failed or a line was malformed, 2 on a usage error.`,
 		},
 	}
 	o.runtimeFlags.register(cmd, "warn")
+	o.deliveryFlags.register(cmd)
 	f := cmd.Flags()
-	f.StringArrayVar(&o.urlOverrides, "url-override", nil, "FROM=TO: replace the webhook URL prefix FROM with TO (repeatable)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print each request that would be sent, with secret headers masked, and send nothing")
 	f.BoolVar(&o.skipSnapshots, "skip-snapshot", false, "skip Debezium snapshot reads (op \"r\") instead of treating them as created")
 	f.StringArrayVar(&o.typeMap, "type-map", nil, "TABLE=TYPE: type name for a Debezium source table (repeatable; default the table name)")
 	f.StringVar(&o.workspaceID, "workspace-id", triggers.DefaultWorkspaceID, "workspaceId for Debezium events")
 	f.StringVar(&o.namespace, "namespace", triggers.DefaultNamespaceName, "appNamespace for Debezium events")
-	f.IntVar(&o.maxAttempts, "max-attempts", 0, "delivery attempts per webhook (default the executor's policy, 10)")
-	f.DurationVar(&o.backoff, "backoff", 0, "delay after the first failed attempt, doubling after each (default the executor's policy, 10s)")
-	f.DurationVar(&o.timeout, "attempt-timeout", 0, "timeout of one delivery attempt (default the executor's policy, 60s)")
 	root.AddCommand(cmd)
 }
 
 func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
-	rewrites, err := parseRewrites(o.urlOverrides)
+	opts, err := o.deliveryFlags.options(!o.dryRun)
 	if err != nil {
 		return err
 	}
@@ -102,11 +125,6 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		return fmt.Errorf("start webhook dispatcher: %w", err)
 	}
 
-	opts := runtime.DispatchOptions{
-		Wait:     !o.dryRun,
-		Rewrites: rewrites,
-		Policy:   webhook.Policy{MaxAttempts: o.maxAttempts, BackoffBase: o.backoff, AttemptTimeout: o.timeout},
-	}
 	reader := triggers.NewReader(in, triggers.DecodeOptions{
 		WorkspaceID:       o.workspaceID,
 		NamespaceName:     o.namespace,

@@ -142,7 +142,15 @@ store with the new key (--key-file or EXECVAULT_MASTER_KEY).`,
 // when it does not exist, or from stdin when path is empty.
 func (a *app) readNewMasterKey(path string) (key secrets.MasterKey, created bool, err error) {
 	if path == "" {
-		data, err := io.ReadAll(io.LimitReader(a.stdin, 1024))
+		var data []byte
+		var err error
+		if isTerminal(a.stdin) {
+			fmt.Fprint(a.stderr, "New master key, base64 of 32 bytes (input hidden): ")
+			data, err = readPassword(a.stdin)
+			fmt.Fprintln(a.stderr)
+		} else {
+			data, err = io.ReadAll(io.LimitReader(a.stdin, 1024))
+		}
 		if err != nil {
 			return secrets.MasterKey{}, false, fmt.Errorf("read new master key from standard input: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -167,10 +168,11 @@ newline on stdout; the read is recorded in the audit log.`,
 					return err
 				}
 				if asJSON {
-					return writeJSONTo(a.stdout, struct {
-						secrets.SecretInfo
-						Value string `json:"value"`
-					}{info, value.Reveal()})
+					return writeJSONTo(a.stdout, revealedSecret{
+						Vault: info.Vault, Name: info.Name, Version: revealed(version, info.Version),
+						CurrentVersion: info.Version, CreatedAt: info.CreatedAt, UpdatedAt: info.UpdatedAt,
+						Value: value.Reveal(),
+					})
 				}
 				_, err = fmt.Fprintln(a.stdout, value.Reveal())
 				return err
@@ -182,6 +184,27 @@ newline on stdout; the read is recorded in the audit log.`,
 	cmd.Flags().Uint64Var(&version, "version", 0, "with --reveal, the version to print (0: current)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// revealedSecret is the JSON output of get --reveal. Version is the version
+// whose value is shown.
+type revealedSecret struct {
+	Vault          string    `json:"vault"`
+	Name           string    `json:"name"`
+	Version        uint64    `json:"version"`
+	CurrentVersion uint64    `json:"currentVersion"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+	Value          string    `json:"value"`
+}
+
+// revealed returns the version a reveal showed: the requested one, or the
+// current one for 0.
+func revealed(requested, current uint64) uint64 {
+	if requested == 0 {
+		return current
+	}
+	return requested
 }
 
 func (a *app) newSecretVersionsCommand() *cobra.Command {

@@ -134,6 +134,7 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	admin := http.NewServeMux()
 	admin.Handle("/v1/jobs", jobsHandler(env.dispatcher))
 	admin.Handle("/v1/jobs/", jobsHandler(env.dispatcher))
+	admin.Handle("POST /v1/executors/{name}/trigger", triggerHandler(env, rewrites))
 	admin.Handle("/", secrets.NewAdminHandler(env.store, log))
 	adminSrv := &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second}
 	goRun("http server", func() error { return ignoreClosed(httpSrv.Serve(ln)) })

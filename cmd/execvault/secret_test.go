@@ -1,0 +1,408 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/execvault/execvault/secrets"
+)
+
+var updateSecretGolden = flag.Bool("secret-update", false, "rewrite the golden files of the secret commands")
+
+var secretGoldenDir = filepath.Join("..", "..", "testdata", "secrets", "cli")
+
+// secretCLI runs secret commands in process against one data directory
+// and records a transcript for golden comparison.
+type secretCLI struct {
+	t          *testing.T
+	root       string
+	dataDir    string
+	keyFile    string
+	transcript strings.Builder
+	// output collects every byte the commands wrote, for leak checks.
+	output bytes.Buffer
+}
+
+func newSecretCLI(t *testing.T) *secretCLI {
+	t.Helper()
+	root := t.TempDir()
+	t.Setenv("EXECVAULT_MASTER_KEY", "")
+	t.Setenv("EXECVAULT_PASSPHRASE", "")
+	t.Setenv("EXECVAULT_DATA_DIR", "")
+	t.Setenv("EXECVAULT_KEY_FILE", "")
+
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	oldNow := secretNow
+	secretNow = func() time.Time { return now }
+	t.Cleanup(func() { secretNow = oldNow })
+
+	return &secretCLI{t: t, root: root, dataDir: filepath.Join(root, "data"), keyFile: filepath.Join(root, "config", "master.key")}
+}
+
+// run executes one command line and returns its exit status, stdout and
+// stderr, adding all three to the transcript.
+func (c *secretCLI) run(stdin string, args ...string) (int, string, string) {
+	c.t.Helper()
+	var stdout, stderr bytes.Buffer
+	full := append([]string{"--data-dir", c.dataDir, "--key-file", c.keyFile}, args...)
+	code := run(context.Background(), full, strings.NewReader(stdin), &stdout, &stderr)
+	c.output.Write(stdout.Bytes())
+	c.output.Write(stderr.Bytes())
+
+	fmt.Fprintf(&c.transcript, "$ execvault %s\n", strings.Join(args, " "))
+	if stdout.Len() > 0 {
+		fmt.Fprintf(&c.transcript, "[stdout]\n%s", stdout.String())
+	}
+	if stderr.Len() > 0 {
+		fmt.Fprintf(&c.transcript, "[stderr]\n%s", stderr.String())
+	}
+	fmt.Fprintf(&c.transcript, "[exit %d]\n\n", code)
+	return code, stdout.String(), stderr.String()
+}
+
+func (c *secretCLI) mustRun(stdin string, args ...string) string {
+	c.t.Helper()
+	code, stdout, stderr := c.run(stdin, args...)
+	if code != 0 {
+		c.t.Fatalf("execvault %s: exit status %d, want 0; stderr: %s", strings.Join(args, " "), code, stderr)
+	}
+	return stdout
+}
+
+// checkGolden compares the transcript, with the temporary directory
+// replaced by $TMP, to testdata/secrets/cli/NAME.golden.
+func (c *secretCLI) checkGolden(name string) {
+	c.t.Helper()
+	got := strings.ReplaceAll(c.transcript.String(), c.root, "$TMP")
+	path := filepath.Join(secretGoldenDir, name+".golden")
+	if *updateSecretGolden {
+		if err := os.MkdirAll(secretGoldenDir, 0o755); err != nil {
+			c.t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		c.t.Fatalf("read golden file: %v (run go test -run %s -secret-update to create it)", err, c.t.Name())
+	}
+	if got != string(want) {
+		c.t.Errorf("transcript differs from %s\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
+	}
+}
+
+func TestSecretCLIPlatformCommands(t *testing.T) {
+	c := newSecretCLI(t)
+	valueFile := filepath.Join(c.root, "value.txt")
+	if err := os.WriteFile(valueFile, []byte("from-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	c.run("", "secret", "vault", "create", "api-keys")
+	c.run("", "secret", "vault", "create", "--name", "database")
+	c.run("", "secret", "vault", "create", "api-keys")
+	c.run("", "secret", "vault", "list")
+	c.run("", "secret", "vault", "list", "--json")
+	c.run("", "secret", "create", "--vault-name", "api-keys", "--name", "stripe-secret-key", "--value", "sk_live_xxxxx")
+	c.run("piped-value\n", "secret", "create", "-V", "api-keys", "-n", "API_KEY", "--value-stdin")
+	c.run("", "secret", "create", "-V", "api-keys", "-n", "file.key", "--value-file", valueFile)
+	c.run("", "secret", "create", "-V", "api-keys", "-n", "API_KEY", "-v", "again")
+	c.run("", "secret", "create", "-V", "missing", "-n", "API_KEY", "-v", "x")
+	c.run("", "secret", "create", "-V", "api-keys", "-n", "bad/name", "-v", "x")
+	c.run("", "secret", "create", "-V", "api-keys", "-n", "no-value")
+	c.run("x", "secret", "create", "-V", "api-keys", "-n", "two", "-v", "x", "--value-stdin")
+	c.run("", "secret", "update", "-V", "api-keys", "-n", "API_KEY", "-v", "second", "--if-version", "1")
+	c.run("", "secret", "update", "-V", "api-keys", "-n", "API_KEY", "-v", "third", "--if-version", "1")
+	c.run("", "secret", "update", "-V", "api-keys", "-n", "nope", "-v", "x")
+	c.run("", "secret", "list", "-V", "api-keys")
+	c.run("", "secret", "list", "-V", "api-keys", "--json")
+	c.run("", "secret", "list", "-V", "missing")
+	c.run("", "secret", "get", "-V", "api-keys", "-n", "API_KEY")
+	c.run("", "secret", "get", "-V", "api-keys", "-n", "API_KEY", "--reveal")
+	c.run("", "secret", "get", "-V", "api-keys", "-n", "API_KEY", "--reveal", "--version", "1", "--json")
+	c.run("", "secret", "get", "-V", "api-keys", "-n", "file.key", "--reveal")
+	c.run("", "secret", "versions", "-V", "api-keys", "-n", "API_KEY")
+	c.run("", "secret", "rollback", "-V", "api-keys", "-n", "API_KEY", "--to", "1")
+	c.run("", "secret", "rollback", "-V", "api-keys", "-n", "API_KEY", "--to", "9")
+	c.run("", "secret", "delete", "-V", "api-keys", "-n", "API_KEY")
+	c.run("", "secret", "delete", "-V", "api-keys", "-n", "API_KEY", "--yes")
+	c.run("", "secret", "delete", "-V", "api-keys", "-n", "API_KEY", "--yes")
+	c.run("", "secret", "vault", "delete", "database")
+	c.run("", "secret", "vault", "delete", "database", "--yes")
+	c.run("", "secret", "vault", "delete", "database", "--yes")
+	c.run("", "secret", "audit", "--vault-name", "database")
+	c.checkGolden("platform")
+}
+
+func TestSecretCLIExitCodes(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+	tests := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"ok", []string{"secret", "vault", "list"}, exitOK},
+		{"platform error", []string{"secret", "vault", "create", "v"}, exitError},
+		{"missing required flag", []string{"secret", "list"}, exitUsage},
+		{"unknown flag", []string{"secret", "list", "-V", "v", "--bogus"}, exitUsage},
+		{"delete without terminal", []string{"secret", "vault", "delete", "v"}, exitUsage},
+		{"two names", []string{"secret", "vault", "create", "a", "--name", "b"}, exitUsage},
+		{"bad key id", []string{"secret", "key", "retire", "x"}, exitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, _, stderr := c.run("", tt.args...); code != tt.code {
+				t.Errorf("exit status = %d, want %d; stderr: %s", code, tt.code, stderr)
+			}
+		})
+	}
+}
+
+func TestSecretCLIKeys(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+	c.mustRun("", "secret", "create", "-V", "v", "-n", "k", "-v", "value")
+	c.run("", "secret", "key", "status")
+	c.run("", "secret", "key", "rotate")
+	c.run("", "secret", "key", "status", "--json")
+	c.run("", "secret", "key", "retire", "2")
+	c.run("", "secret", "key", "retire", "1")
+	newKey := filepath.Join(c.root, "config", "new.key")
+	c.run("", "secret", "key", "change-master", "--new-key-file", newKey)
+	c.run("", "secret", "list", "-V", "v")
+	c.keyFile = newKey
+	c.run("", "secret", "get", "-V", "v", "-n", "k", "--reveal")
+
+	other, err := secrets.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.run(other.Base64()+"\n", "secret", "key", "change-master")
+	c.run("not base64\n", "secret", "key", "change-master")
+	t.Setenv("EXECVAULT_MASTER_KEY", other.Base64())
+	c.run("", "secret", "get", "-V", "v", "-n", "k", "--reveal")
+	c.checkGolden("keys")
+}
+
+func TestSecretCLIExportImport(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+	c.mustRun("exported value", "secret", "create", "-V", "v", "-n", "k", "--value-stdin")
+	archive := filepath.Join(c.root, "backup.archive")
+	c.run("", "secret", "export")
+	c.run("", "secret", "export", "-o", archive)
+	info, err := os.Stat(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("archive mode = %v, want 0600", info.Mode().Perm())
+	}
+
+	c.dataDir = filepath.Join(c.root, "restored")
+	c.run("", "secret", "import", archive)
+	c.run("", "secret", "get", "-V", "v", "-n", "k", "--reveal")
+	c.run("", "secret", "import", archive)
+
+	c.dataDir = filepath.Join(c.root, "other-key")
+	c.keyFile = filepath.Join(c.root, "config", "other.key")
+	c.run("", "secret", "import", archive)
+	c.run("", "secret", "vault", "list")
+	c.checkGolden("export-import")
+}
+
+// fakeTerminal makes the CLI treat stdin as a terminal and returns what
+// readPassword will return.
+func fakeTerminal(t *testing.T, password string) {
+	t.Helper()
+	oldIs, oldRead := isTerminal, readPassword
+	isTerminal = func(io.Reader) bool { return true }
+	readPassword = func(io.Reader) ([]byte, error) { return []byte(password), nil }
+	t.Cleanup(func() { isTerminal, readPassword = oldIs, oldRead })
+}
+
+func TestSecretCLITerminal(t *testing.T) {
+	c := newSecretCLI(t)
+	fakeTerminal(t, "typed-secret")
+	c.run("", "secret", "vault", "create", "v")
+	c.run("", "secret", "create", "-V", "v", "-n", "prompted")
+	c.run("", "secret", "create", "-V", "v", "-n", "literal", "-v", "@not-a-file")
+	c.run("", "secret", "get", "-V", "v", "-n", "prompted", "--reveal")
+	c.run("", "secret", "get", "-V", "v", "-n", "literal", "--reveal")
+	c.run("wrong\n", "secret", "delete", "-V", "v", "-n", "literal")
+	c.run("literal\n", "secret", "delete", "-V", "v", "-n", "literal")
+	c.run("v\n", "secret", "vault", "delete", "v")
+	c.checkGolden("terminal")
+}
+
+func TestSecretCLIUsesAdminSocket(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+
+	// A running execvault holds the store, so the CLI cannot open it and
+	// must go through the socket.
+	cfg := secrets.DefaultConfig(c.dataDir)
+	cfg.KeyFile = c.keyFile
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	store, err := secrets.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ln, err := net.Listen("unix", filepath.Join(c.dataDir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(secrets.NewAdminHandler(store, slog.New(slog.DiscardHandler)))
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+
+	c.mustRun("over-the-socket", "secret", "create", "-V", "v", "-n", "k", "--value-stdin")
+	if got := strings.TrimSpace(c.mustRun("", "secret", "get", "-V", "v", "-n", "k", "--reveal")); got != "over-the-socket" {
+		t.Errorf("value revealed over the socket has %d bytes, want %d", len(got), len("over-the-socket"))
+	}
+	if code, _, stderr := c.run("", "secret", "vault", "create", "v"); code != exitError || stderr != "Vault \"v\" already exists.\n" {
+		t.Errorf("duplicate vault over the socket: exit %d, stderr %q; want 1 and the platform text", code, stderr)
+	}
+	entries, err := store.AuditLog(context.Background(), secrets.AuditFilter{Vault: "v", Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 || entries[0].Action != secrets.ActionReveal || entries[0].Actor != "cli" {
+		t.Errorf("audit entries = %+v, want the reveal by cli, then the refused create", entries)
+	}
+}
+
+const secretCLICanary = "cli-canary-5e0c1d/+=?&\"9f44a2b7"
+
+// secretCLICanaryForms returns the canary and encodings of it.
+func secretCLICanaryForms() map[string]string {
+	return map[string]string{
+		"raw":        secretCLICanary,
+		"core":       "9f44a2b7",
+		"base64":     base64.StdEncoding.EncodeToString([]byte(secretCLICanary)),
+		"base64 url": base64.URLEncoding.EncodeToString([]byte(secretCLICanary)),
+	}
+}
+
+func assertNoCLICanary(t *testing.T, where string, data []byte) {
+	t.Helper()
+	for form, needle := range secretCLICanaryForms() {
+		if bytes.Contains(data, []byte(needle)) {
+			t.Errorf("%s contains the canary (%s form)", where, form)
+		}
+	}
+}
+
+func TestSecretCLICanary(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+	c.mustRun(secretCLICanary+"\n", "secret", "create", "-V", "v", "-n", "k", "--value-stdin")
+	c.run(secretCLICanary+"\n", "secret", "create", "-V", "v", "-n", "k", "--value-stdin")
+	c.run(secretCLICanary+"\n", "secret", "create", "-V", "missing", "-n", "k", "--value-stdin")
+	c.mustRun("", "secret", "get", "-V", "v", "-n", "k")
+	c.mustRun("", "secret", "list", "-V", "v", "--json")
+	c.mustRun("", "secret", "versions", "-V", "v", "-n", "k", "--json")
+	c.mustRun("", "secret", "audit", "--json")
+	c.mustRun("", "secret", "key", "rotate")
+	c.mustRun("", "secret", "export", "-o", filepath.Join(c.root, "backup.archive"))
+	for _, help := range [][]string{{"secret", "--help"}, {"secret", "create", "--help"}, {"secret", "get", "--help"}} {
+		c.run("", help...)
+	}
+	assertNoCLICanary(t, "command output", c.output.Bytes())
+
+	if got := strings.TrimSuffix(c.mustRun("", "secret", "get", "-V", "v", "-n", "k", "--reveal"), "\n"); got != secretCLICanary {
+		t.Errorf("revealed value has %d bytes, want the %d bytes stored", len(got), len(secretCLICanary))
+	}
+
+	err := filepath.WalkDir(c.root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		assertNoCLICanary(t, path, data)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+const secretChildEnv = "EXECVAULT_SECRET_CLI_CHILD"
+
+// TestSecretCLIStdinChild is the child of TestSecretCLIValueStdinArgv: it
+// runs one command line given in the environment.
+func TestSecretCLIStdinChild(t *testing.T) {
+	args := os.Getenv(secretChildEnv)
+	if args == "" {
+		t.Skip("runs only as the child of TestSecretCLIValueStdinArgv")
+	}
+	os.Exit(run(context.Background(), strings.Split(args, "\n"), os.Stdin, os.Stdout, os.Stderr))
+}
+
+func TestSecretCLIValueStdinArgv(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a process")
+	}
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+
+	args := []string{"--data-dir", c.dataDir, "--key-file", c.keyFile, "secret", "create", "-V", "v", "-n", "k", "--value-stdin"}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSecretCLIStdinChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), secretChildEnv+"="+strings.Join(args, "\n"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The child is alive until it reads the value, so its argv and
+	// environment can be read while it waits.
+	for _, file := range []string{"cmdline", "environ"} {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", cmd.Process.Pid, file))
+		if err != nil {
+			t.Fatalf("read %s of the child: %v", file, err)
+		}
+		assertNoCLICanary(t, "child "+file, data)
+	}
+	if _, err := io.WriteString(stdin, secretCLICanary+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			t.Fatalf("child exit status %d: %s", exitErr.ExitCode(), output.String())
+		}
+		t.Fatal(err)
+	}
+	assertNoCLICanary(t, "child output", output.Bytes())
+	if got := strings.TrimSuffix(c.mustRun("", "secret", "get", "-V", "v", "-n", "k", "--reveal"), "\n"); got != secretCLICanary {
+		t.Errorf("value stored by the child has %d bytes, want %d", len(got), len(secretCLICanary))
+	}
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/execvault/execvault/plugins"
+	"github.com/execvault/execvault/runtime"
+	"github.com/execvault/execvault/triggers"
+	"github.com/spf13/cobra"
+)
+
+func init() { commandAdders = append(commandAdders, addTriggerCommand) }
+
+// manualData is the --data of a record trigger: the records and, for a
+// trigger on several events, which event to simulate.
+type manualData struct {
+	Event     string          `json:"event"`
+	NewRecord json.RawMessage `json:"newRecord"`
+	OldRecord json.RawMessage `json:"oldRecord"`
+}
+
+func addTriggerCommand(a *app, root *cobra.Command) {
+	executor, _, err := root.Find([]string{"executor"})
+	if err != nil || executor == root {
+		executor = &cobra.Command{Use: "executor", Short: "Inspect loaded executors"}
+		root.AddCommand(executor)
+	}
+
+	var f runtimeFlags
+	var delivery deliveryFlags
+	var data string
+	cmd := &cobra.Command{
+		Use:   "trigger NAME --plugins DIR [--data JSON]",
+		Short: "Fire one executor by hand and deliver its webhook",
+		Long: `Fire executor NAME once, whatever its trigger, and wait for its webhook.
+
+--data depends on the trigger:
+  record            {"event":"created","newRecord":{...},"oldRecord":{...}}
+                    (event defaults to the trigger's first event)
+  schedule          ignored; the scheduled time is now
+  incoming webhook  the JSON request body, sent as a POST
+
+While execvault run serves the data directory, the firing goes through
+its admin socket and uses its plugins and URL overrides; --plugins and
+the delivery flags are then not used.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := delivery.options(true)
+			if err != nil {
+				return err
+			}
+			return a.triggerExecutor(cmd.Context(), &f, opts, args[0], []byte(data))
+		},
+	}
+	f.register(cmd, "warn")
+	delivery.register(cmd)
+	cmd.Flags().StringVar(&data, "data", "", "JSON input for the trigger (see above)")
+	executor.AddCommand(cmd)
+}
+
+func (a *app) triggerExecutor(ctx context.Context, f *runtimeFlags, opts runtime.DispatchOptions, name string, data []byte) error {
+	if len(data) > 0 && !json.Valid(data) {
+		return &usageError{fmt.Errorf("--data is not valid JSON: %.60q", data)}
+	}
+
+	var firing runtime.Firing
+	socket := filepath.Join(a.dataDir, "admin.sock")
+	if conn, err := net.Dial("unix", socket); err == nil {
+		conn.Close()
+		firing, err = triggerRemote(ctx, socket, name, data)
+		if err != nil {
+			return err
+		}
+	} else {
+		env, err := a.openRuntimeEnv(ctx, f, envOptions{})
+		if err != nil {
+			return err
+		}
+		defer env.close(ctx)
+		if err := env.dispatcher.Start(ctx); err != nil {
+			return err
+		}
+		firing, err = fireManually(ctx, env, opts, name, data)
+		if err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintf(a.stdout, "%s\t%s\n", firing.Executor, firingText(firing))
+	if firing.State == runtime.FiringFailed {
+		return &exitCodeError{code: exitError}
+	}
+	return nil
+}
+
+// fireManually builds the arguments for the executor's trigger kind from
+// data, fires it and waits for its webhook.
+func fireManually(ctx context.Context, env *runtimeEnv, opts runtime.DispatchOptions, name string, data []byte) (runtime.Firing, error) {
+	exec, err := env.rt.Executor(name)
+	if err != nil {
+		return runtime.Firing{}, err
+	}
+	switch exec.Trigger.Kind {
+	case plugins.TriggerRecord:
+		var in manualData
+		if len(data) > 0 {
+			if err := json.Unmarshal(data, &in); err != nil {
+				return runtime.Firing{}, fmt.Errorf("--data for a record trigger: %w; use {\"event\":\"created\",\"newRecord\":{...}}", err)
+			}
+		}
+		if in.Event == "" {
+			in.Event = exec.Trigger.Events[0]
+		}
+		ev := triggers.RecordEvent{
+			ID:        fmt.Sprintf("manual-%d", time.Now().UnixNano()),
+			EventType: "tailordb.type_record." + in.Event,
+			TypeName:  exec.Trigger.TypeName, WorkspaceID: triggers.DefaultWorkspaceID, NamespaceName: triggers.DefaultNamespaceName,
+			NewRecord: in.NewRecord, OldRecord: in.OldRecord,
+		}
+		if err := ev.Validate(); err != nil {
+			return runtime.Firing{}, fmt.Errorf("--data for a record trigger: %w", err)
+		}
+		args := triggers.AppendRecordArgs(nil, &ev, env.rt.Env())
+		return env.rt.FireManual(ctx, env.dispatcher, exec, args, opts), nil
+
+	case plugins.TriggerSchedule:
+		return env.rt.FireSchedule(ctx, env.dispatcher, exec, time.Now(), opts), nil
+
+	case plugins.TriggerIncomingWebhook:
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://localhost/v1/hooks/"+url.PathEscape(name), bytes.NewReader(data))
+		if err != nil {
+			return runtime.Firing{}, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		args, err := triggers.AppendWebhookArgs(nil, req, env.rt.Env(), 0)
+		if err != nil {
+			return runtime.Firing{}, err
+		}
+		return env.rt.FireManual(ctx, env.dispatcher, exec, args, opts), nil
+	}
+	return runtime.Firing{}, fmt.Errorf("executor %q has trigger kind %q, which cannot be fired by hand", name, exec.Trigger.Kind)
+}
+
+// triggerHandler serves POST /v1/executors/{name}/trigger on the admin
+// socket, with --data as the request body.
+func triggerHandler(env *runtimeEnv, rewrites []runtime.URLRewrite) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f, err := fireManually(r.Context(), env, runtime.DispatchOptions{Wait: true, Rewrites: rewrites}, r.PathValue("name"), data)
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		res := remoteFiring{Executor: f.Executor, State: string(f.State), JobID: f.JobID, HTTPStatus: f.HTTPStatus, Attempts: f.Attempts}
+		if f.Err != nil {
+			res.Error = f.Err.Error()
+		}
+		_ = json.NewEncoder(w).Encode(res)
+	})
+}
+
+type remoteFiring struct {
+	Executor   string `json:"executor"`
+	State      string `json:"state"`
+	JobID      string `json:"jobId,omitempty"`
+	HTTPStatus int    `json:"httpStatus,omitempty"`
+	Attempts   int    `json:"attempts,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+func triggerRemote(ctx context.Context, socket, name string, data []byte) (runtime.Firing, error) {
+	client := newJobsClient(socket).http
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://execvault/v1/executors/"+url.PathEscape(name)+"/trigger", bytes.NewReader(data))
+	if err != nil {
+		return runtime.Firing{}, err
+	}
+	client.Timeout = 0
+	resp, err := client.Do(req)
+	if err != nil {
+		return runtime.Firing{}, fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	var res remoteFiring
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return runtime.Firing{}, fmt.Errorf("admin socket: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return runtime.Firing{}, errors.New(res.Error)
+	}
+	f := runtime.Firing{Executor: res.Executor, State: runtime.FiringState(res.State), JobID: res.JobID, HTTPStatus: res.HTTPStatus, Attempts: res.Attempts}
+	if res.Error != "" {
+		f.Err = errors.New(res.Error)
+	}
+	return f, nil
+}
