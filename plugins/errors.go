@@ -17,6 +17,10 @@ var (
 	// an http or https URL.
 	ErrInvalidURL = errors.New("invalid webhook URL")
 
+	// ErrArgumentsOutsideBuffer marks an execvault_fire call whose
+	// arguments do not lie inside the buffer execvault_alloc returned.
+	ErrArgumentsOutsideBuffer = errors.New("arguments outside the allocated buffer")
+
 	// ErrNoExecutor marks a firing for an executor index that the module
 	// did not register.
 	ErrNoExecutor = errors.New("no such executor")

@@ -142,5 +142,5 @@ func checkURL(url string) error {
 // errArgsOutsideBuffer is the error for an execvault_fire call whose
 // arguments do not lie in the buffer that execvault_alloc returned.
 func errArgsOutsideBuffer(ptr, size int32) error {
-	return fmt.Errorf("fire: %w: arguments at %#x with length %d are not inside the buffer returned by execvault_alloc; call execvault_alloc first", ErrInvalidJSON, uint32(ptr), size)
+	return fmt.Errorf("fire: %w: %d bytes at %#x are not inside the buffer returned by execvault_alloc; write the arguments there", ErrArgumentsOutsideBuffer, size, uint32(ptr))
 }

@@ -1,7 +1,9 @@
 package plugins
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -387,4 +389,60 @@ func BenchmarkSDKConditionAndBody(b *testing.B) {
 			b.Fatalf("status = %#x, want StatusFire", res[0])
 		}
 	}
+}
+
+func TestParseArgs(t *testing.T) {
+	a, err := ParseArgs([]byte(` {"workspaceId":"ws","newRecord":null,"scheduledTime":"not a time"} `))
+	if err != nil {
+		t.Fatalf("ParseArgs: %v", err)
+	}
+	if got := a.WorkspaceID(); got != "ws" {
+		t.Errorf("WorkspaceID() = %q, want ws", got)
+	}
+	if a.NewRecord().IsObject() || a.NewRecord().Has("id") {
+		t.Errorf("NewRecord() of null: IsObject %v, Has(id) %v, want false, false", a.NewRecord().IsObject(), a.NewRecord().Has("id"))
+	}
+	if a.OldRecord().IsObject() || a.Env().Len() != 0 || a.Headers().Len() != 0 {
+		t.Errorf("absent objects: OldRecord.IsObject %v, Env.Len %d, Headers.Len %d, want false, 0, 0",
+			a.OldRecord().IsObject(), a.Env().Len(), a.Headers().Len())
+	}
+	if got := a.Method() + a.RawBody() + a.Event() + a.RawEvent() + a.TypeName() + a.AppNamespace(); got != "" {
+		t.Errorf("absent string arguments = %q, want all empty", got)
+	}
+	if _, ok := a.ScheduledTime(); ok {
+		t.Errorf("ScheduledTime() of an invalid time: ok = true, want false")
+	}
+	if a.Body().Exists() {
+		t.Errorf("Body() = %s, want undefined", a.Body().Raw())
+	}
+
+	for _, bad := range []string{``, `[]`, `"x"`, `{"a":1`, `{} {}`} {
+		if _, err := ParseArgs([]byte(bad)); !errors.Is(err, ErrInvalidJSON) {
+			t.Errorf("ParseArgs(%q) error = %v, want ErrInvalidJSON", bad, err)
+		}
+	}
+}
+
+// FuzzFire checks that any arguments produce a well-formed result and, when
+// the executor fires, a body that is valid JSON.
+func FuzzFire(f *testing.F) {
+	for _, s := range []string{
+		`{"newRecord":{"id":"so-1","customerID":"c-9","totalPrice":150000,"status":"open"}}`,
+		`{"newRecord":{"totalPrice":"1e6","id":[1,{"a":"\u00e9"}]}}`,
+		`{"newRecord":null}`,
+		`{"newRecord":`,
+		`[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	registerForTest(f, crmDefinition())
+	f.Fuzz(func(t *testing.T, args []byte) {
+		got := decodeResult(t, Fire(0, args))
+		if got.status == StatusFire && !json.Valid([]byte(got.body)) {
+			t.Fatalf("body %q for arguments %q is not valid JSON", got.body, args)
+		}
+		if got.status == StatusError && json.Valid(args) && len(bytes.TrimSpace(args)) > 0 && bytes.TrimSpace(args)[0] == '{' {
+			t.Fatalf("valid object arguments %q failed: %s", args, got.message)
+		}
+	})
 }

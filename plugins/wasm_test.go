@@ -402,6 +402,38 @@ func TestWasmGoGuestHostCalls(t *testing.T) {
 		}
 	})
 
+	t.Run("alloc and fire bounds", func(t *testing.T) {
+		res, err := g.alloc.Call(ctx, api.EncodeI32(-1))
+		if err != nil || uint32(res[0]) != 0 {
+			t.Errorf("execvault_alloc(-1) = %v, %v, want 0", res, err)
+		}
+		res, err = g.alloc.Call(ctx, 0)
+		if err != nil || uint32(res[0]) == 0 {
+			t.Errorf("execvault_alloc(0) = %v, %v, want a non-zero pointer", res, err)
+		}
+		base := uint32(res[0])
+
+		for _, tc := range []struct {
+			name      string
+			ptr, size uint32
+		}{
+			{"pointer below the buffer", 8, 2},
+			{"length past the buffer", base, 1 << 30},
+		} {
+			res, err := g.fire.Call(ctx, 0, uint64(tc.ptr), uint64(tc.size))
+			if err != nil {
+				t.Fatalf("%s: fire trapped: %v", tc.name, err)
+			}
+			out, err := g.readPacked(res[0])
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if got := decodeResult(t, out); got.status != StatusError || !strings.Contains(got.message, "execvault_alloc") {
+				t.Errorf("%s: result = %#x %q, want StatusError pointing at execvault_alloc", tc.name, got.status, got.message)
+			}
+		}
+	})
+
 	t.Run("url callback error", func(t *testing.T) {
 		res, err := g.call(ctx, 2, []byte(`{"newRecord":{"id":"o-9"}}`))
 		if err != nil {
