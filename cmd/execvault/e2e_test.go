@@ -27,8 +27,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	for _, name := range []string{"notify-external-service", "sync-to-external-crm"} {
-		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, name+".wasm"), "../../plugins/examples/"+name)
+	for name, src := range map[string]string{
+		"notify-external-service": "../../plugins/examples/notify-external-service",
+		"sync-to-external-crm":    "../../plugins/examples/sync-to-external-crm",
+		"products-weight":         "../../testdata/plugins/products-weight",
+	} {
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, name+".wasm"), src)
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build example plugin %s: %v\n%s", name, err, out)
@@ -348,5 +352,43 @@ func TestExecutorTriggerRecordByHand(t *testing.T) {
 	code, _, stderr := env.run("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir, "--data", `{not json`)
 	if code != exitUsage || !strings.Contains(stderr, "--data is not valid JSON") {
 		t.Errorf("trigger with bad --data: exit status %d, stderr %q", code, stderr)
+	}
+}
+
+func TestReplayDebeziumWeightChanges(t *testing.T) {
+	tests := []struct {
+		name  string
+		flags []string
+	}{
+		{"snapshot reads as created", nil},
+		{"snapshot reads skipped", []string{"--skip-snapshot"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newCLIEnv(t)
+			recv := newReceiver(t)
+			args := append([]string{"replay", "--plugins", pluginDir, "--url-override", "https://inventory.example.com=" + recv.URL}, tt.flags...)
+			code, stdout, _ := env.run("", append(args, "../../testdata/events/debezium/postgres-products.jsonl")...)
+			if code != 0 {
+				t.Fatalf("replay exit status = %d, want 0; stdout:\n%s", code, stdout)
+			}
+
+			got := recv.requests("/weights")
+			var bodies []string
+			for _, r := range got {
+				bodies = append(bodies, string(r.body))
+			}
+			want := []string{
+				`{"id":107,"oldWeight":5.3,"newWeight":5.1}`,
+				`{"id":110,"oldWeight":0.2,"newWeight":0.5}`,
+				`{"id":111,"oldWeight":5.18,"newWeight":5.17}`,
+			}
+			if strings.Join(bodies, "\n") != strings.Join(want, "\n") {
+				t.Errorf("receiver got:\n%s\nwant:\n%s", strings.Join(bodies, "\n"), strings.Join(want, "\n"))
+			}
+			if !strings.Contains(stdout, "3 delivered, 1 skipped by condition, 0 failed") {
+				t.Errorf("summary wrong; got:\n%s", stdout)
+			}
+		})
 	}
 }
