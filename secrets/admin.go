@@ -117,6 +117,7 @@ type (
 		Expected uint64 `json:"expected,omitempty"`
 		ID       uint32 `json:"id,omitempty"`
 		Values   int    `json:"values,omitempty"`
+		Active   bool   `json:"active,omitempty"`
 		Detail   string `json:"detail,omitempty"`
 	}
 )
@@ -134,6 +135,7 @@ var errorCodes = []struct {
 	{ErrVersionNotFound, "version_not_found", http.StatusNotFound},
 	{ErrVersionMismatch, "version_mismatch", http.StatusPreconditionFailed},
 	{ErrWrongKey, "wrong_key", http.StatusForbidden},
+	{ErrInvalidKey, "invalid_key", http.StatusBadRequest},
 	{ErrNoMasterKey, "no_master_key", http.StatusBadRequest},
 	{ErrInvalidName, "invalid_name", http.StatusBadRequest},
 	{ErrValueTooLarge, "value_too_large", http.StatusRequestEntityTooLarge},
@@ -168,7 +170,7 @@ func (h *adminHandler) fail(w http.ResponseWriter, err error) {
 	case errors.As(err, &ve):
 		body.Kind, body.Op, body.Vault, body.Detail = "vault", ve.Op, ve.Vault, ve.Err.Error()
 	case errors.As(err, &de):
-		body.Kind, body.Op, body.ID, body.Values, body.Detail = "data_key", de.Op, de.ID, de.Values, de.Err.Error()
+		body.Kind, body.Op, body.ID, body.Values, body.Active, body.Detail = "data_key", de.Op, de.ID, de.Values, de.Active, de.Err.Error()
 	case errors.As(err, &ne):
 		body.Kind, body.Op, body.Name, body.Detail = "name", ne.Kind, ne.Name, ne.Reason
 	}

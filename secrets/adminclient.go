@@ -138,7 +138,7 @@ func (we wireError) toError() error {
 	case "vault":
 		return &VaultError{Op: we.Op, Vault: we.Vault, Err: inner()}
 	case "data_key":
-		return &DataKeyError{Op: we.Op, ID: we.ID, Values: we.Values, Err: inner()}
+		return &DataKeyError{Op: we.Op, ID: we.ID, Active: we.Active, Values: we.Values, Err: inner()}
 	case "name":
 		return &NameError{Kind: we.Op, Name: we.Name, Reason: we.Detail}
 	}

@@ -27,6 +27,9 @@ var (
 	// ErrWrongKey reports a master key or passphrase that does not open the
 	// store or archive.
 	ErrWrongKey = errors.New("wrong master key")
+	// ErrInvalidKey reports master key text that is not base64 of
+	// MasterKeySize bytes.
+	ErrInvalidKey = errors.New("invalid master key")
 	// ErrNoMasterKey reports that no master key source is configured.
 	ErrNoMasterKey = errors.New("no master key configured")
 	// ErrInvalidName reports a vault or secret name outside the name rule.
@@ -101,6 +104,9 @@ func (e *SecretError) Unwrap() error { return e.Err }
 type DataKeyError struct {
 	Op string
 	ID uint32
+	// Active is true when the key is the active data key, for
+	// ErrDataKeyInUse.
+	Active bool
 	// Values is the number of stored values the key still protects, for
 	// ErrDataKeyInUse.
 	Values int
@@ -108,8 +114,11 @@ type DataKeyError struct {
 }
 
 func (e *DataKeyError) Error() string {
-	if errors.Is(e.Err, ErrDataKeyInUse) {
-		return fmt.Sprintf("%s %d: %v by %d values; rotate to a new data key and wait for re-encryption to finish", e.Op, e.ID, e.Err, e.Values)
+	switch {
+	case errors.Is(e.Err, ErrDataKeyInUse) && e.Active:
+		return fmt.Sprintf("%s %d: %v: it is the active key; rotate to a new data key first", e.Op, e.ID, e.Err)
+	case errors.Is(e.Err, ErrDataKeyInUse):
+		return fmt.Sprintf("%s %d: %v: it encrypts %d values; wait for re-encryption to finish, or rotate to start it", e.Op, e.ID, e.Err, e.Values)
 	}
 	return fmt.Sprintf("%s %d: %v%s", e.Op, e.ID, e.Err, hint(e.Err))
 }

@@ -31,23 +31,24 @@ type MasterKey struct {
 }
 
 // NewMasterKey returns a master key holding a copy of key, which must be
-// MasterKeySize bytes.
+// MasterKeySize bytes; otherwise the error wraps ErrInvalidKey.
 func NewMasterKey(key []byte) (MasterKey, error) {
 	if len(key) != MasterKeySize {
-		return MasterKey{}, fmt.Errorf("%w: master key is %d bytes, want %d", ErrWrongKey, len(key), MasterKeySize)
+		return MasterKey{}, fmt.Errorf("%w: it is %d bytes, want %d; generate one with: head -c 32 /dev/urandom | base64", ErrInvalidKey, len(key), MasterKeySize)
 	}
 	return MasterKey{key: bytes.Clone(key)}, nil
 }
 
 // ParseMasterKey decodes a master key from standard base64 of
-// MasterKeySize bytes, ignoring surrounding whitespace.
+// MasterKeySize bytes, ignoring surrounding whitespace. Errors wrap
+// ErrInvalidKey and never quote the text.
 func ParseMasterKey(text []byte) (MasterKey, error) {
 	trimmed := bytes.TrimSpace(text)
 	key := make([]byte, base64.StdEncoding.DecodedLen(len(trimmed)))
 	n, err := base64.StdEncoding.Decode(key, trimmed)
 	if err != nil {
 		// The position in err could point into the key, so it is dropped.
-		return MasterKey{}, fmt.Errorf("%w: master key is not valid base64; generate one with: head -c 32 /dev/urandom | base64", ErrWrongKey)
+		return MasterKey{}, fmt.Errorf("%w: it is not valid base64; generate one with: head -c 32 /dev/urandom | base64", ErrInvalidKey)
 	}
 	return NewMasterKey(key[:n])
 }

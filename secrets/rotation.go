@@ -301,7 +301,7 @@ func (s *Store) retireDataKey(id uint32) error {
 		return fmt.Errorf("retire data key %d: %w", id, err)
 	}
 	if id == ring.activeID() {
-		return &DataKeyError{Op: "retire data key", ID: id, Values: counts[id], Err: fmt.Errorf("%w: it is the active key", ErrDataKeyInUse)}
+		return &DataKeyError{Op: "retire data key", ID: id, Active: true, Values: counts[id], Err: ErrDataKeyInUse}
 	}
 	if counts[id] > 0 {
 		return &DataKeyError{Op: "retire data key", ID: id, Values: counts[id], Err: ErrDataKeyInUse}
