@@ -281,6 +281,19 @@ func TestWasmNotifyGoAndWATAgree(t *testing.T) {
 			if got := decodeResult(t, res); got.status != StatusError {
 				t.Errorf("fire executor 3: status = %#x, want StatusError", got.status)
 			}
+
+			// Arguments outside the allocated buffer are refused, not read.
+			packed, err := g.fire.Call(context.Background(), 0, 8, 2)
+			if err != nil {
+				t.Fatalf("fire outside the buffer trapped: %v", err)
+			}
+			res, err = g.readPacked(packed[0])
+			if err != nil {
+				t.Fatalf("fire outside the buffer: %v", err)
+			}
+			if got := decodeResult(t, res); got.status != StatusError || !strings.Contains(got.message, "execvault_alloc") {
+				t.Errorf("fire outside the buffer: result = %#x %q, want StatusError naming execvault_alloc", got.status, got.message)
+			}
 		})
 	}
 }

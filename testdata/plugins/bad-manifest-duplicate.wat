@@ -28,12 +28,16 @@
       (memory.grow (i32.sub (local.get $need) (memory.size)))
       (i32.const -1)))
 
+  ;; The size of the argument buffer that execvault_alloc last returned.
+  (global $arg_size (mut i32) (i32.const 0))
+
   ;; Arguments go at 65536 (page 1), the only buffer this guest hands out.
   (func (export "execvault_alloc") (param $size i32) (result i32)
     (if (i32.lt_s (local.get $size) (i32.const 0))
       (then (return (i32.const 0))))
     (if (i32.eqz (call $ensure (i32.add (i32.const 65536) (local.get $size))))
       (then (return (i32.const 0))))
+    (global.set $arg_size (local.get $size))
     (i32.const 65536))
 
   (func (export "execvault_manifest") (result i64)

@@ -17,7 +17,7 @@
   (data (i32.const 4176) "url") ;; 3 bytes
   (data (i32.const 4224) "\02test-echo: env.url is missing; pass the destination URL there") ;; 62 bytes
   (data (i32.const 4288) "\02test-echo: cannot grow memory for the result") ;; 45 bytes
-  (data (i32.const 4352) "\02test-echo: arguments lie outside memory") ;; 40 bytes
+  (data (i32.const 4352) "\02test-echo: arguments lie outside the buffer from execvault_alloc") ;; 65 bytes
   (data (i32.const 4400) "\00") ;; skip result
 
   ;; The end offset of the value that $find_member last found.
@@ -44,12 +44,16 @@
       (memory.grow (i32.sub (local.get $need) (memory.size)))
       (i32.const -1)))
 
+  ;; The size of the argument buffer that execvault_alloc last returned.
+  (global $arg_size (mut i32) (i32.const 0))
+
   ;; Arguments go at 65536 (page 1), the only buffer this guest hands out.
   (func (export "execvault_alloc") (param $size i32) (result i32)
     (if (i32.lt_s (local.get $size) (i32.const 0))
       (then (return (i32.const 0))))
     (if (i32.eqz (call $ensure (i32.add (i32.const 65536) (local.get $size))))
       (then (return (i32.const 0))))
+    (global.set $arg_size (local.get $size))
     (i32.const 65536))
 
   (func (export "execvault_manifest") (result i64)
@@ -210,10 +214,12 @@
       (then (return (call $pack (i32.const 4400) (i32.const 1)))))
     (if (i32.ne (local.get $executor) (i32.const 0))
       (then (return (call $pack (i32.const 4096) (i32.const 51)))))
-    (if (i64.gt_u
-          (i64.add (i64.extend_i32_u (local.get $ptr)) (i64.extend_i32_u (local.get $len)))
-          (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
-      (then (return (call $pack (i32.const 4352) (i32.const 40)))))
+    (if (i32.or
+          (i32.lt_u (local.get $ptr) (i32.const 65536))
+          (i64.gt_u
+            (i64.add (i64.extend_i32_u (local.get $ptr)) (i64.extend_i32_u (local.get $len)))
+            (i64.add (i64.const 65536) (i64.extend_i32_u (global.get $arg_size)))))
+      (then (return (call $pack (i32.const 4352) (i32.const 65)))))
     (local.set $end (i32.add (local.get $ptr) (local.get $len)))
 
     ;; Find env.url as a string.
@@ -236,8 +242,9 @@
     (local.set $url_len (i32.sub (i32.sub (global.get $found_end) (local.get $url)) (i32.const 2)))
     (local.set $url (i32.add (local.get $url) (i32.const 1)))
 
-    ;; Result after the arguments: header, URL, then the arguments again.
-    (local.set $res (i32.and (i32.add (local.get $end) (i32.const 7)) (i32.const -8)))
+    ;; The result follows the argument buffer, which stays reserved for the
+    ;; host: header, URL, then the arguments again.
+    (local.set $res (i32.and (i32.add (i32.add (i32.const 65536) (global.get $arg_size)) (i32.const 7)) (i32.const -8)))
     (if (i32.eqz (call $ensure (i32.add (i32.add (local.get $res) (local.get $len))
                                         (i32.add (local.get $url_len) (i32.const 5)))))
       (then (return (call $pack (i32.const 4288) (i32.const 45)))))

@@ -20,8 +20,9 @@
 ;;   - Values are copied as raw JSON text, never decoded, so numbers keep
 ;;     their exact digits.
 ;;
-;; Memory layout: page 0 holds constant data; the argument buffer starts at
-;; 65536 (page 1), and each result is written just after the arguments.
+;; Memory layout: page 0 holds constant data, the argument buffer starts at
+;; 65536 (page 1), and each result is written just after that buffer, which
+;; stays reserved for the host until the next execvault_alloc call.
 (module
   (memory (export "memory") 2)
 
@@ -48,10 +49,13 @@
   ;; Error results: status byte 0x02 and a message.
   (data (i32.const 4224) "\02wat-notify-external-service: no executor with this index; the module has one executor, index 0") ;; 95 bytes
   (data (i32.const 4352) "\02wat-notify-external-service: cannot grow memory for the result") ;; 63 bytes
-  (data (i32.const 4480) "\02wat-notify-external-service: arguments lie outside memory") ;; 58 bytes
+  (data (i32.const 4480) "\02wat-notify-external-service: arguments lie outside the buffer from execvault_alloc") ;; 83 bytes
 
   ;; The end offset of the value that $find_member last found.
   (global $found_end (mut i32) (i32.const 0))
+
+  ;; The size of the argument buffer that execvault_alloc last returned.
+  (global $arg_size (mut i32) (i32.const 0))
 
   ;; $pack returns (ptr << 32) | len, the ABI's buffer encoding.
   (func $pack (param $ptr i32) (param $len i32) (result i64)
@@ -79,6 +83,7 @@
       (then (return (i32.const 0))))
     (if (i32.eqz (call $ensure (i32.add (i32.const 65536) (local.get $size))))
       (then (return (i32.const 0))))
+    (global.set $arg_size (local.get $size))
     (i32.const 65536))
 
   (func (export "execvault_manifest") (result i64)
@@ -239,17 +244,19 @@
     (if (i32.ne (local.get $executor) (i32.const 0))
       (then (return (call $pack (i32.const 4224) (i32.const 95)))))
 
-    ;; The arguments must lie inside memory; the sum is computed in 64 bits
-    ;; so that it cannot wrap.
-    (if (i64.gt_u
-          (i64.add (i64.extend_i32_u (local.get $ptr)) (i64.extend_i32_u (local.get $len)))
-          (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16)))
-      (then (return (call $pack (i32.const 4480) (i32.const 58)))))
+    ;; The arguments must lie inside the argument buffer. The sums are
+    ;; computed in 64 bits so that they cannot wrap.
+    (if (i32.or
+          (i32.lt_u (local.get $ptr) (i32.const 65536))
+          (i64.gt_u
+            (i64.add (i64.extend_i32_u (local.get $ptr)) (i64.extend_i32_u (local.get $len)))
+            (i64.add (i64.const 65536) (i64.extend_i32_u (global.get $arg_size)))))
+      (then (return (call $pack (i32.const 4480) (i32.const 83)))))
     (local.set $end (i32.add (local.get $ptr) (local.get $len)))
 
     ;; The body holds at most the two copied values plus 26 bytes of keys
     ;; and punctuation, so the arguments' length plus 64 always suffices.
-    (local.set $res (i32.and (i32.add (local.get $end) (i32.const 7)) (i32.const -8)))
+    (local.set $res (i32.and (i32.add (i32.add (i32.const 65536) (global.get $arg_size)) (i32.const 7)) (i32.const -8)))
     (if (i32.eqz (call $ensure (i32.add (i32.add (local.get $res) (local.get $len)) (i32.const 64))))
       (then (return (call $pack (i32.const 4352) (i32.const 63)))))
 
