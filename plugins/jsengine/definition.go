@@ -382,11 +382,7 @@ func isAbsent(v goja.Value) bool {
 }
 
 func isString(v goja.Value) bool {
-	if v == nil {
-		return false
-	}
-	_, ok := v.Export().(string)
-	return ok && goja.IsString(v)
+	return v != nil && goja.IsString(v)
 }
 
 func isFunction(v goja.Value) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -50,7 +51,7 @@ type host struct {
 type engine struct {
 	host      host
 	vm        *goja.Runtime
-	stringify goja.Callable
+	json      *jsonWriter
 	args      *argumentsFactory
 	executors []*executor
 	loaded    bool
@@ -66,7 +67,8 @@ func newEngine(h host) *engine {
 		vm.SetTimeSource(h.now)
 	}
 	e := &engine{host: h, vm: vm}
-	e.stringify, _ = goja.AssertFunction(vm.Get("JSON").(*goja.Object).Get("stringify"))
+	stringify, _ := goja.AssertFunction(vm.Get("JSON").(*goja.Object).Get("stringify"))
+	e.json = &jsonWriter{vm: vm, stringify: stringify}
 	e.args = newArgumentsFactory(vm)
 	installConsole(vm, e.logf)
 	return e
@@ -131,7 +133,10 @@ func (e *engine) load(payload []byte) (err error) {
 		if def == nil {
 			return fmt.Errorf("load bundle: %s has no default export: end the file with export default createExecutor({ ... })", file)
 		}
-		ex, err := readExecutor(file, def)
+		var ex *executor
+		if exception := e.vm.Try(func() { ex, err = readExecutor(file, def) }); exception != nil {
+			return fmt.Errorf("load bundle: %s: reading the definition raised %s", file, describeError(exception))
+		}
 		if err != nil {
 			return fmt.Errorf("load bundle: %w", err)
 		}
@@ -173,7 +178,7 @@ func (e *engine) fire(index int32, args []byte) (result []byte) {
 
 	argsValue, err := e.args.value(args)
 	if err != nil {
-		return e.failure(fmt.Sprintf("executor %q: invalid arguments JSON: %v", ex.def.Name, err))
+		return e.failure(fmt.Sprintf("executor %q: invalid arguments: %v; the host must send one JSON object", ex.def.Name, err))
 	}
 
 	if ex.condition != nil {
@@ -212,14 +217,14 @@ func (e *engine) fire(index int32, args []byte) (result []byte) {
 		if err != nil {
 			return e.failure(fmt.Sprintf("executor %q: requestBody failed: %s", ex.def.Name, describeError(err)))
 		}
-		body, err := e.stringify(goja.Undefined(), v)
+		out, ok, err := e.json.serialize(e.out, v)
 		if err != nil {
 			return e.failure(fmt.Sprintf("executor %q: requestBody result cannot be serialised as JSON: %s", ex.def.Name, describeError(err)))
 		}
-		if goja.IsUndefined(body) {
+		if !ok {
 			return e.failure(fmt.Sprintf("executor %q: requestBody returned %s, which has no JSON form", ex.def.Name, describe(v)))
 		}
-		e.out = appendJSString(e.out, body)
+		e.out = out
 	}
 	return e.out
 }
@@ -233,7 +238,7 @@ func (e *engine) call(fn goja.Callable, args goja.Value) (goja.Value, error) {
 		return nil, err
 	}
 	obj, ok := v.(*goja.Object)
-	if !ok {
+	if !ok || obj.ExportType() != promiseType {
 		return v, nil
 	}
 	p, ok := obj.Export().(*goja.Promise)
@@ -250,15 +255,14 @@ func (e *engine) call(fn goja.Callable, args goja.Value) (goja.Value, error) {
 	}
 }
 
+// promiseType is what ExportType returns for a promise; comparing it is much
+// cheaper than Export, which converts an ordinary object into a Go map.
+var promiseType = reflect.TypeOf((*goja.Promise)(nil))
+
 func (e *engine) failure(msg string) []byte {
 	e.out = append(e.out[:0], statusError)
 	e.out = append(e.out, msg...)
 	return e.out
-}
-
-// appendJSString appends a JavaScript string as UTF-8.
-func appendJSString(dst []byte, v goja.Value) []byte {
-	return append(dst, v.String()...)
 }
 
 // recoverInto turns a Go panic inside goja into an error, so that a bug

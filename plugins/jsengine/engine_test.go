@@ -309,3 +309,22 @@ func TestFireIncomingWebhook(t *testing.T) {
 		t.Errorf("manifest = %s, want it to contain %s", data, want)
 	}
 }
+
+// crmArguments are the arguments of a sync-to-external-crm firing that
+// passes the condition, with every field the runtime sends.
+const crmArguments = `{"workspaceId":"ws-1","appNamespace":"sales","typeName":"salesOrder","event":"created",` +
+	`"rawEvent":"tailordb.type_record.created","env":{"stage":"dev"},"newRecord":{"id":"0f8e4c2a-1b3d-4e5f-8a9b-0c1d2e3f4a5b",` +
+	`"customerID":"c-42","totalPrice":250000,"status":"confirmed","createdAt":"2024-05-06T07:08:09Z","lines":3}}`
+
+// BenchmarkFireNative measures execvault_fire's work for
+// sync-to-external-crm outside Wasm, to profile the engine natively.
+func BenchmarkFireNative(b *testing.B) {
+	e, _ := newTestEngine(b, filepath.Join(examples, "sync-to-external-crm.ts"))
+	args := []byte(crmArguments)
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := e.fire(0, args); res[0] != statusFire {
+			b.Fatalf("status = %#x (%s), want fire", res[0], res[1:])
+		}
+	}
+}

@@ -195,7 +195,7 @@ func TestFixturesThroughWasm(t *testing.T) {
 			executor: "nightly-report",
 			args:     `{"scheduledTime":`,
 			status:   0x02,
-			errParts: []string{`executor "nightly-report": invalid arguments JSON`},
+			errParts: []string{`executor "nightly-report": invalid arguments: not valid JSON`},
 		},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/dop251/goja"
+)
+
+// maxFastJSONDepth is the nesting depth up to which appendJSON serialises
+// objects itself. Deeper values go to JSON.stringify, which also detects
+// cycles.
+const maxFastJSONDepth = 64
+
+// jsonWriter serialises request bodies. It writes plain data (ordinary
+// objects, arrays, ASCII strings, numbers, booleans and null) itself,
+// because goja's JSON.stringify decodes every string rune by rune, and
+// hands every other value to JSON.stringify, so the output is always what
+// JSON.stringify would produce: toJSON methods (Date among them), boxed
+// primitives, BigInt errors, non-ASCII strings and cycles all take that
+// path.
+type jsonWriter struct {
+	vm        *goja.Runtime
+	stringify goja.Callable
+}
+
+// serialize appends the JSON form of v, turning an exception thrown while
+// reading v, such as by a getter or a toJSON method, into an error.
+func (w *jsonWriter) serialize(dst []byte, v goja.Value) (out []byte, ok bool, err error) {
+	if ex := w.vm.Try(func() { out, ok, err = w.appendJSON(dst, v, 0) }); ex != nil {
+		return dst, false, ex
+	}
+	return out, ok, err
+}
+
+// appendJSON appends the JSON form of v. ok is false when v has none
+// (undefined, a function or a symbol), where JSON.stringify returns
+// undefined.
+func (w *jsonWriter) appendJSON(dst []byte, v goja.Value, depth int) (out []byte, ok bool, err error) {
+	if v == nil || goja.IsUndefined(v) {
+		return dst, false, nil
+	}
+	if goja.IsNull(v) {
+		return append(dst, "null"...), true, nil
+	}
+	if _, isSymbol := v.(*goja.Symbol); isSymbol {
+		return dst, false, nil
+	}
+	if goja.IsString(v) {
+		s := v.String()
+		if !isASCII(s) {
+			return w.fallback(dst, v)
+		}
+		return appendQuoted(dst, s), true, nil
+	}
+
+	obj, isObject := v.(*goja.Object)
+	if !isObject {
+		if goja.IsNumber(v) {
+			if goja.IsNaN(v) || goja.IsInfinity(v) {
+				return append(dst, "null"...), true, nil
+			}
+			return append(dst, v.String()...), true, nil
+		}
+		if b, isBool := v.Export().(bool); isBool {
+			if b {
+				return append(dst, "true"...), true, nil
+			}
+			return append(dst, "false"...), true, nil
+		}
+		return w.fallback(dst, v)
+	}
+
+	if isFunction(v) {
+		return dst, false, nil
+	}
+	if depth >= maxFastJSONDepth {
+		return w.fallback(dst, v)
+	}
+	class := obj.ClassName()
+	if class != "Object" && class != "Array" {
+		return w.fallback(dst, v)
+	}
+	if toJSON := obj.Get("toJSON"); toJSON != nil && !goja.IsUndefined(toJSON) {
+		return w.fallback(dst, v)
+	}
+
+	if class == "Array" {
+		length := obj.Get("length").ToInteger()
+		dst = append(dst, '[')
+		for i := int64(0); i < length; i++ {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var written bool
+			dst, written, err = w.appendJSON(dst, obj.Get(strconv.FormatInt(i, 10)), depth+1)
+			if err != nil {
+				return dst, false, err
+			}
+			if !written {
+				dst = append(dst, "null"...)
+			}
+		}
+		return append(dst, ']'), true, nil
+	}
+
+	dst = append(dst, '{')
+	first := true
+	for _, key := range obj.Keys() {
+		mark := len(dst)
+		if !first {
+			dst = append(dst, ',')
+		}
+		if isASCII(key) {
+			dst = appendQuoted(dst, key)
+		} else if dst, _, err = w.fallback(dst, w.vm.ToValue(key)); err != nil {
+			return dst, false, err
+		}
+		dst = append(dst, ':')
+		var written bool
+		dst, written, err = w.appendJSON(dst, obj.Get(key), depth+1)
+		if err != nil {
+			return dst, false, err
+		}
+		if !written {
+			dst = dst[:mark]
+			continue
+		}
+		first = false
+	}
+	return append(dst, '}'), true, nil
+}
+
+// fallback appends what JSON.stringify returns for v.
+func (w *jsonWriter) fallback(dst []byte, v goja.Value) ([]byte, bool, error) {
+	s, err := w.stringify(goja.Undefined(), v)
+	if err != nil {
+		return dst, false, err
+	}
+	if goja.IsUndefined(s) {
+		return dst, false, nil
+	}
+	return append(dst, s.String()...), true, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendQuoted appends an ASCII string as a JSON string literal, escaping
+// exactly what JSON.stringify escapes.
+func appendQuoted(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
