@@ -3,6 +3,7 @@ package plugins
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 )
 
 // SDKName is the value of the manifest's sdk field for modules built with
@@ -27,9 +28,7 @@ var registry struct {
 // the host, which rejects the whole module with the same message when it
 // loads it. Ignoring the returned error therefore never hides a mistake.
 func CreateExecutor(d Definition) error {
-	d.Trigger.Events = append([]string(nil), d.Trigger.Events...)
-	d.Operation.Headers = append([]Header(nil), d.Operation.Headers...)
-	d.Secrets = append([]SecretRef(nil), d.Secrets...)
+	d = d.clone()
 
 	for i := range registry.defs {
 		if registry.defs[i].Name == d.Name {
@@ -46,6 +45,34 @@ func CreateExecutor(d Definition) error {
 		return fmt.Errorf("create executor: %w", err)
 	}
 	return nil
+}
+
+// clone copies every slice and pointer of d, so that a caller changing its
+// definition after registration cannot change the manifest.
+func (d Definition) clone() Definition {
+	d.Trigger.Events = append([]string(nil), d.Trigger.Events...)
+	d.Trigger.Token = clonePtr(d.Trigger.Token)
+	if r := d.Trigger.Response; r != nil {
+		c := *r
+		c.Headers = maps.Clone(r.Headers)
+		d.Trigger.Response = &c
+	}
+	d.Operation.Headers = append([]Header(nil), d.Operation.Headers...)
+	for i := range d.Operation.Headers {
+		d.Operation.Headers[i].Secret = clonePtr(d.Operation.Headers[i].Secret)
+	}
+	d.Secrets = append([]SecretRef(nil), d.Secrets...)
+	d.Retry = clonePtr(d.Retry)
+	d.Signing = clonePtr(d.Signing)
+	return d
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
 }
 
 // Definitions returns a copy of the registered definitions in registration

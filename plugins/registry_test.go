@@ -154,14 +154,26 @@ func TestCreateExecutorRejects(t *testing.T) {
 }
 
 func TestCreateExecutorCopiesSlices(t *testing.T) {
-	headers := []Header{PlainHeader("X-A", "1")}
+	headers := []Header{PlainHeader("X-A", "1"), SecretHeader("Authorization", "api-keys", "token")}
+	retry := &Retry{MaxAttempts: 3}
 	registerForTest(t, Definition{
 		Name:      "copy-check",
 		Trigger:   RecordCreatedTrigger(RecordTriggerOptions{Type: "t"}),
 		Operation: Webhook{URL: "https://example.com/", Headers: headers},
+		Retry:     retry,
 	})
 	headers[0] = PlainHeader("X-B", "2")
-	if got := Definitions()[0].Operation.Headers[0].Name; got != "X-A" {
-		t.Errorf("registered header after caller's change = %q, want X-A", got)
+	headers[1].Secret.Key = "changed"
+	retry.MaxAttempts = 9
+
+	got := Definitions()[0]
+	if name := got.Operation.Headers[0].Name; name != "X-A" {
+		t.Errorf("registered header after caller's change = %q, want X-A", name)
+	}
+	if key := got.Operation.Headers[1].Secret.Key; key != "token" {
+		t.Errorf("registered secret key after caller's change = %q, want token", key)
+	}
+	if n := got.Retry.MaxAttempts; n != 3 {
+		t.Errorf("registered maxAttempts after caller's change = %d, want 3", n)
 	}
 }
