@@ -360,7 +360,7 @@ func (h *adminHandler) rewrapKEK(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *adminHandler) export(w http.ResponseWriter, r *http.Request) {
-	// Once the archive starts streaming the status is sent; a later failure
+	// Once the archive starts streaming, the status is sent. A later failure
 	// cuts the stream, and the missing final chunk makes Import reject it.
 	cw := &countingWriter{w: w}
 	if err := h.m.Export(r.Context(), cw); err != nil {

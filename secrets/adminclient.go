@@ -25,7 +25,7 @@ type AdminClient struct {
 
 // DialAdmin connects to the admin socket at socketPath and returns a client.
 // It fails when nothing accepts connections there, which the CLI takes as
-// "no runtime is running; open the store directly". Each call sends the
+// "no runtime is running, so open the store directly". Each call sends the
 // actor of its context (WithActor) in the ActorHeader header.
 func DialAdmin(socketPath string) (*AdminClient, error) {
 	conn, err := net.DialTimeout("unix", socketPath, 2*time.Second)
@@ -78,7 +78,7 @@ func (c *AdminClient) call(ctx context.Context, method, path string, in, out any
 	return nil
 }
 
-// do sends a request and returns the response of a 2xx status; other
+// do sends a request and returns the response of a 2xx status. Other
 // statuses become errors.
 func (c *AdminClient) do(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, "http://execvault"+path, body)
@@ -104,7 +104,7 @@ func (c *AdminClient) do(ctx context.Context, method, path string, body io.Reade
 	return nil, we.toError()
 }
 
-// remoteError is an error returned by the server; it matches its sentinel
+// remoteError is an error returned by the server. It matches its sentinel
 // with errors.Is and prints the server's text.
 type remoteError struct {
 	msg      string

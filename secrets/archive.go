@@ -237,7 +237,7 @@ func exportSecret(txn *badger.Txn, ring *keyring, item *badger.Item) (*archiveSe
 }
 
 func newArchiveHeader(master MasterKey, kdf KDFParams, now time.Time) (archiveHeader, []byte, error) {
-	// newKeyring draws a fresh salt for a passphrase; only its KEK is used.
+	// newKeyring draws a fresh salt for a passphrase, and only its KEK is used.
 	ring, err := newKeyring(master, kdf, now)
 	if err != nil {
 		return archiveHeader{}, nil, err
@@ -379,12 +379,12 @@ type ImportResult struct {
 // hold no vault. The archive is checked against the store's master key and
 // fully decrypted and validated before anything is written, so a wrong key
 // (ErrWrongKey) or a damaged archive (ErrInvalidArchive) leaves the store
-// untouched. Values are sealed again with the active data key; version
+// untouched. Values are sealed again with the active data key, and version
 // numbers and times are kept.
 //
 // NOTE: the archive is held in memory while it is checked, and it is then
 // written one secret per transaction, so a crash during the writes leaves a
-// partial import that a second Import rejects as ErrStoreNotEmpty; remove
+// partial import that a second Import rejects as ErrStoreNotEmpty. Remove
 // the data directory and import again.
 func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 	done, err := s.begin()
@@ -398,7 +398,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 		return ImportResult{}, err
 	}
 	if len(vaults) > 0 {
-		return ImportResult{}, fmt.Errorf("import: %w: it holds %d vaults; import into a new data directory", ErrStoreNotEmpty, len(vaults))
+		return ImportResult{}, fmt.Errorf("import: %w: it contains %d vaults; import into a new data directory", ErrStoreNotEmpty, len(vaults))
 	}
 
 	ring := s.ring.Load()

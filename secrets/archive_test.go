@@ -141,7 +141,7 @@ func TestExportImportPassphrase(t *testing.T) {
 	}
 	s.Close()
 
-	// The target has its own salt; the archive carries the export's.
+	// The target has its own salt, and the archive carries the export's.
 	dst := testConfig(filepath.Join(t.TempDir(), "dst"), nil)
 	dst.Getenv = passEnv("shared passphrase")
 	d, err := Open(ctx, dst)

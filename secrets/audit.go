@@ -40,7 +40,7 @@ const (
 	OutcomeError           = "error"
 )
 
-// AuditEntry is one record of the audit log. It never holds a value:
+// AuditEntry is one record of the audit log. It never contains a value:
 // ValueMAC is a keyed hash (HMAC-SHA256 with a key derived from the storage
 // key, first 16 bytes in hex) that is equal for equal values within one
 // store, so entries can be compared without revealing the value.
@@ -217,7 +217,7 @@ func (s *Store) flushReads() {
 	now := s.now()
 	err := s.update(context.Background(), func(txn *badger.Txn) error {
 		for k, n := range counts {
-			e := AuditEntry{Time: now, Actor: k.actor, Action: ActionRead, Vault: k.vault, Name: k.name, Version: k.version, Outcome: OutcomeOK, Count: n}
+			e := AuditEntry{Time: now, Actor: cleanActor(k.actor), Action: ActionRead, Vault: k.vault, Name: k.name, Version: k.version, Outcome: OutcomeOK, Count: n}
 			if err := s.appendAudit(txn, e); err != nil {
 				return err
 			}

@@ -46,7 +46,7 @@ func canaryForms(value string) map[string][]byte {
 	}
 }
 
-// assertNoCanary fails when data holds any form of the canary.
+// assertNoCanary fails the test when data contains any form of the canary.
 func assertNoCanary(t *testing.T, where string, data []byte) {
 	t.Helper()
 	for form, needle := range canaryForms(canaryValue) {

@@ -8,7 +8,7 @@ import (
 )
 
 // Config configures a Store. Build one with DefaultConfig and change the
-// fields you need; Open calls Validate.
+// fields you need. Open calls Validate.
 type Config struct {
 	// Dir is the data directory. The store lives in Dir/secrets (Badger)
 	// and Dir/secrets.header (key material wrapped by the master key).
@@ -28,7 +28,7 @@ type Config struct {
 	// this field is empty.
 	Passphrase Value
 
-	// KDF holds the Argon2id parameters for a new passphrase store. An
+	// KDF is the set of Argon2id parameters for a new passphrase store. An
 	// existing store keeps the parameters stored in its header.
 	KDF KDFParams
 
@@ -37,7 +37,7 @@ type Config struct {
 	Getenv func(string) string
 
 	// MaxVersions is how many versions of a secret are kept, the current
-	// one included. Default 10; at least 1.
+	// one included. Default 10, minimum 1.
 	MaxVersions int
 
 	// MaxValueSize is the largest value accepted, in bytes. Default 64 KiB;
@@ -45,7 +45,7 @@ type Config struct {
 	MaxValueSize int
 
 	// CacheSize is the number of decrypted values Resolve keeps in memory.
-	// Default 1024; 0 turns the cache off.
+	// Default 1024. Zero turns the cache off.
 	CacheSize int
 
 	// AuditFlushInterval is how often the counts of successful Resolve
@@ -56,7 +56,7 @@ type Config struct {
 	// rewrites after RotateDataKey. Default 64.
 	RotationBatchSize int
 
-	// Authorize, when not nil, is asked before every Resolve; an error
+	// Authorize, when not nil, is called before every Resolve. An error
 	// denies the read, which is audited as "denied". Default nil: every
 	// actor may read every secret.
 	Authorize func(actor, vault, name string) error

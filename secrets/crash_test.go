@@ -23,7 +23,7 @@ const (
 )
 
 // crashValue is the value of version of a secret in the crash test, so the
-// checker knows what every version must hold.
+// checker can compute what every version must contain.
 func crashValue(name string, version uint64) string {
 	return fmt.Sprintf("%s-v%d-%s", name, version, strings.Repeat("p", int(version%7)*100))
 }

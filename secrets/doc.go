@@ -6,7 +6,7 @@
 // A Store keeps its data in a Badger database at <data dir>/secrets with
 // Badger's own encryption at rest turned on, and its key material in
 // <data dir>/secrets.header. Every value is additionally sealed with
-// XChaCha20-Poly1305 under a data key (DEK); the associated data binds the
+// XChaCha20-Poly1305 under a data key (DEK), and the associated data binds the
 // vault, the name, the version and the data key id, so a ciphertext copied
 // to another place fails to open. The data keys are wrapped by the master
 // key (the key-encryption key, KEK). docs/secrets-format.md describes the
@@ -24,14 +24,14 @@
 //
 // Vaults and secrets are created, updated, listed and deleted through the
 // Manager interface, which both *Store and *AdminClient implement. Updates
-// keep Config.MaxVersions versions; Rollback writes an old value as a new
+// keep Config.MaxVersions versions, and Rollback writes an old value as a new
 // version. RotateDataKey switches new writes to a new data key and
-// re-encrypts the old values in the background; RewrapKEK changes the
+// re-encrypts the old values in the background. RewrapKEK changes the
 // master key. Export and Import move a store as an encrypted archive.
 //
 // Resolve serves webhook sends from an LRU cache of decrypted values. Every
 // change is written to an append-only audit log together with the change
-// itself; values never are, only a keyed hash of them.
+// itself. Values never are, only a keyed hash of them.
 //
 // # Redaction
 //

@@ -7,7 +7,7 @@ import (
 )
 
 // Sentinel errors. Every error the package returns wraps one of these, so
-// callers test them with errors.Is; VaultError, SecretError and
+// callers test them with errors.Is. VaultError, SecretError and
 // DataKeyError add the names involved.
 var (
 	// ErrVaultNotFound reports a vault that does not exist.
@@ -46,8 +46,8 @@ var (
 	// ErrDataKeyInUse reports a data key that still protects values or is
 	// the active key.
 	ErrDataKeyInUse = errors.New("data key in use")
-	// ErrStoreNotEmpty reports an import into a store that already holds
-	// vaults.
+	// ErrStoreNotEmpty reports an import into a store that already
+	// contains vaults.
 	ErrStoreNotEmpty = errors.New("store not empty")
 	// ErrInvalidArchive reports an export archive that fails to decode.
 	ErrInvalidArchive = errors.New("invalid archive")
@@ -75,7 +75,7 @@ func (e *VaultError) Error() string {
 func (e *VaultError) Unwrap() error { return e.Err }
 
 // SecretError is an error about one secret. Version is zero when no
-// particular version is involved; for ErrVersionMismatch it is the current
+// particular version is involved. For ErrVersionMismatch it is the current
 // version and Expected the one the caller expected.
 type SecretError struct {
 	Op       string
@@ -126,7 +126,8 @@ func (e *DataKeyError) Error() string {
 // Unwrap returns the underlying error.
 func (e *DataKeyError) Unwrap() error { return e.Err }
 
-// NameError reports a name that fails the name rule; Reason says which part.
+// NameError reports a name that fails the name rule. Reason names the
+// failing part.
 type NameError struct {
 	Kind   string // "vault" or "secret"
 	Name   string

@@ -241,7 +241,7 @@ func (r *keyring) rewrapped(next MasterKey, kdf KDFParams) (*keyring, error) {
 // headerPath returns the header file of the store in dir.
 func headerPath(dir string) string { return filepath.Join(dir, "secrets.header") }
 
-// readHeader reads the header; ok is false when the store does not exist.
+// readHeader reads the header. It returns ok false when the store does not exist.
 func readHeader(path string) (hdr header, ok bool, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

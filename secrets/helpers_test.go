@@ -100,8 +100,8 @@ func mustCreateSecret(t *testing.T, s *Store, vault, name, value string) {
 	}
 }
 
-// mustReveal returns the current value; a mismatch report must never print
-// values, so callers compare with Equal and print lengths only.
+// mustReveal returns a version of a value. A mismatch report must never
+// print values, so callers compare with Equal and print lengths only.
 func mustReveal(t *testing.T, s *Store, vault, name string, version uint64) Value {
 	t.Helper()
 	_, v, err := s.RevealSecret(context.Background(), vault, name, version)

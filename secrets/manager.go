@@ -6,7 +6,7 @@ import (
 )
 
 // Manager is every management operation on a secret store. *Store
-// implements it in process; *AdminClient implements it over the admin
+// implements it in process, and *AdminClient implements it over the admin
 // socket of a running execvault, with the same errors. The actor recorded
 // in the audit log comes from the context (WithActor).
 type Manager interface {

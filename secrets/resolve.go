@@ -12,7 +12,7 @@ import (
 //
 // Successful reads are counted in memory and written to the audit log
 // every Config.AuditFlushInterval as one "read" entry per actor, secret
-// and version with a Count; a read that Config.Authorize denies is written
+// and version with a Count. A read that Config.Authorize denies is written
 // at once as "denied", and a read of a missing secret at once as "read"
 // with outcome "not_found".
 //

@@ -132,7 +132,7 @@ func TestResolveAudit(t *testing.T) {
 		t.Errorf("Resolve of a missing secret: error %v, want ErrSecretNotFound", err)
 	}
 
-	// The denied and missing reads are written at once; the counted reads
+	// The denied and missing reads are written at once. The counted reads
 	// appear after a flush, which AuditLog performs.
 	entries, err := s.AuditLog(ctx, AuditFilter{Vault: "v"})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // SecretInfo describes a secret without its value. Version is the current
-// version; versions count from 1.
+// version, and versions count from 1.
 type SecretInfo struct {
 	Vault     string    `json:"vault"`
 	Name      string    `json:"name"`

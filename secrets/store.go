@@ -21,7 +21,7 @@ import (
 const maxConflictRetries = 32
 
 // Store is the secret store of one data directory. It owns a Badger
-// database, so only one process may open a directory at a time; other
+// database, so only one process may open a directory at a time. Other
 // processes use the admin API (NewAdminHandler, DialAdmin). All methods are
 // safe for concurrent use. Close releases the directory.
 type Store struct {
@@ -53,7 +53,7 @@ type Store struct {
 	workers   sync.WaitGroup
 	rotateNow chan struct{}
 	// rotationDone receives a token, without blocking, each time a
-	// re-encryption run finishes; tests wait on it.
+	// re-encryption run finishes, and tests wait on it.
 	rotationDone chan struct{}
 }
 
@@ -170,7 +170,7 @@ func badgerOptions(dir string, encryptionKey []byte, log *slog.Logger) badger.Op
 	return badger.DefaultOptions(dir).
 		WithEncryptionKey(encryptionKey).
 		// Encrypted Badger panics without an index cache and needs a
-		// block cache; 16 MiB each is plenty for a secrets store.
+		// block cache. 16 MiB each is plenty for a secrets store.
 		WithIndexCacheSize(16 << 20).
 		WithBlockCacheSize(16 << 20).
 		WithSyncWrites(true).
@@ -208,7 +208,7 @@ func (s *Store) openDB(ring *keyring) error {
 }
 
 // securePermissions sets mode 0600 on every file Badger created. Badger
-// creates some files with 0666 less the umask; the 0700 directory keeps
+// creates some files with 0666 less the umask, and the 0700 directory keeps
 // them private until this runs at open, at every audit flush and at close.
 func (s *Store) securePermissions() {
 	_ = filepath.WalkDir(s.dbDir, func(path string, d fs.DirEntry, err error) error {
@@ -253,7 +253,7 @@ func (s *Store) Close() error {
 	return err
 }
 
-// begin registers an operation; it fails once Close has started.
+// begin registers an operation. It fails once Close has started.
 func (s *Store) begin() (done func(), err error) {
 	s.opsMu.RLock()
 	defer s.opsMu.RUnlock()

@@ -11,7 +11,7 @@ const Redacted = "[REDACTED]"
 
 // Value is a secret value. It is immutable and safe to share between
 // goroutines. fmt (every verb), log/slog, encoding/json and encoding.TextMarshaler
-// all print Redacted; only Reveal and Bytes return the contents.
+// all print Redacted. Only Reveal and Bytes return the contents.
 // The zero Value is empty.
 type Value struct {
 	s string

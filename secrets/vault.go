@@ -17,7 +17,7 @@ type VaultInfo struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// getVault reads a vault record in txn; a missing vault is ErrVaultNotFound.
+// getVault reads a vault record in txn. A missing vault is ErrVaultNotFound.
 func getVault(txn *badger.Txn, vault string) (vaultRecord, error) {
 	item, err := txn.Get(vaultKey(vault))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -35,7 +35,7 @@ func getVault(txn *badger.Txn, vault string) (vaultRecord, error) {
 }
 
 // CreateVault creates an empty vault. Errors are *VaultError wrapping
-// ErrVaultExists, or *NameError; ErrClosed after Close.
+// ErrVaultExists, or *NameError, and ErrClosed after Close.
 func (s *Store) CreateVault(ctx context.Context, name string) (VaultInfo, error) {
 	done, err := s.begin()
 	if err != nil {
@@ -71,9 +71,9 @@ func (s *Store) CreateVault(ctx context.Context, name string) (VaultInfo, error)
 // one transaction. Errors are *VaultError wrapping ErrVaultNotFound, or
 // *NameError.
 //
-// NOTE: a vault with more secrets than one Badger transaction holds (in the
+// NOTE: a vault with more secrets than one Badger transaction can contain (in the
 // order of 100 000 versions with the default options) fails to delete with
-// badger.ErrTxnTooBig; delete some secrets first.
+// badger.ErrTxnTooBig. Delete some secrets first.
 func (s *Store) DeleteVault(ctx context.Context, name string) error {
 	done, err := s.begin()
 	if err != nil {

@@ -14,11 +14,11 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-var update = flag.Bool("update", false, "rewrite the known-answer vectors and golden files")
+var update = flag.Bool("update", false, "rewrite the known-answer vectors")
 
 var vectorsPath = filepath.Join("..", "testdata", "secrets", "vectors.json")
 
-// vectors are known answers for the on-disk format: a change to the
+// vectors are known answers for the on-disk format. A change to the
 // associated data, the record layout or a key derivation breaks them.
 type vectors struct {
 	Value struct {

@@ -205,7 +205,7 @@ func (a *app) readValue(cmd *cobra.Command, f *valueFlags, name string) (secrets
 	return secrets.NewValue(trimNewline(data)), nil
 }
 
-// maxValueInput bounds what is read for a value; the store rejects values
+// maxValueInput bounds what is read for a value. The store rejects values
 // above its own limit with a clear error.
 const maxValueInput = 1<<20 + 2
 

@@ -11,7 +11,7 @@ import (
 	"github.com/execvault/execvault/secrets"
 )
 
-// secretRef holds the -V and -n flags every secret command takes.
+// secretRef is the pair of -V and -n flags every secret command takes.
 type secretRef struct {
 	vault string
 	name  string
