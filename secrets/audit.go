@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,9 +58,10 @@ type AuditEntry struct {
 	Outcome string    `json:"outcome"`
 	// ValueMAC is set for create, update, rollback and reveal.
 	ValueMAC string `json:"valueMac,omitempty"`
-	// Count is the number of reads an aggregated "read" entry stands for;
-	// successful Resolve reads are counted in memory and written once per
-	// Config.AuditFlushInterval, with Time set to the flush.
+	// Count is the number of reads an aggregated "read" entry records.
+	// Resolve reads that succeed or find no secret are counted in memory
+	// and written once per Config.AuditFlushInterval, with Time set to the
+	// flush.
 	Count  uint64 `json:"count,omitempty"`
 	Detail string `json:"detail,omitempty"`
 }
@@ -179,10 +183,17 @@ type readKey struct {
 	vault   string
 	name    string
 	version uint64
+	outcome string
 }
 
-// readCounter counts successful Resolve reads between flushes, so the hot
-// path pays for a map increment instead of a disk write.
+func compareReadKeys(a, b readKey) int {
+	return cmp.Or(cmp.Compare(a.actor, b.actor), cmp.Compare(a.vault, b.vault), cmp.Compare(a.name, b.name),
+		cmp.Compare(a.version, b.version), cmp.Compare(a.outcome, b.outcome))
+}
+
+// readCounter counts Resolve reads that succeeded or found no secret
+// between flushes, so the hot path pays for a map increment instead of a
+// disk write, and a loop over a missing secret cannot flood the log.
 type readCounter struct {
 	mu     sync.Mutex
 	counts map[readKey]uint64
@@ -214,10 +225,11 @@ func (s *Store) flushReads() {
 	if counts == nil {
 		return
 	}
+	keys := slices.SortedFunc(maps.Keys(counts), compareReadKeys)
 	now := s.now()
 	err := s.update(context.Background(), func(txn *badger.Txn) error {
-		for k, n := range counts {
-			e := AuditEntry{Time: now, Actor: cleanActor(k.actor), Action: ActionRead, Vault: k.vault, Name: k.name, Version: k.version, Outcome: OutcomeOK, Count: n}
+		for _, k := range keys {
+			e := AuditEntry{Time: now, Actor: cleanActor(k.actor), Action: ActionRead, Vault: k.vault, Name: k.name, Version: k.version, Outcome: k.outcome, Count: counts[k]}
 			if err := s.appendAudit(txn, e); err != nil {
 				return err
 			}

@@ -10,11 +10,10 @@ import (
 // cache (Config.CacheSize) that every change to the secret, its vault or
 // the keys invalidates.
 //
-// Successful reads are counted in memory and written to the audit log
-// every Config.AuditFlushInterval as one "read" entry per actor, secret
-// and version with a Count. A read that Config.Authorize denies is written
-// at once as "denied", and a read of a missing secret at once as "read"
-// with outcome "not_found".
+// Reads that succeed or find no secret are counted in memory and written
+// to the audit log every Config.AuditFlushInterval as one "read" entry per
+// actor, secret, version and outcome, with a Count. A read that
+// Config.Authorize denies, or that fails otherwise, is written at once.
 //
 // Errors are *SecretError wrapping ErrAccessDenied, ErrVaultNotFound,
 // ErrSecretNotFound or ErrCorrupt, *NameError, or ErrClosed.
@@ -37,7 +36,7 @@ func (s *Store) Resolve(ctx context.Context, vault, name, actor string) (Value, 
 
 	key := cacheKey{vault, name}
 	if e, ok := s.cache.get(key); ok {
-		s.reads.add(readKey{actor: actor, vault: vault, name: name, version: e.version})
+		s.reads.add(readKey{actor: actor, vault: vault, name: name, version: e.version, outcome: OutcomeOK})
 		return e.value, nil
 	}
 
@@ -47,10 +46,15 @@ func (s *Store) Resolve(ctx context.Context, vault, name, actor string) (Value, 
 	generation := s.cache.currentGeneration()
 	_, version, value, err := s.readValue(vault, name, 0)
 	if err != nil {
-		s.audit(AuditEntry{Actor: cleanActor(actor), Action: ActionRead, Vault: vault, Name: name, Outcome: outcomeOf(err)})
+		outcome := outcomeOf(err)
+		if outcome == OutcomeNotFound {
+			s.reads.add(readKey{actor: actor, vault: vault, name: name, outcome: outcome})
+		} else {
+			s.audit(AuditEntry{Actor: cleanActor(actor), Action: ActionRead, Vault: vault, Name: name, Outcome: outcome})
+		}
 		return Value{}, &SecretError{Op: "resolve secret", Vault: vault, Name: name, Err: err}
 	}
 	s.cache.add(cacheEntry{key: key, value: value, version: version}, generation)
-	s.reads.add(readKey{actor: actor, vault: vault, name: name, version: version})
+	s.reads.add(readKey{actor: actor, vault: vault, name: name, version: version, outcome: OutcomeOK})
 	return value, nil
 }

@@ -128,12 +128,14 @@ func TestResolveAudit(t *testing.T) {
 	if _, err := s.Resolve(ctx, "v", "k", "executor:intruder"); !errors.Is(err, ErrAccessDenied) {
 		t.Errorf("denied Resolve: error %v, want ErrAccessDenied", err)
 	}
-	if _, err := s.Resolve(ctx, "v", "missing", "executor:billing"); !errors.Is(err, ErrSecretNotFound) {
-		t.Errorf("Resolve of a missing secret: error %v, want ErrSecretNotFound", err)
+	for range 2 {
+		if _, err := s.Resolve(ctx, "v", "missing", "executor:billing"); !errors.Is(err, ErrSecretNotFound) {
+			t.Errorf("Resolve of a missing secret: error %v, want ErrSecretNotFound", err)
+		}
 	}
 
-	// The denied and missing reads are written at once. The counted reads
-	// appear after a flush, which AuditLog performs.
+	// The denied read is written at once. The counted reads appear after a
+	// flush, which AuditLog performs, sorted by actor and name.
 	entries, err := s.AuditLog(ctx, AuditFilter{Vault: "v"})
 	if err != nil {
 		t.Fatal(err)
@@ -146,8 +148,8 @@ func TestResolveAudit(t *testing.T) {
 		"unknown create  0 ok 0",
 		"unknown create k 1 ok 0",
 		"executor:intruder denied k 0 denied 0",
-		"executor:billing read missing 0 not_found 0",
 		"executor:billing read k 1 ok 5",
+		"executor:billing read missing 0 not_found 2",
 	}
 	if fmt.Sprint(lines) != fmt.Sprint(want) {
 		t.Errorf("audit lines:\ngot  %q\nwant %q", lines, want)

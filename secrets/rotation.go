@@ -9,6 +9,10 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
+// rotationRetryDelay is the wait before re-encryption resumes after a
+// failed batch.
+const rotationRetryDelay = time.Second
+
 // DataKeyInfo describes one data key (DEK).
 type DataKeyInfo struct {
 	ID        uint32    `json:"id"`
@@ -82,7 +86,13 @@ func (s *Store) rotationWorker() {
 		}
 		finished, err := s.reencryptAll()
 		if err != nil {
-			s.log.Warn("re-encryption paused", "error", err)
+			s.log.Warn("re-encryption failed, retrying", "error", err, "retry_in", rotationRetryDelay)
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(rotationRetryDelay):
+				s.kickRotation()
+			}
 			continue
 		}
 		if finished {
