@@ -52,15 +52,19 @@ func (a *Args) reset(data []byte) error {
 	a.top.reset(Value{})
 	a.loaded = 0
 
-	v, err := ParseValue(data)
-	if err != nil {
-		return fmt.Errorf("read arguments: %w", err)
-	}
-	if v.Kind() != KindObject {
+	start := skipSpace(data, 0)
+	if start >= len(data) || data[start] != '{' {
+		v, err := ParseValue(data)
+		if err != nil {
+			return fmt.Errorf("read arguments: %w", err)
+		}
 		return fmt.Errorf("read arguments: %w: the arguments are a JSON %s, expected an object", ErrInvalidJSON, v.Kind())
 	}
+	if err := a.top.indexValidating(data, start); err != nil {
+		a.top.reset(Value{})
+		return fmt.Errorf("read arguments: %w", err)
+	}
 	a.raw = data
-	a.top.reset(v)
 	return nil
 }
 

@@ -441,8 +441,12 @@ func FuzzFire(f *testing.F) {
 		if got.status == StatusFire && !json.Valid([]byte(got.body)) {
 			t.Fatalf("body %q for arguments %q is not valid JSON", got.body, args)
 		}
-		if got.status == StatusError && json.Valid(args) && len(bytes.TrimSpace(args)) > 0 && bytes.TrimSpace(args)[0] == '{' {
+		isObject := json.Valid(args) && bytes.TrimSpace(args)[0] == '{'
+		if got.status == StatusError && isObject {
 			t.Fatalf("valid object arguments %q failed: %s", args, got.message)
+		}
+		if got.status != StatusError && !isObject {
+			t.Fatalf("arguments %q that are not a JSON object returned status %#x, want StatusError", args, got.status)
 		}
 	})
 }
