@@ -220,12 +220,15 @@ func exportSecret(txn *badger.Txn, ring *keyring, item *badger.Item) (*archiveSe
 	}
 	line := &archiveSecret{Vault: vault, Name: name, Created: rec.Created, Updated: rec.Updated, Current: rec.Current}
 	for version := rec.Oldest; version <= rec.Current; version++ {
-		ver, err := getVersion(txn, vault, name, version)
-		if errors.Is(err, ErrVersionNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
+		ver := rec.Head
+		if version != rec.Current {
+			ver, err = getVersion(txn, vault, name, version)
+			if errors.Is(err, ErrVersionNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
 		}
 		value, err := openVersion(ring, vault, name, version, ver)
 		if err != nil {
@@ -474,19 +477,20 @@ func (s *Store) writeArchive(ctx context.Context, vaults []archiveVault, secrets
 	for _, sec := range secrets {
 		err := s.update(ctx, func(txn *badger.Txn) error {
 			rec := secretRecord{Created: sec.Created, Updated: sec.Updated, Current: sec.Current, Oldest: sec.Versions[0].Version}
-			if err := txn.Set(secretKey(sec.Vault, sec.Name), rec.encode()); err != nil {
-				return err
-			}
 			for _, v := range sec.Versions {
 				ver, err := sealVersion(ring, sec.Vault, sec.Name, v.Version, NewValue(v.Value), v.Created)
 				if err != nil {
 					return err
 				}
+				if v.Version == sec.Current {
+					rec.Head = ver
+					continue
+				}
 				if err := txn.Set(versionKey(sec.Vault, sec.Name, v.Version), ver.encode()); err != nil {
 					return err
 				}
 			}
-			return nil
+			return txn.Set(secretKey(sec.Vault, sec.Name), rec.encode())
 		})
 		for _, v := range sec.Versions {
 			clear(v.Value)

@@ -128,12 +128,14 @@ type vaultRecord struct {
 }
 
 // secretRecord is the value under a secret key. Versions Oldest to
-// Current are stored.
+// Current are kept: the current one in Head, so that a read of the current
+// value costs one Get, and the older ones under version keys.
 type secretRecord struct {
 	Created time.Time
 	Updated time.Time
 	Current uint64
 	Oldest  uint64
+	Head    versionRecord
 }
 
 // versionRecord is the value under a version key. Sealed is
@@ -146,7 +148,8 @@ type versionRecord struct {
 }
 
 const (
-	vaultRecordSize      = 2 + 8 + 8
+	vaultRecordSize = 2 + 8 + 8
+	// secretRecordSize is the size of a secret record without its head.
 	secretRecordSize     = 2 + 8 + 8 + 8 + 8
 	versionRecordMinSize = 2 + 8 + 4 + nonceSize + tagSize
 )
@@ -167,12 +170,13 @@ func (r vaultRecord) encode() []byte {
 }
 
 func (r secretRecord) encode() []byte {
-	b := make([]byte, 0, secretRecordSize)
+	b := make([]byte, 0, secretRecordSize+versionRecordMinSize+len(r.Head.Sealed))
 	b = append(b, kindSecret, recordFormat)
 	b = appendTime(b, r.Created)
 	b = appendTime(b, r.Updated)
 	b = binary.BigEndian.AppendUint64(b, r.Current)
-	return binary.BigEndian.AppendUint64(b, r.Oldest)
+	b = binary.BigEndian.AppendUint64(b, r.Oldest)
+	return append(b, r.Head.encode()...)
 }
 
 func (r versionRecord) encode() []byte {
@@ -202,8 +206,13 @@ func decodeVaultRecord(b []byte) (vaultRecord, error) {
 	return vaultRecord{Created: readTime(b[2:]), Updated: readTime(b[10:])}, nil
 }
 
+// decodeSecretRecord decodes a secret record. Head.Sealed aliases b.
 func decodeSecretRecord(b []byte) (secretRecord, error) {
-	if err := checkRecordHeader(b, kindSecret, secretRecordSize, true); err != nil {
+	if err := checkRecordHeader(b, kindSecret, secretRecordSize+versionRecordMinSize, false); err != nil {
+		return secretRecord{}, err
+	}
+	head, err := decodeVersionRecord(b[secretRecordSize:])
+	if err != nil {
 		return secretRecord{}, err
 	}
 	r := secretRecord{
@@ -211,6 +220,7 @@ func decodeSecretRecord(b []byte) (secretRecord, error) {
 		Updated: readTime(b[10:]),
 		Current: binary.BigEndian.Uint64(b[18:]),
 		Oldest:  binary.BigEndian.Uint64(b[26:]),
+		Head:    head,
 	}
 	if r.Oldest == 0 || r.Oldest > r.Current {
 		return secretRecord{}, fmt.Errorf("%w: secret record keeps versions %d to %d", ErrCorrupt, r.Oldest, r.Current)

@@ -16,13 +16,17 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Errorf("vault record round trip = %+v, %v; want %+v", gotV, err, v)
 	}
 
-	s := secretRecord{Created: now, Updated: now, Current: 7, Oldest: 3}
+	x := versionRecord{Created: now, DataKey: 9, Sealed: bytes.Repeat([]byte{1}, nonceSize+tagSize+5)}
+
+	s := secretRecord{Created: now, Updated: now, Current: 7, Oldest: 3, Head: x}
 	gotS, err := decodeSecretRecord(s.encode())
-	if err != nil || gotS != s {
-		t.Errorf("secret record round trip = %+v, %v; want %+v", gotS, err, s)
+	if err != nil {
+		t.Fatalf("decode secret record: %v", err)
+	}
+	if !bytes.Equal(gotS.encode(), s.encode()) || gotS.Current != 7 || gotS.Oldest != 3 || !gotS.Head.Created.Equal(now) || gotS.Head.DataKey != 9 {
+		t.Errorf("secret record round trip = %+v, want %+v", gotS, s)
 	}
 
-	x := versionRecord{Created: now, DataKey: 9, Sealed: bytes.Repeat([]byte{1}, nonceSize+tagSize+5)}
 	gotX, err := decodeVersionRecord(x.encode())
 	if err != nil || !gotX.Created.Equal(x.Created) || gotX.DataKey != 9 || !bytes.Equal(gotX.Sealed, x.Sealed) {
 		t.Errorf("version record round trip = %+v, %v; want %+v", gotX, err, x)
@@ -30,7 +34,8 @@ func TestRecordRoundTrip(t *testing.T) {
 }
 
 func TestRecordDecodeRejects(t *testing.T) {
-	valid := secretRecord{Created: time.Unix(1, 0), Updated: time.Unix(2, 0), Current: 2, Oldest: 1}.encode()
+	head := versionRecord{Created: time.Unix(1, 0), DataKey: 1, Sealed: make([]byte, nonceSize+tagSize)}
+	valid := secretRecord{Created: time.Unix(1, 0), Updated: time.Unix(2, 0), Current: 2, Oldest: 1, Head: head}.encode()
 	tests := []struct {
 		name string
 		data []byte
@@ -39,9 +44,10 @@ func TestRecordDecodeRejects(t *testing.T) {
 		{"wrong kind", append([]byte{kindVault}, valid[1:]...)},
 		{"future format", append([]byte{kindSecret, 2}, valid[2:]...)},
 		{"short", valid[:len(valid)-1]},
-		{"long", append(bytes.Clone(valid), 0)},
-		{"oldest zero", secretRecord{Current: 2, Oldest: 0}.encode()},
-		{"oldest after current", secretRecord{Current: 2, Oldest: 3}.encode()},
+		{"no head", valid[:secretRecordSize]},
+		{"head of another kind", append(bytes.Clone(valid[:secretRecordSize]), vaultRecord{}.encode()...)},
+		{"oldest zero", secretRecord{Current: 2, Oldest: 0, Head: head}.encode()},
+		{"oldest after current", secretRecord{Current: 2, Oldest: 3, Head: head}.encode()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,7 +62,7 @@ func TestRecordDecodeRejects(t *testing.T) {
 func FuzzDecodeRecord(f *testing.F) {
 	now := time.Unix(1700000000, 0)
 	f.Add(vaultRecord{Created: now, Updated: now}.encode())
-	f.Add(secretRecord{Created: now, Updated: now, Current: 3, Oldest: 1}.encode())
+	f.Add(secretRecord{Created: now, Updated: now, Current: 3, Oldest: 1, Head: versionRecord{Created: now, DataKey: 2, Sealed: make([]byte, nonceSize+tagSize+1)}}.encode())
 	f.Add(versionRecord{Created: now, DataKey: 1, Sealed: make([]byte, nonceSize+tagSize+4)}.encode())
 	f.Add(versionKey("vault", "name", 3))
 	f.Add([]byte{})

@@ -139,60 +139,48 @@ func (s *Store) reencryptAll() (bool, error) {
 	}
 }
 
-// reencryptBatch moves up to RotationBatchSize versions at or after cursor
-// to the active data key in one transaction. It returns the key to resume
-// from, or nil at the end of the versions.
+// reencryptBatch moves up to RotationBatchSize values at or after cursor
+// to the active data key in one transaction: the current versions in the
+// secret records, then the older versions. It returns the key to resume
+// from, or nil at the end.
 func (s *Store) reencryptBatch(cursor []byte) (int, []byte, error) {
 	s.keyMu.RLock()
 	defer s.keyMu.RUnlock()
 	ring := s.ring.Load()
-	active := ring.activeID()
 
 	var moved int
 	var next []byte
 	err := s.update(context.Background(), func(txn *badger.Txn) error {
 		moved, next = 0, nil
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: s.cfg.RotationBatchSize, Prefix: []byte{prefixVersion}})
+		// Secret keys ('s') sort before version keys ('x'), and only vault
+		// keys ('v') lie between them.
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: s.cfg.RotationBatchSize})
 		defer it.Close()
 		start := cursor
 		if start == nil {
-			start = []byte{prefixVersion}
+			start = []byte{prefixSecret}
 		}
 		examined := 0
 		for it.Seek(start); it.Valid(); it.Next() {
+			key := it.Item().Key()
+			if key[0] > prefixVersion {
+				return nil
+			}
+			if key[0] != prefixSecret && key[0] != prefixVersion {
+				continue
+			}
 			if examined == s.cfg.RotationBatchSize {
 				next = it.Item().KeyCopy(nil)
 				return nil
 			}
 			examined++
-			key := it.Item().KeyCopy(nil)
-			raw, err := it.Item().ValueCopy(nil)
+			changed, err := reencryptItem(txn, ring, it.Item())
 			if err != nil {
 				return err
 			}
-			rec, err := decodeVersionRecord(raw)
-			if err != nil {
-				return fmt.Errorf("re-encrypt %x: %w", key, err)
+			if changed {
+				moved++
 			}
-			if rec.DataKey == active {
-				continue
-			}
-			vault, name, version, err := decodeVersionKey(key)
-			if err != nil {
-				return err
-			}
-			value, err := openVersion(ring, vault, name, version, rec)
-			if err != nil {
-				return fmt.Errorf("re-encrypt secret %q in vault %q version %d: %w", name, vault, version, err)
-			}
-			fresh, err := sealVersion(ring, vault, name, version, value, rec.Created)
-			if err != nil {
-				return err
-			}
-			if err := txn.Set(key, fresh.encode()); err != nil {
-				return err
-			}
-			moved++
 		}
 		return nil
 	})
@@ -200,6 +188,64 @@ func (s *Store) reencryptBatch(cursor []byte) (int, []byte, error) {
 		return 0, nil, err
 	}
 	return moved, next, nil
+}
+
+// reencryptItem seals the value of a secret or version record again with
+// the active data key when it uses another one.
+func reencryptItem(txn *badger.Txn, ring *keyring, item *badger.Item) (bool, error) {
+	key := item.KeyCopy(nil)
+	raw, err := item.ValueCopy(nil)
+	if err != nil {
+		return false, err
+	}
+
+	if key[0] == prefixSecret {
+		vault, name, err := decodeSecretKey(key)
+		if err != nil {
+			return false, err
+		}
+		rec, err := decodeSecretRecord(raw)
+		if err != nil {
+			return false, fmt.Errorf("re-encrypt secret %q in vault %q: %w", name, vault, err)
+		}
+		fresh, changed, err := resealRecord(ring, vault, name, rec.Current, rec.Head)
+		if err != nil || !changed {
+			return false, err
+		}
+		rec.Head = fresh
+		return true, txn.Set(key, rec.encode())
+	}
+
+	vault, name, version, err := decodeVersionKey(key)
+	if err != nil {
+		return false, err
+	}
+	rec, err := decodeVersionRecord(raw)
+	if err != nil {
+		return false, fmt.Errorf("re-encrypt secret %q in vault %q version %d: %w", name, vault, version, err)
+	}
+	fresh, changed, err := resealRecord(ring, vault, name, version, rec)
+	if err != nil || !changed {
+		return false, err
+	}
+	return true, txn.Set(key, fresh.encode())
+}
+
+// resealRecord returns rec sealed with the active data key, keeping its
+// creation time, and false when it already uses that key.
+func resealRecord(ring *keyring, vault, name string, version uint64, rec versionRecord) (versionRecord, bool, error) {
+	if rec.DataKey == ring.activeID() {
+		return rec, false, nil
+	}
+	value, err := openVersion(ring, vault, name, version, rec)
+	if err != nil {
+		return versionRecord{}, false, fmt.Errorf("re-encrypt secret %q in vault %q version %d: %w", name, vault, version, err)
+	}
+	fresh, err := sealVersion(ring, vault, name, version, value, rec.Created)
+	if err != nil {
+		return versionRecord{}, false, err
+	}
+	return fresh, true, nil
 }
 
 // finishRotation clears the rotating flag once no value needs moving.
@@ -230,24 +276,37 @@ func (s *Store) finishRotation() {
 	s.ring.Store(next)
 }
 
-// countValues returns how many stored versions each data key encrypts.
+// countValues returns how many stored versions each data key encrypts,
+// counting the current versions in the secret records and the older ones
+// under version keys.
 func (s *Store) countValues() (map[uint32]int, error) {
 	counts := map[uint32]int{}
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: []byte{prefixVersion}})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			err := it.Item().Value(func(v []byte) error {
-				rec, err := decodeVersionRecord(v)
+		for _, prefix := range []byte{prefixSecret, prefixVersion} {
+			it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: []byte{prefix}})
+			for it.Rewind(); it.Valid(); it.Next() {
+				err := it.Item().Value(func(v []byte) error {
+					var rec versionRecord
+					var err error
+					if prefix == prefixSecret {
+						var sec secretRecord
+						sec, err = decodeSecretRecord(v)
+						rec = sec.Head
+					} else {
+						rec, err = decodeVersionRecord(v)
+					}
+					if err != nil {
+						return err
+					}
+					counts[rec.DataKey]++
+					return nil
+				})
 				if err != nil {
-					return err
+					it.Close()
+					return fmt.Errorf("count values: %w", err)
 				}
-				counts[rec.DataKey]++
-				return nil
-			})
-			if err != nil {
-				return fmt.Errorf("count values: %w", err)
 			}
+			it.Close()
 		}
 		return nil
 	})

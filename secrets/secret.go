@@ -92,14 +92,15 @@ func getSecret(txn *badger.Txn, vault, name string) (secretRecord, error) {
 	if err != nil {
 		return secretRecord{}, err
 	}
-	var rec secretRecord
-	err = item.Value(func(v []byte) error {
-		rec, err = decodeSecretRecord(v)
-		return err
-	})
-	return rec, err
+	raw, err := item.ValueCopy(nil)
+	if err != nil {
+		return secretRecord{}, err
+	}
+	return decodeSecretRecord(raw)
 }
 
+// getVersion reads an older version from its version key. The current
+// version is rec.Head instead.
 func getVersion(txn *badger.Txn, vault, name string, version uint64) (versionRecord, error) {
 	item, err := txn.Get(versionKey(vault, name, version))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -157,11 +158,8 @@ func (s *Store) CreateSecret(ctx context.Context, vault, name string, v Value) (
 		} else if !errors.Is(err, ErrSecretNotFound) {
 			return err
 		}
-		rec := secretRecord{Created: now, Updated: now, Current: 1, Oldest: 1}
+		rec := secretRecord{Created: now, Updated: now, Current: 1, Oldest: 1, Head: ver}
 		if err := txn.Set(secretKey(vault, name), rec.encode()); err != nil {
-			return err
-		}
-		if err := txn.Set(versionKey(vault, name, 1), ver.encode()); err != nil {
 			return err
 		}
 		if err := touchVault(txn, vault, now); err != nil {
@@ -227,9 +225,12 @@ func (s *Store) writeVersion(ctx context.Context, action, vault, name string, v 
 		if err != nil {
 			return err
 		}
-		if err := txn.Set(versionKey(vault, name, next), ver.encode()); err != nil {
+		// The previous head moves to its version key unchanged: its
+		// associated data names its own version, not its location.
+		if err := txn.Set(versionKey(vault, name, rec.Current), rec.Head.encode()); err != nil {
 			return err
 		}
+		rec.Head = ver
 		for next-rec.Oldest+1 > uint64(s.cfg.MaxVersions) {
 			if err := txn.Delete(versionKey(vault, name, rec.Oldest)); err != nil {
 				return err
@@ -374,23 +375,46 @@ func (s *Store) readValue(vault, name string, version uint64) (SecretInfo, uint6
 	var info SecretInfo
 	var value Value
 	err := s.db.View(func(txn *badger.Txn) error {
-		rec, err := getSecret(txn, vault, name)
+		item, err := txn.Get(secretKey(vault, name))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			if _, verr := getVault(txn, vault); verr != nil {
+				return verr
+			}
+			return ErrSecretNotFound
+		}
 		if err != nil {
 			return err
 		}
-		info = SecretInfo{Vault: vault, Name: name, Version: rec.Current, CreatedAt: rec.Created, UpdatedAt: rec.Updated}
-		if version == 0 {
-			version = rec.Current
+		// The current version is decrypted inside Value, straight from
+		// Badger's buffer, so only the plaintext is allocated.
+		var current bool
+		err = item.Value(func(raw []byte) error {
+			rec, err := decodeSecretRecord(raw)
+			if err != nil {
+				return err
+			}
+			info = SecretInfo{Vault: vault, Name: name, Version: rec.Current, CreatedAt: rec.Created, UpdatedAt: rec.Updated}
+			if version == 0 {
+				version = rec.Current
+			}
+			if version != rec.Current {
+				return nil
+			}
+			current = true
+			value, err = openVersion(ring, vault, name, version, rec.Head)
+			return err
+		})
+		if err != nil || current {
+			return err
 		}
-		item, err := txn.Get(versionKey(vault, name, version))
+
+		item, err = txn.Get(versionKey(vault, name, version))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return ErrVersionNotFound
 		}
 		if err != nil {
 			return err
 		}
-		// Decoding and opening inside Value avoids copying the record;
-		// openVersion copies nothing out of the sealed bytes.
 		return item.Value(func(raw []byte) error {
 			ver, err := decodeVersionRecord(raw)
 			if err != nil {
@@ -461,8 +485,9 @@ func (s *Store) ListVersions(ctx context.Context, vault, name string) ([]Version
 			if err != nil {
 				return fmt.Errorf("read version %d: %w", version, err)
 			}
-			versions = append(versions, VersionInfo{Version: version, CreatedAt: ver.Created, DataKey: ver.DataKey, Current: version == rec.Current})
+			versions = append(versions, VersionInfo{Version: version, CreatedAt: ver.Created, DataKey: ver.DataKey})
 		}
+		versions = append(versions, VersionInfo{Version: rec.Current, CreatedAt: rec.Head.Created, DataKey: rec.Head.DataKey, Current: true})
 		return nil
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -42,6 +43,34 @@ func rawSet(t *testing.T, s *Store, key, value []byte) {
 	}
 }
 
+// recordOf returns the encoded version record of a version, from the
+// secret record's head for the current version or from its version key.
+func recordOf(t *testing.T, s *Store, vault, name string, version uint64) []byte {
+	t.Helper()
+	rec, err := decodeSecretRecord(rawGet(t, s, secretKey(vault, name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version == rec.Current {
+		return rec.Head.encode()
+	}
+	return rawGet(t, s, versionKey(vault, name, version))
+}
+
+// setRecordOf stores an encoded version record where a version lives,
+// whether or not the record decodes.
+func setRecordOf(t *testing.T, s *Store, vault, name string, version uint64, record []byte) {
+	t.Helper()
+	raw := rawGet(t, s, secretKey(vault, name))
+	// The head may be damaged by an earlier call, so only the fixed part
+	// is read: the current version is at bytes 18 to 26.
+	if current := binary.BigEndian.Uint64(raw[18:26]); version != current {
+		rawSet(t, s, versionKey(vault, name, version), record)
+		return
+	}
+	rawSet(t, s, secretKey(vault, name), append(bytes.Clone(raw[:secretRecordSize]), record...))
+}
+
 func TestTamperMovedCiphertextFails(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTestStore(t, func(c *Config) { c.CacheSize = 0 })
@@ -50,27 +79,35 @@ func TestTamperMovedCiphertextFails(t *testing.T) {
 	mustCreateSecret(t, s, "a", "x", "value-of-a-x")
 	mustCreateSecret(t, s, "a", "y", "value-of-a-y")
 	mustCreateSecret(t, s, "b", "x", "value-of-b-x")
-	if _, err := s.UpdateSecret(ctx, "a", "x", NewValueString("second"), UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	mustCreateSecret(t, s, "b", "z", "value-of-b-z")
+	for _, ref := range [][2]string{{"a", "x"}, {"b", "z"}} {
+		if _, err := s.UpdateSecret(ctx, ref[0], ref[1], NewValueString("second"), UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	source := rawGet(t, s, versionKey("a", "x", 1))
+	source := recordOf(t, s, "a", "x", 1)
 
 	tests := []struct {
 		name    string
 		vault   string
 		secret  string
 		version uint64
+		current bool
 	}{
-		{"other vault", "b", "x", 1},
-		{"other name", "a", "y", 1},
-		{"other version", "a", "x", 2},
+		{"other vault", "b", "x", 1, true},
+		{"other name", "a", "y", 1, true},
+		{"other version", "a", "x", 2, true},
+		{"older version of another secret", "b", "z", 1, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rawSet(t, s, versionKey(tt.vault, tt.secret, tt.version), source)
+			setRecordOf(t, s, tt.vault, tt.secret, tt.version, source)
 			_, _, err := s.RevealSecret(ctx, tt.vault, tt.secret, tt.version)
 			if !errors.Is(err, ErrCorrupt) {
 				t.Errorf("reveal of moved ciphertext: error %v, want ErrCorrupt", err)
+			}
+			if !tt.current {
+				return
 			}
 			if _, err := s.Resolve(ctx, tt.vault, tt.secret, "executor:test"); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("resolve of moved ciphertext: error %v, want ErrCorrupt", err)
@@ -84,24 +121,31 @@ func TestTamperFlippedBitFails(t *testing.T) {
 	s, _ := openTestStore(t, func(c *Config) { c.CacheSize = 0 })
 	mustCreateVault(t, s, "v")
 	mustCreateSecret(t, s, "v", "k", "a value of some length")
-	key := versionKey("v", "k", 1)
-	original := rawGet(t, s, key)
-
-	for i := range original {
-		for _, bit := range []byte{0x01, 0x80} {
-			t.Run(fmt.Sprintf("byte %d bit %#x", i, bit), func(t *testing.T) {
-				flipped := bytes.Clone(original)
-				flipped[i] ^= bit
-				rawSet(t, s, key, flipped)
-				if _, _, err := s.RevealSecret(ctx, "v", "k", 1); !errors.Is(err, ErrCorrupt) {
-					t.Errorf("reveal with byte %d flipped: error %v, want ErrCorrupt", i, err)
-				}
-			})
-		}
+	if _, err := s.UpdateSecret(ctx, "v", "k", NewValueString("the current value"), UpdateOptions{}); err != nil {
+		t.Fatal(err)
 	}
-	rawSet(t, s, key, original)
+
+	for _, version := range []uint64{1, 2} {
+		original := recordOf(t, s, "v", "k", version)
+		for i := range original {
+			for _, bit := range []byte{0x01, 0x80} {
+				t.Run(fmt.Sprintf("version %d byte %d bit %#x", version, i, bit), func(t *testing.T) {
+					flipped := bytes.Clone(original)
+					flipped[i] ^= bit
+					setRecordOf(t, s, "v", "k", version, flipped)
+					if _, _, err := s.RevealSecret(ctx, "v", "k", version); !errors.Is(err, ErrCorrupt) {
+						t.Errorf("reveal with byte %d flipped: error %v, want ErrCorrupt", i, err)
+					}
+				})
+			}
+		}
+		setRecordOf(t, s, "v", "k", version, original)
+	}
 	if got := mustReveal(t, s, "v", "k", 1); got.Len() != len("a value of some length") {
-		t.Errorf("restored record opens to %d bytes, want %d", got.Len(), len("a value of some length"))
+		t.Errorf("restored version 1 opens to %d bytes, want %d", got.Len(), len("a value of some length"))
+	}
+	if got := mustReveal(t, s, "v", "k", 2); got.Len() != len("the current value") {
+		t.Errorf("restored version 2 opens to %d bytes, want %d", got.Len(), len("the current value"))
 	}
 }
 
