@@ -35,22 +35,45 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	engineWasm, engineBuildError = buildEngine(dir)
+	if engineBuildError == nil && raceEnabled {
+		engineBuildError = warmCompilationCache(dir, filepath.Join(dir, EngineFileName))
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// buildEngine compiles ./plugins/jsengine the way the Makefile does. The Go
-// build cache makes repeated runs take about a second.
+// buildEngine compiles ./plugins/jsengine the way the Makefile does, plus
+// -trimpath so that the bytes, and with them the compilation cache entry,
+// do not depend on where the repository is checked out. The Go build cache
+// makes repeated runs take about a second.
 func buildEngine(dir string) ([]byte, error) {
 	out := filepath.Join(dir, EngineFileName)
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./plugins/jsengine")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", out, "./plugins/jsengine")
 	cmd.Dir = "../.."
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if output, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build engine: %v\n%s", err, output)
 	}
 	return os.ReadFile(out)
+}
+
+// warmCompilationCache compiles the engine into the compilation cache in a
+// test binary built without the race detector, because a race-instrumented
+// wazero takes minutes to compile the engine on a loaded machine.
+func warmCompilationCache(dir, engine string) error {
+	warmer := filepath.Join(dir, "cachewarm.test")
+	build := exec.Command("go", "test", "-c", "-o", warmer, "./plugins/tsbuild/internal/cachewarm")
+	build.Dir = "../.."
+	if output, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build cache warmer: %v\n%s", err, output)
+	}
+	run := exec.Command(warmer, "-test.run=^TestWarmCache$")
+	run.Env = append(os.Environ(), "EXECVAULT_WARM_MODULE="+engine, "EXECVAULT_WARM_CACHE_DIR="+compilationCacheDir())
+	if output, err := run.CombinedOutput(); err != nil {
+		return fmt.Errorf("warm compilation cache: %v\n%s", err, output)
+	}
+	return nil
 }
 
 // requireEngine returns the built engine or fails the test.
