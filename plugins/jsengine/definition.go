@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -53,10 +54,6 @@ func readExecutor(file string, value goja.Value) (*executor, error) {
 	if !ok || isFunction(value) || isArrayObject(obj) {
 		return nil, r.fail("", "default export is %s, expected an executor definition: use export default createExecutor({ ... })", describe(value))
 	}
-	if err := r.checkKeys("", obj, "name", "description", "disabled", "trigger", "operation"); err != nil {
-		return nil, err
-	}
-
 	ex := &executor{file: file}
 	name, err := r.requiredString("name", obj.Get("name"))
 	if err != nil {
@@ -64,6 +61,9 @@ func readExecutor(file string, value goja.Value) (*executor, error) {
 	}
 	ex.def.Name = name
 	r.where = fmt.Sprintf("%s: executor %q", file, name)
+	if err := r.checkKeys("", obj, "name", "description", "disabled", "trigger", "operation"); err != nil {
+		return nil, err
+	}
 
 	if ex.def.Description, err = r.optionalString("description", obj.Get("description")); err != nil {
 		return nil, err
@@ -79,6 +79,9 @@ func readExecutor(file string, value goja.Value) (*executor, error) {
 	}
 	return ex, nil
 }
+
+// plainIdentifier matches property names that a path can show after a dot.
+var plainIdentifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
 
 // recordEventKinds maps the trigger kinds of single-event record triggers
 // to their event.
@@ -270,7 +273,7 @@ func (r *definitionReader) readOperation(ex *executor, value goja.Value) error {
 		}
 		for _, name := range hobj.Keys() {
 			path := "operation.headers." + name
-			if strings.ContainsAny(name, ".[ ") {
+			if !plainIdentifier.MatchString(name) {
 				path = fmt.Sprintf("operation.headers[%q]", name)
 			}
 			hv := hobj.Get(name)

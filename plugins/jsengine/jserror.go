@@ -26,17 +26,14 @@ func (r *rejection) Error() string { return "promise rejected: " + safeString(r.
 func describeError(err error) string {
 	var ex *goja.Exception
 	if errors.As(err, &ex) {
-		var b strings.Builder
-		b.WriteString(safeString(ex.Value()))
-		for i, frame := range ex.Stack() {
-			if i == maxStackFrames {
-				fmt.Fprintf(&b, "\n    ... %d more frames", len(ex.Stack())-i)
-				break
-			}
-			b.WriteString("\n    at ")
-			writeFrame(&b, &frame)
-		}
-		return b.String()
+		return safeString(ex.Value()) + formatFrames(ex.Stack())
+	}
+
+	// Stack overflows and interrupts are uncatchable in JavaScript, so
+	// they are not *goja.Exception values and carry no thrown value.
+	var overflow *goja.StackOverflowError
+	if errors.As(err, &overflow) {
+		return "RangeError: Maximum call stack size exceeded" + formatFrames(overflow.Stack())
 	}
 
 	var rej *rejection
@@ -49,6 +46,21 @@ func describeError(err error) string {
 		return rej.Error()
 	}
 	return err.Error()
+}
+
+// formatFrames returns one "\n    at ..." line per frame, at most
+// maxStackFrames of them.
+func formatFrames(frames []goja.StackFrame) string {
+	var b strings.Builder
+	for i := range frames {
+		if i == maxStackFrames {
+			fmt.Fprintf(&b, "\n    ... %d more frames", len(frames)-i)
+			break
+		}
+		b.WriteString("\n    at ")
+		writeFrame(&b, &frames[i])
+	}
+	return b.String()
 }
 
 func writeFrame(b *strings.Builder, frame *goja.StackFrame) {
