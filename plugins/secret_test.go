@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -182,6 +183,15 @@ func TestGetSecretErrors(t *testing.T) {
 		})
 	}
 
+	t.Run("value above the size limit", func(t *testing.T) {
+		ref := SecretRef{Vault: "api-keys", Key: "huge"}
+		useHost(t, &fakeHost{secrets: map[SecretRef]string{ref: strings.Repeat("x", maxSecretLen+1)}})
+		_, err := GetSecret(ref.Vault, ref.Key)
+		if !errors.Is(err, ErrSecretUnavailable) || !strings.Contains(err.Error(), "limit") {
+			t.Errorf("GetSecret of %d bytes = %v, want ErrSecretUnavailable naming the limit", maxSecretLen+1, err)
+		}
+	})
+
 	t.Run("native default", func(t *testing.T) {
 		useHost(t, nil)
 		if _, err := GetSecret("api-keys", "token"); !errors.Is(err, ErrSecretUnavailable) {
@@ -212,6 +222,32 @@ func TestLoggerSendsToHost(t *testing.T) {
 	for i := range want {
 		if host.logs[i] != want[i] {
 			t.Errorf("log %d = %+v, want %+v", i, host.logs[i], want[i])
+		}
+	}
+}
+
+func TestLoggerConcurrentUse(t *testing.T) {
+	host := &fakeHost{}
+	useHost(t, host)
+	log := Logger()
+
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			child := log.With("worker", g)
+			for i := range 50 {
+				child.Info("tick", "n", i)
+			}
+		})
+	}
+	wg.Wait()
+
+	if got := len(host.logs); got != 200 {
+		t.Fatalf("host received %d messages, want 200", got)
+	}
+	for _, l := range host.logs {
+		if !strings.HasPrefix(l.msg, "msg=tick worker=") {
+			t.Errorf("message %q is interleaved or malformed, want msg=tick worker=...", l.msg)
 		}
 	}
 }
