@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -368,7 +369,7 @@ func TestWasmGoGuestHostCalls(t *testing.T) {
 			t.Fatalf("fire: %v", err)
 		}
 		got := decodeResult(t, res)
-		want := `{"length":` + itoa(300+len(secretCanary)) + `}`
+		want := `{"length":` + strconv.Itoa(300+len(secretCanary)) + `}`
 		if got.status != StatusFire || got.body != want {
 			t.Errorf("result = %#x %s %q, want fire with body %s", got.status, got.body, redactCanary(got.message), want)
 		}
@@ -456,17 +457,6 @@ func TestWasmGoGuestHostCalls(t *testing.T) {
 			t.Errorf("result = %#x %q, want StatusError with the callback's error", got.status, got.message)
 		}
 	})
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	return string(binaryAppendInt(b[:0], n))
-}
-
-func binaryAppendInt(dst []byte, n int) []byte {
-	var w JSONWriter
-	w.Int(int64(n))
-	return append(dst, w.Bytes()...)
 }
 
 func TestWasmTestGuests(t *testing.T) {
