@@ -89,10 +89,15 @@ func (a *app) withManager(ctx context.Context, fn func(ctx context.Context, m se
 
 func (a *app) openManager(ctx context.Context) (secrets.Manager, error) {
 	socket := filepath.Join(a.dataDir, "admin.sock")
+	var dialErr error
 	if _, err := os.Stat(socket); err == nil {
-		if client, err := secrets.DialAdmin(socket); err == nil {
+		client, err := secrets.DialAdmin(socket)
+		if err == nil {
 			return client, nil
 		}
+		// A socket left by a runtime that crashed refuses connections, and
+		// then the store is free to open directly.
+		dialErr = err
 	}
 
 	cfg := secrets.DefaultConfig(a.dataDir)
@@ -101,6 +106,9 @@ func (a *app) openManager(ctx context.Context) (secrets.Manager, error) {
 	cfg.Now = secretNow
 	cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store, err := secrets.Open(ctx, cfg)
+	if err != nil && dialErr != nil {
+		return nil, fmt.Errorf("%w (the admin socket of a running execvault did not accept a connection either: %v)", err, dialErr)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -406,3 +406,21 @@ func TestSecretCLIValueStdinArgv(t *testing.T) {
 		t.Errorf("value stored by the child has %d bytes, want %d", len(got), len(secretCLICanary))
 	}
 }
+
+func TestSecretCLIStaleSocketOpensStore(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+
+	// A runtime that crashed leaves its socket file behind, with nothing
+	// listening on it.
+	ln, err := net.Listen("unix", filepath.Join(c.dataDir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+
+	if code, stdout, stderr := c.run("", "secret", "vault", "list"); code != exitOK || !strings.Contains(stdout, "v ") {
+		t.Errorf("vault list beside a stale socket: exit %d, stdout %q, stderr %q; want exit 0 listing v", code, stdout, stderr)
+	}
+}
