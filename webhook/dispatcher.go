@@ -50,7 +50,7 @@ type Dispatcher struct {
 	client  *http.Client
 
 	// afterAttempt, when set by a test, runs after each recorded attempt
-	// with the job as stored.
+	// with the job as stored, once the scheduler state reflects it.
 	afterAttempt func(Job)
 
 	mu        sync.Mutex
@@ -347,6 +347,10 @@ func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) 
 	}
 	d.mu.Unlock()
 	d.signal()
+
+	if d.afterAttempt != nil && result.recorded != nil {
+		d.afterAttempt(*result.recorded)
+	}
 }
 
 func (d *Dispatcher) logBreaker(dst *destination, before, after breakerState) {
@@ -365,6 +369,7 @@ type attemptResult struct {
 	next          *time.Time // due time of the next attempt, nil when none
 	success       bool
 	breakerCounts bool
+	recorded      *Job // the job after the attempt was stored
 }
 
 // attemptJob marks the job RUNNING, delivers it and records the attempt.
@@ -469,9 +474,7 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 	if stored.Status.Finished() {
 		d.notify(stored.ID)
 	}
-	if d.afterAttempt != nil {
-		d.afterAttempt(stored.clone())
-	}
+	res.recorded = &stored
 	return res
 }
 

@@ -1,0 +1,344 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/execvault/execvault/plugins"
+)
+
+func TestEnqueueSameIDReturnsExistingJob(t *testing.T) {
+	rc := newReceiver(t, statusAlways(http.StatusOK))
+	h := startDispatcher(t, nil, testConfig(), nil)
+
+	first := h.deliver(t, Job{ID: "evt-42", URL: rc.URL})
+	again, err := h.d.Enqueue(t.Context(), Job{ID: "evt-42", Executor: "crm-sync", URL: rc.URL, Body: []byte(`{"other":1}`)})
+	if err != nil {
+		t.Fatalf("second enqueue: %v", err)
+	}
+
+	if again.Status != StatusSuccess || string(again.Body) != string(first.Body) {
+		t.Errorf("second enqueue = {%s, body %s}, want the stored job {SUCCESS, body %s}", again.Status, again.Body, first.Body)
+	}
+	if n := rc.count.Load(); n != 1 {
+		t.Errorf("receiver got %d requests, want 1", n)
+	}
+	jobs, err := h.d.Jobs(t.Context(), "crm-sync", "")
+	if err != nil || len(jobs) != 1 {
+		t.Errorf("jobs = %d (%v), want 1", len(jobs), err)
+	}
+}
+
+func TestEnqueueRejectsInvalidJob(t *testing.T) {
+	tests := []struct {
+		name string
+		job  Job
+		want string
+	}{
+		{"no executor", Job{URL: "http://127.0.0.1/"}, "executor"},
+		{"id with space", Job{ID: "a b", Executor: "x", URL: "http://127.0.0.1/"}, "printable ASCII"},
+		{"id too long", Job{ID: strings.Repeat("a", 257), Executor: "x", URL: "http://127.0.0.1/"}, "1 to 256"},
+		{"user info", Job{Executor: "x", URL: "http://user:hunter2@127.0.0.1/"}, "user info"},
+		{"reserved header", Job{Executor: "x", URL: "http://127.0.0.1/", Headers: []plugins.Header{{Name: "Webhook-Id", Value: "x"}}}, "sets this header"},
+		{"negative attempts", Job{Executor: "x", URL: "http://127.0.0.1/", Policy: Policy{MaxAttempts: -1}}, "max attempts"},
+		{"body too large", Job{Executor: "x", URL: "http://127.0.0.1/", Body: make([]byte, maxBodyBytes+1)}, "body of"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil, testConfig(), nil)
+			_, err := h.d.Enqueue(t.Context(), tt.job)
+			if !errors.Is(err, ErrInvalidJob) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("enqueue error = %v, want ErrInvalidJob mentioning %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q contains the URL password", err)
+			}
+		})
+	}
+}
+
+func TestRetryStartsFreshRound(t *testing.T) {
+	var healthy atomic.Bool
+	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
+		if healthy.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	h := startDispatcher(t, nil, testConfig(), nil)
+	failed := h.deliver(t, Job{URL: rc.URL, Policy: Policy{MaxAttempts: 2}})
+	if failed.Status != StatusFailed {
+		t.Fatalf("status = %s, want FAILED", failed.Status)
+	}
+
+	if _, err := h.d.Cancel(t.Context(), failed.ID); !errors.Is(err, ErrInvalidState) {
+		t.Errorf("cancel of FAILED job error = %v, want ErrInvalidState", err)
+	}
+	healthy.Store(true)
+	retried, err := h.d.Retry(t.Context(), failed.ID)
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if retried.Status != StatusPending || retried.Round != 2 || retried.ID != failed.ID {
+		t.Errorf("retried = {%s, round %d, id %s}, want {PENDING, 2, %s}", retried.Status, retried.Round, retried.ID, failed.ID)
+	}
+	done, err := h.d.Wait(t.Context(), failed.ID)
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+
+	if done.Status != StatusSuccess || len(done.Attempts) != 3 || done.AttemptsInRound() != 1 {
+		t.Errorf("done = {%s, %d attempts, %d in round}, want {SUCCESS, 3, 1}", done.Status, len(done.Attempts), done.AttemptsInRound())
+	}
+	if last, _ := done.LastAttempt(); last.Round != 2 || last.Number != 1 {
+		t.Errorf("last attempt = round %d number %d, want round 2 number 1", last.Round, last.Number)
+	}
+	if _, err := h.d.Retry(t.Context(), failed.ID); !errors.Is(err, ErrInvalidState) {
+		t.Errorf("retry of SUCCESS job error = %v, want ErrInvalidState", err)
+	}
+	if _, err := h.d.Retry(t.Context(), "no-such-job"); !errors.Is(err, ErrJobNotFound) {
+		t.Errorf("retry of unknown job error = %v, want ErrJobNotFound", err)
+	}
+}
+
+func TestCancelAbortsRunningAttempt(t *testing.T) {
+	arrived := make(chan struct{}, 4)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		if n == 1 {
+			_, _ = io.Copy(io.Discard, r.Body)
+			arrived <- struct{}{}
+			<-r.Context().Done()
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	h := startDispatcher(t, nil, testConfig(), nil)
+	job, err := h.d.Enqueue(t.Context(), Job{Executor: "crm-sync", URL: rc.URL, Body: []byte(`{}`)})
+	if err != nil {
+		t.Fatalf("enqueue: %v", err)
+	}
+	<-arrived
+
+	canceled, err := h.d.Cancel(t.Context(), job.ID)
+	if err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	if canceled.Status != StatusCanceled {
+		t.Errorf("cancel returned status %s, want CANCELED", canceled.Status)
+	}
+	done, err := h.d.Wait(t.Context(), job.ID)
+	if err != nil || done.Status != StatusCanceled {
+		t.Fatalf("wait = {%s, %v}, want CANCELED", done.Status, err)
+	}
+
+	// The aborted attempt is recorded once the attempt returns; retrying
+	// then delivers the job in a new round.
+	retried, err := h.d.Retry(t.Context(), job.ID)
+	if err != nil {
+		t.Fatalf("retry canceled job: %v", err)
+	}
+	final, err := h.d.Wait(t.Context(), retried.ID)
+	if err != nil || final.Status != StatusSuccess {
+		t.Fatalf("after retry = {%s, %v}, want SUCCESS", final.Status, err)
+	}
+	var aborted int
+	for _, a := range final.Attempts {
+		if a.Round == 1 && strings.Contains(a.Error, "job canceled") {
+			aborted++
+		}
+	}
+	if aborted != 1 || final.AttemptsInRound() != 1 {
+		t.Errorf("attempts = %+v, want one aborted in round 1 and one in round 2", final.Attempts)
+	}
+}
+
+func TestJobsFiltersByExecutorAndStatus(t *testing.T) {
+	ok := newReceiver(t, statusAlways(http.StatusOK))
+	bad := newReceiver(t, statusAlways(http.StatusBadRequest))
+	h := startDispatcher(t, nil, testConfig(), nil)
+	h.deliver(t, Job{Executor: "alpha", URL: ok.URL})
+	h.deliver(t, Job{Executor: "alpha", URL: bad.URL, Policy: Policy{MaxAttempts: 1}})
+	h.deliver(t, Job{Executor: "alpha-two", URL: ok.URL})
+	h.deliver(t, Job{Executor: "beta", URL: ok.URL})
+
+	tests := []struct {
+		executor string
+		status   Status
+		want     int
+	}{
+		{"alpha", "", 2},
+		{"alpha", StatusSuccess, 1},
+		{"alpha", StatusFailed, 1},
+		{"alpha-two", "", 1},
+		{"beta", StatusFailed, 0},
+		{"", StatusSuccess, 3},
+		{"", "", 4},
+		{"gamma", "", 0},
+	}
+	for _, tt := range tests {
+		jobs, err := h.d.Jobs(t.Context(), tt.executor, tt.status)
+		if err != nil {
+			t.Fatalf("jobs(%q, %q): %v", tt.executor, tt.status, err)
+		}
+		if len(jobs) != tt.want {
+			t.Errorf("jobs(%q, %q) = %d, want %d", tt.executor, tt.status, len(jobs), tt.want)
+		}
+		for _, j := range jobs {
+			if (tt.executor != "" && j.Executor != tt.executor) || (tt.status != "" && j.Status != tt.status) {
+				t.Errorf("jobs(%q, %q) returned {%s, %s}", tt.executor, tt.status, j.Executor, j.Status)
+			}
+		}
+	}
+	if _, err := h.d.Jobs(t.Context(), "alpha", "DONE"); !errors.Is(err, ErrInvalidState) {
+		t.Errorf("jobs with unknown status error = %v, want ErrInvalidState", err)
+	}
+}
+
+func TestDeleteFinishedKeepsRecentAndOpenJobs(t *testing.T) {
+	ok := newReceiver(t, statusAlways(http.StatusOK))
+	clock := newFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	cfg := testConfig()
+	cfg.Clock = clock
+	db := openDB(t, "")
+	h := startDispatcher(t, db, cfg, nil)
+	old := h.deliver(t, Job{URL: ok.URL})
+	oldFailed := h.deliver(t, Job{URL: "ftp://invalid.example/"})
+	clock.Advance(48 * time.Hour)
+	recent := h.deliver(t, Job{URL: ok.URL})
+
+	// An unstarted dispatcher on another database leaves this job PENDING.
+	pendingDB := openDB(t, "")
+	idle := newHarness(t, pendingDB, cfg, nil)
+	pending, err := idle.d.Enqueue(t.Context(), Job{Executor: "crm-sync", URL: ok.URL, Body: []byte(`{}`)})
+	if err != nil {
+		t.Fatalf("enqueue: %v", err)
+	}
+	clock.Advance(48 * time.Hour)
+	if n, err := idle.d.DeleteFinished(t.Context(), time.Hour); err != nil || n != 0 {
+		t.Errorf("delete on pending-only database = (%d, %v), want (0, nil)", n, err)
+	}
+	if _, err := idle.d.Job(t.Context(), pending.ID); err != nil {
+		t.Errorf("pending job after sweep: %v", err)
+	}
+
+	n, err := h.d.DeleteFinished(t.Context(), 72*time.Hour)
+	if err != nil {
+		t.Fatalf("delete finished: %v", err)
+	}
+	if n != 2 {
+		t.Errorf("deleted = %d, want 2", n)
+	}
+	for _, id := range []string{old.ID, oldFailed.ID} {
+		if _, err := h.d.Job(t.Context(), id); !errors.Is(err, ErrJobNotFound) {
+			t.Errorf("job %s after sweep: error %v, want ErrJobNotFound", id, err)
+		}
+	}
+	if _, err := h.d.Job(t.Context(), recent.ID); err != nil {
+		t.Errorf("recent job after sweep: %v", err)
+	}
+	if keys := keysMentioning(t, db, old.ID); len(keys) != 0 {
+		t.Errorf("keys left for a deleted job: %q", keys)
+	}
+}
+
+func keysMentioning(t *testing.T, db *badger.DB, id string) []string {
+	t.Helper()
+	var keys []string
+	err := db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if k := string(it.Item().Key()); strings.Contains(k, id) {
+				keys = append(keys, k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("scan keys: %v", err)
+	}
+	return keys
+}
+
+func TestStartResumesInterruptedJob(t *testing.T) {
+	rc := newReceiver(t, statusAlways(http.StatusOK))
+	db := openDB(t, "")
+	now := time.Now()
+	interrupted := Job{
+		ID: "job-running", Executor: "crm-sync", URL: rc.URL, Body: []byte(`{}`),
+		Policy: DefaultPolicy(), Status: StatusRunning, Round: 1,
+		CreatedAt: now, UpdatedAt: now, NextAttemptAt: now,
+	}
+	if _, _, err := newStore(db).insert(interrupted); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	h := startDispatcher(t, db, testConfig(), nil)
+
+	done, err := h.d.Wait(t.Context(), "job-running")
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	if done.Status != StatusSuccess || len(done.Attempts) != 1 {
+		t.Errorf("resumed job = {%s, %d attempts}, want {SUCCESS, 1}", done.Status, len(done.Attempts))
+	}
+	if n := rc.count.Load(); n != 1 {
+		t.Errorf("receiver got %d requests, want 1", n)
+	}
+}
+
+func TestLifecycleErrors(t *testing.T) {
+	h := newHarness(t, nil, testConfig(), nil)
+	if err := h.d.Start(t.Context()); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if err := h.d.Start(t.Context()); !errors.Is(err, ErrAlreadyStarted) {
+		t.Errorf("second start error = %v, want ErrAlreadyStarted", err)
+	}
+	if _, err := h.d.Wait(t.Context(), "missing"); !errors.Is(err, ErrJobNotFound) {
+		t.Errorf("wait for unknown job error = %v, want ErrJobNotFound", err)
+	}
+	job, err := h.d.Enqueue(t.Context(), Job{Executor: "crm-sync", URL: "http://127.0.0.1:9/never", Body: []byte(`{}`), Policy: Policy{BackoffBase: time.Hour, BackoffMax: time.Hour}})
+	if err != nil {
+		t.Fatalf("enqueue: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := h.d.Wait(ctx, job.ID); !errors.Is(err, context.Canceled) {
+		t.Errorf("wait with canceled context error = %v, want context.Canceled", err)
+	}
+	if err := h.d.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if _, err := h.d.Wait(t.Context(), job.ID); !errors.Is(err, ErrClosed) {
+		t.Errorf("wait after close error = %v, want ErrClosed", err)
+	}
+	if err := h.d.Start(t.Context()); !errors.Is(err, ErrClosed) && !errors.Is(err, ErrAlreadyStarted) {
+		t.Errorf("start after close error = %v, want ErrClosed or ErrAlreadyStarted", err)
+	}
+}
+
+func TestNewDispatcherRejectsBadArguments(t *testing.T) {
+	db := openDB(t, "")
+	if _, err := NewDispatcher(nil, testConfig(), newFakeSecrets(nil), nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("nil database error = %v, want ErrInvalidConfig", err)
+	}
+	if _, err := NewDispatcher(db, testConfig(), nil, nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("nil resolver error = %v, want ErrInvalidConfig", err)
+	}
+	cfg := testConfig()
+	cfg.Workers = 0
+	if _, err := NewDispatcher(db, cfg, newFakeSecrets(nil), nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("zero workers error = %v, want ErrInvalidConfig", err)
+	}
+}
