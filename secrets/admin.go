@@ -361,16 +361,26 @@ func (h *adminHandler) rewrapKEK(w http.ResponseWriter, r *http.Request) {
 
 func (h *adminHandler) export(w http.ResponseWriter, r *http.Request) {
 	// Once the archive starts streaming, the status is sent. A later failure
-	// cuts the stream, and the missing final chunk makes Import reject it.
+	// is reported in the trailer, and the missing final chunk would make
+	// Import reject the archive anyway.
+	w.Header().Set("Trailer", exportStatusTrailer)
 	cw := &countingWriter{w: w}
-	if err := h.m.Export(r.Context(), cw); err != nil {
-		if cw.n == 0 {
-			h.fail(w, err)
-			return
-		}
-		h.log.Warn("export failed", "error", err)
+	err := h.m.Export(r.Context(), cw)
+	if err != nil && cw.n == 0 {
+		h.fail(w, err)
+		return
 	}
+	if err != nil {
+		h.log.Warn("export failed", "error", err)
+		w.Header().Set(exportStatusTrailer, err.Error())
+		return
+	}
+	w.Header().Set(exportStatusTrailer, "ok")
 }
+
+// exportStatusTrailer is the HTTP trailer that tells the client whether an
+// export stream is complete: "ok", or the error that cut it.
+const exportStatusTrailer = "Execvault-Export-Status"
 
 // countingWriter counts the bytes written, to tell whether a response has
 // started.

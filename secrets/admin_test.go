@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -219,5 +220,43 @@ func TestAdminHandlerRejectsBadRequests(t *testing.T) {
 				t.Errorf("status = %d, want %d (body %s)", rec.Code, tt.status, rec.Body)
 			}
 		})
+	}
+}
+
+// failingExport is a Manager whose Export stops after writing a prefix.
+type failingExport struct{ *Store }
+
+func (f failingExport) Export(_ context.Context, w io.Writer) error {
+	if _, err := io.WriteString(w, archiveMagic); err != nil {
+		return err
+	}
+	return errors.New("disk read failed")
+}
+
+func TestAdminClientExportCutShort(t *testing.T) {
+	s, _ := openTestStore(t, nil)
+	dir, err := os.MkdirTemp("", "evadm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ln, err := net.Listen("unix", filepath.Join(dir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(NewAdminHandler(failingExport{s}, slog.New(slog.DiscardHandler)))
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	client, err := DialAdmin(filepath.Join(dir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+
+	var buf bytes.Buffer
+	err = client.Export(context.Background(), &buf)
+	if err == nil || !strings.Contains(err.Error(), "disk read failed") {
+		t.Errorf("Export of a stream cut short = %v, want the server's error", err)
 	}
 }

@@ -289,6 +289,11 @@ func (c *AdminClient) Export(ctx context.Context, w io.Writer) error {
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return fmt.Errorf("export over %s: %w", c.socket, err)
 	}
+	// The trailer is read after the body, and only it tells a complete
+	// stream from one the server cut short.
+	if status := resp.Trailer.Get(exportStatusTrailer); status != "ok" {
+		return fmt.Errorf("export over %s: the server stopped the archive: %q", c.socket, status)
+	}
 	return nil
 }
 
