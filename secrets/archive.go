@@ -119,11 +119,10 @@ func (c *chunkWriter) Close() error {
 // opens only with the same master key (or passphrase). The audit log is not
 // exported. The export reads one consistent snapshot.
 func (s *Store) Export(ctx context.Context, w io.Writer) error {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return err
 	}
-	defer done()
+	defer s.ops.Done()
 
 	ring := s.ring.Load()
 	hdr, archiveKey, err := newArchiveHeader(ring.master, s.cfg.KDF, s.now())
@@ -390,11 +389,10 @@ type ImportResult struct {
 // partial import that a second Import rejects as ErrStoreNotEmpty. Remove
 // the data directory and import again.
 func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return ImportResult{}, err
 	}
-	defer done()
+	defer s.ops.Done()
 
 	vaults, err := s.ListVaults(ctx)
 	if err != nil {

@@ -136,11 +136,10 @@ func outcomeOf(err error) string {
 // AuditLog returns audit entries oldest first. It never returns values.
 // Errors wrap ErrClosed, ErrInvalidName or ErrCorrupt.
 func (s *Store) AuditLog(ctx context.Context, filter AuditFilter) ([]AuditEntry, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return nil, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if filter.Vault != "" {
 		if err := ValidateVaultName(filter.Vault); err != nil {
 			return nil, err
@@ -149,7 +148,7 @@ func (s *Store) AuditLog(ctx context.Context, filter AuditFilter) ([]AuditEntry,
 	s.flushReads()
 
 	var entries []AuditEntry
-	err = s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: []byte{prefixAudit}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -244,11 +243,10 @@ func (s *Store) flushReads() {
 // FlushAudit writes the pending counts of Resolve reads to the audit log
 // now instead of at the next Config.AuditFlushInterval.
 func (s *Store) FlushAudit() error {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return err
 	}
-	defer done()
+	defer s.ops.Done()
 	s.flushReads()
 	return nil
 }

@@ -48,6 +48,9 @@ func (c *valueCache) get(k cacheKey) (cacheEntry, bool) {
 
 // currentGeneration returns the generation to pass to add.
 func (c *valueCache) currentGeneration() uint64 {
+	if c.capacity == 0 {
+		return 0
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.generation
@@ -67,7 +70,10 @@ func (c *valueCache) add(e cacheEntry, generation uint64) {
 		c.order.MoveToFront(el)
 		return
 	}
-	c.entries[e.key] = c.order.PushFront(&e)
+	// A copy keeps e on the stack for the calls that return early.
+	entry := new(cacheEntry)
+	*entry = e
+	c.entries[e.key] = c.order.PushFront(entry)
 	for c.order.Len() > c.capacity {
 		oldest := c.order.Back()
 		c.order.Remove(oldest)

@@ -18,11 +18,10 @@ import (
 // Errors are *SecretError wrapping ErrAccessDenied, ErrVaultNotFound,
 // ErrSecretNotFound or ErrCorrupt, *NameError, or ErrClosed.
 func (s *Store) Resolve(ctx context.Context, vault, name, actor string) (Value, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return Value{}, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := checkNames(vault, name); err != nil {
 		return Value{}, err
 	}

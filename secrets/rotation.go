@@ -39,11 +39,10 @@ type KeyStatus struct {
 // readable throughout. The re-encryption resumes at the next Open after a
 // crash. KeyStatus reports the progress.
 func (s *Store) RotateDataKey(ctx context.Context) (DataKeyInfo, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return DataKeyInfo{}, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := ctx.Err(); err != nil {
 		return DataKeyInfo{}, err
 	}
@@ -315,11 +314,10 @@ func (s *Store) countValues() (map[uint32]int, error) {
 
 // KeyStatus lists the data keys with the number of values each encrypts.
 func (s *Store) KeyStatus(ctx context.Context) (KeyStatus, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return KeyStatus{}, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := ctx.Err(); err != nil {
 		return KeyStatus{}, err
 	}
@@ -340,13 +338,12 @@ func (s *Store) KeyStatus(ctx context.Context) (KeyStatus, error) {
 // *DataKeyError wrapping ErrDataKeyNotFound, or ErrDataKeyInUse for the
 // active key or a key that still encrypts values.
 func (s *Store) RetireDataKey(ctx context.Context, id uint32) error {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return err
 	}
-	defer done()
+	defer s.ops.Done()
 
-	err = s.retireDataKey(id)
+	err := s.retireDataKey(id)
 	outcome := outcomeOf(err)
 	if errors.Is(err, ErrDataKeyInUse) {
 		outcome = OutcomeDenied
@@ -388,11 +385,10 @@ func (s *Store) retireDataKey(id uint32) error {
 // is rewritten and a crash leaves either key working. A passphrase gets a
 // new salt and Config.KDF parameters. Open the store with next from then on.
 func (s *Store) RewrapKEK(ctx context.Context, next MasterKey) error {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return err
 	}
-	defer done()
+	defer s.ops.Done()
 	if next.IsZero() {
 		return fmt.Errorf("change master key: %w: the new key is empty", ErrNoMasterKey)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -78,7 +79,12 @@ func openVersion(ring *keyring, vault, name string, version uint64, rec versionR
 	if err != nil {
 		return Value{}, err
 	}
-	return NewValue(plain), nil
+	if len(plain) == 0 {
+		return Value{}, nil
+	}
+	// plain is a fresh buffer that nothing else references or changes, so
+	// the Value can share it instead of copying it on every Resolve.
+	return Value{s: unsafe.String(unsafe.SliceData(plain), len(plain))}, nil
 }
 
 func getSecret(txn *badger.Txn, vault, name string) (secretRecord, error) {
@@ -130,11 +136,10 @@ func touchVault(txn *badger.Txn, vault string, now time.Time) error {
 // *SecretError wrapping ErrVaultNotFound or ErrSecretExists, *NameError,
 // or errors wrapping ErrEmptyValue and ErrValueTooLarge.
 func (s *Store) CreateSecret(ctx context.Context, vault, name string, v Value) (SecretInfo, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return SecretInfo{}, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := checkNames(vault, name); err != nil {
 		return SecretInfo{}, err
 	}
@@ -182,11 +187,10 @@ func (s *Store) CreateSecret(ctx context.Context, vault, name string, v Value) (
 // opts.IfVersion), *NameError, or errors wrapping ErrEmptyValue and
 // ErrValueTooLarge.
 func (s *Store) UpdateSecret(ctx context.Context, vault, name string, v Value, opts UpdateOptions) (SecretInfo, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return SecretInfo{}, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := checkNames(vault, name); err != nil {
 		return SecretInfo{}, err
 	}
@@ -260,17 +264,16 @@ func (s *Store) writeVersion(ctx context.Context, action, vault, name string, v 
 // DeleteSecret deletes a secret and all its versions. Errors are
 // *SecretError wrapping ErrVaultNotFound or ErrSecretNotFound, or *NameError.
 func (s *Store) DeleteSecret(ctx context.Context, vault, name string) error {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := checkNames(vault, name); err != nil {
 		return err
 	}
 
 	now := s.now()
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn *badger.Txn) error {
 		if _, err := getSecret(txn, vault, name); err != nil {
 			return err
 		}
@@ -299,17 +302,16 @@ func (s *Store) DeleteSecret(ctx context.Context, vault, name string) error {
 // ListSecrets returns the secrets of a vault sorted by name, without values.
 // Errors are *VaultError wrapping ErrVaultNotFound, or *NameError.
 func (s *Store) ListSecrets(ctx context.Context, vault string) ([]SecretInfo, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return nil, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := ValidateVaultName(vault); err != nil {
 		return nil, err
 	}
 
 	list := []SecretInfo{}
-	err = s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn *badger.Txn) error {
 		if _, err := getVault(txn, vault); err != nil {
 			return err
 		}
@@ -346,17 +348,17 @@ func (s *Store) ListSecrets(ctx context.Context, vault string) ([]SecretInfo, er
 // GetSecret returns a secret's metadata without its value. Errors are
 // *SecretError wrapping ErrVaultNotFound or ErrSecretNotFound, or *NameError.
 func (s *Store) GetSecret(ctx context.Context, vault, name string) (SecretInfo, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return SecretInfo{}, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := checkNames(vault, name); err != nil {
 		return SecretInfo{}, err
 	}
 
 	var rec secretRecord
-	err = s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
 		rec, err = getSecret(txn, vault, name)
 		return err
 	})
@@ -432,11 +434,10 @@ func (s *Store) readValue(vault, name string, version uint64) (SecretInfo, uint6
 // ErrVaultNotFound, ErrSecretNotFound, ErrVersionNotFound or ErrCorrupt,
 // or *NameError.
 func (s *Store) RevealSecret(ctx context.Context, vault, name string, version uint64) (SecretInfo, Value, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return SecretInfo{}, Value{}, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := checkNames(vault, name); err != nil {
 		return SecretInfo{}, Value{}, err
 	}
@@ -454,17 +455,16 @@ func (s *Store) RevealSecret(ctx context.Context, vault, name string, version ui
 // Errors are *SecretError wrapping ErrVaultNotFound or ErrSecretNotFound,
 // or *NameError.
 func (s *Store) ListVersions(ctx context.Context, vault, name string) ([]VersionInfo, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return nil, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := checkNames(vault, name); err != nil {
 		return nil, err
 	}
 
 	var versions []VersionInfo
-	err = s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn *badger.Txn) error {
 		rec, err := getSecret(txn, vault, name)
 		if err != nil {
 			return err
@@ -500,11 +500,10 @@ func (s *Store) ListVersions(ctx context.Context, vault, name string) ([]Version
 // history is never rewritten. Errors are *SecretError wrapping
 // ErrVaultNotFound, ErrSecretNotFound or ErrVersionNotFound, or *NameError.
 func (s *Store) Rollback(ctx context.Context, vault, name string, to uint64) (SecretInfo, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return SecretInfo{}, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := checkNames(vault, name); err != nil {
 		return SecretInfo{}, err
 	}

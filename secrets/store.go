@@ -253,15 +253,16 @@ func (s *Store) Close() error {
 	return err
 }
 
-// begin registers an operation. It fails once Close has started.
-func (s *Store) begin() (done func(), err error) {
+// begin registers an operation, which must call s.ops.Done when it ends.
+// It fails once Close has started.
+func (s *Store) begin() error {
 	s.opsMu.RLock()
 	defer s.opsMu.RUnlock()
 	if s.closed.Load() {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	s.ops.Add(1)
-	return s.ops.Done, nil
+	return nil
 }
 
 // update runs fn in one read-write transaction, retrying on write conflicts.

@@ -37,18 +37,17 @@ func getVault(txn *badger.Txn, vault string) (vaultRecord, error) {
 // CreateVault creates an empty vault. Errors are *VaultError wrapping
 // ErrVaultExists, or *NameError, and ErrClosed after Close.
 func (s *Store) CreateVault(ctx context.Context, name string) (VaultInfo, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return VaultInfo{}, err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := ValidateVaultName(name); err != nil {
 		return VaultInfo{}, err
 	}
 
 	now := s.now()
 	rec := vaultRecord{Created: now, Updated: now}
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn *badger.Txn) error {
 		if _, err := getVault(txn, name); err == nil {
 			return ErrVaultExists
 		} else if !errors.Is(err, ErrVaultNotFound) {
@@ -75,17 +74,16 @@ func (s *Store) CreateVault(ctx context.Context, name string) (VaultInfo, error)
 // order of 100 000 versions with the default options) fails to delete with
 // badger.ErrTxnTooBig. Delete some secrets first.
 func (s *Store) DeleteVault(ctx context.Context, name string) error {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return err
 	}
-	defer done()
+	defer s.ops.Done()
 	if err := ValidateVaultName(name); err != nil {
 		return err
 	}
 
 	var removed int
-	err = s.update(ctx, func(txn *badger.Txn) error {
+	err := s.update(ctx, func(txn *badger.Txn) error {
 		removed = 0
 		if _, err := getVault(txn, name); err != nil {
 			return err
@@ -128,14 +126,13 @@ func collectKeys(txn *badger.Txn, prefix []byte) [][]byte {
 
 // ListVaults returns every vault sorted by name.
 func (s *Store) ListVaults(ctx context.Context) ([]VaultInfo, error) {
-	done, err := s.begin()
-	if err != nil {
+	if err := s.begin(); err != nil {
 		return nil, err
 	}
-	defer done()
+	defer s.ops.Done()
 
 	vaults := []VaultInfo{}
-	err = s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: []byte{prefixVault}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
