@@ -37,7 +37,7 @@ var errNotJSON = errors.New("not valid JSON")
 // raw may be reused by the caller after the firing: lazy values keep a
 // copy.
 func (f *argumentsFactory) value(raw []byte) (goja.Value, error) {
-	if !json.Valid(raw) {
+	if !validJSON(raw) {
 		return nil, errNotJSON
 	}
 	raw = append([]byte(nil), raw...)

@@ -345,6 +345,7 @@ func BenchmarkTSConditionAndBody(b *testing.B) {
 		`"customerID":"c-42","totalPrice":250000,"status":"confirmed","createdAt":"2024-05-06T07:08:09Z","lines":3}}`)
 	b.SetBytes(int64(len(args)))
 	b.ReportAllocs()
+	cpuStart, measured := processCPUTime()
 	for b.Loop() {
 		data, err := g.fireRaw(ctx, 0, args)
 		if err != nil {
@@ -353,6 +354,9 @@ func BenchmarkTSConditionAndBody(b *testing.B) {
 		if data[0] != 0x01 {
 			b.Fatalf("status = %#x (%s), want fire", data[0], data[1:])
 		}
+	}
+	if cpuEnd, ok := processCPUTime(); ok && measured {
+		b.ReportMetric(float64(cpuEnd-cpuStart)/float64(b.N)/1e3, "cpu-µs/op")
 	}
 }
 
