@@ -48,13 +48,19 @@ func execvaultAlloc(size int32) int32 {
 	return int32(uintptr(unsafe.Pointer(&inbox[0])))
 }
 
-// received returns the bytes the host wrote at ptr, which must be a buffer
-// from execvault_alloc.
+// received returns the size bytes the host wrote at ptr, which must lie
+// inside the buffer of the latest execvault_alloc call. The host may reuse
+// that buffer for many firings, so nothing may keep the returned slice
+// past the call.
 func received(ptr, size int32) ([]byte, bool) {
-	if len(inbox) == 0 || size < 0 || int(size) > len(inbox) || int32(uintptr(unsafe.Pointer(&inbox[0]))) != ptr {
+	if len(inbox) == 0 || size < 0 {
 		return nil, false
 	}
-	return inbox[:size], true
+	offset := int64(uint32(ptr)) - int64(uintptr(unsafe.Pointer(&inbox[0])))
+	if offset < 0 || offset+int64(size) > int64(len(inbox)) {
+		return nil, false
+	}
+	return inbox[offset : offset+int64(size)], true
 }
 
 //go:wasmexport execvault_load

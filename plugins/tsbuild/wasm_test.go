@@ -226,7 +226,7 @@ func TestFixturesThroughWasm(t *testing.T) {
 	}
 }
 
-func TestGuestProtocolErrors(t *testing.T) {
+func TestGuestProtocol(t *testing.T) {
 	ctx := context.Background()
 	h := testHost(t)
 	module := buildPlugin(t, examplesDir)
@@ -278,6 +278,68 @@ func TestGuestProtocolErrors(t *testing.T) {
 		}
 		if got.status != 0x02 || !strings.Contains(got.errMsg, "index 2 out of range") {
 			t.Errorf("result = %#x %q, want index out of range", got.status, got.errMsg)
+		}
+	})
+
+	t.Run("reused argument buffer", func(t *testing.T) {
+		g, err := h.loadPlugin(ctx, module)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.mod.Close(ctx)
+		res, err := g.alloc.Call(ctx, 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := uint32(res[0])
+		for i, args := range []string{
+			`{"newRecord":{"id":"first","totalPrice":200000,"status":"s"}}`,
+			`{"newRecord":{"id":"2","totalPrice":300000}}`,
+		} {
+			// The second firing writes at an offset inside the buffer.
+			ptr := base + uint32(i*100)
+			if !g.mod.Memory().Write(ptr, []byte(args)) {
+				t.Fatal("write arguments")
+			}
+			out, err := g.fire.Call(ctx, 1, uint64(ptr), uint64(len(args)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := g.read(out[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodeFiring(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.status != 0x01 || !strings.Contains(got.body, `"orderId":`) {
+				t.Errorf("firing %d = %#x %q %s, want fire", i, got.status, got.errMsg, got.body)
+			}
+		}
+	})
+
+	t.Run("arguments outside the buffer", func(t *testing.T) {
+		g, err := h.loadPlugin(ctx, module)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.mod.Close(ctx)
+		res, err := g.alloc.Call(ctx, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The engine may hand out more than 16 bytes, but not 64 MiB.
+		out, err := g.fire.Call(ctx, 1, res[0], 64<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := g.read(out[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) == 0 || data[0] != 0x02 || !strings.Contains(string(data), "execvault_alloc") {
+			t.Errorf("result = %q, want an error naming execvault_alloc", data)
 		}
 	})
 
