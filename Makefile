@@ -8,7 +8,10 @@ PLUGINS   := $(BIN)/plugins
 WASM_ENV  := GOOS=wasip1 GOARCH=wasm
 GO_EXAMPLES := notify-external-service sync-to-external-crm
 
-.PHONY: all build plugins js-engine demo test bench vet tools wat clean
+TS_EXAMPLES := notify-external-service sync-to-external-crm
+TS_PLUGINS  := $(BIN)/ts-plugins
+
+.PHONY: all build plugins js-engine ts-plugins demo test bench vet tools wat clean
 
 all: build plugins
 
@@ -28,10 +31,18 @@ js-engine:
 	@mkdir -p $(BIN)
 	$(WASM_ENV) $(GO) build -buildmode=c-shared -o $(BIN)/execvault-js-engine.wasm ./plugins/jsengine
 
+# The platform's TypeScript executor files, unmodified, each bundled with
+# the engine. The CLI finds the engine beside its own binary.
+ts-plugins: build js-engine
+	@mkdir -p $(TS_PLUGINS)
+	@for p in $(TS_EXAMPLES); do \
+		$(EXECVAULT) plugin build plugins/examples/ts/$$p.ts -o $(TS_PLUGINS)/$$p.wasm || exit 1; \
+	done
+
 # The main job on built-in sample data: no setup, throw-away data directory
 # and key, a local receiver, then a check of what it received.
-demo: build plugins
-	$(GO) run ./cmd/execvault-demo -execvault $(EXECVAULT) -plugins $(PLUGINS) -events testdata/events/orders.jsonl
+demo: build plugins ts-plugins
+	$(GO) run ./cmd/execvault-demo -execvault $(EXECVAULT) -plugins $(PLUGINS) -ts-plugins $(TS_PLUGINS) -events testdata/events/orders.jsonl
 
 # wat2wasm (Debian's wabt) rebuilds the WebAssembly-text guests; the built
 # modules are committed, and a test checks they match their sources.

@@ -47,17 +47,28 @@ const vault = "api-keys"
 
 func main() {
 	bin := flag.String("execvault", "bin/execvault", "path of the execvault binary")
-	plugins := flag.String("plugins", "bin/plugins", "directory of built plugins")
+	plugins := flag.String("plugins", "bin/plugins", "directory of the Go example plugins")
+	tsPlugins := flag.String("ts-plugins", "", "directory of the TypeScript example plugins; replayed too when set")
 	events := flag.String("events", "testdata/events/orders.jsonl", "record events to replay")
 	flag.Parse()
 
-	if err := run(*bin, *plugins, *events, os.Stdout); err != nil {
+	dirs := []pluginSet{{"Go executors", *plugins}}
+	if *tsPlugins != "" {
+		dirs = append(dirs, pluginSet{"TypeScript executors, built from the platform's files unmodified", *tsPlugins})
+	}
+	if err := run(*bin, dirs, *events, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, plugins, events string, out io.Writer) error {
+// pluginSet is one plugin directory the demo replays the events through.
+type pluginSet struct {
+	title string
+	dir   string
+}
+
+func run(bin string, sets []pluginSet, events string, out io.Writer) error {
 	work, err := os.MkdirTemp("", "execvault-demo-")
 	if err != nil {
 		return err
@@ -81,15 +92,25 @@ func run(bin, plugins, events string, out io.Writer) error {
 		return err
 	}
 
+	for _, set := range sets {
+		if err := replayAndCheck(cli, set, events, out); err != nil {
+			return fmt.Errorf("%s: %w", set.title, err)
+		}
+	}
+	fmt.Fprintln(out, "\n== demo passed: every expected webhook arrived with its secret headers and body")
+	return nil
+}
+
+// replayAndCheck replays events through one plugin directory against a
+// fresh receiver and checks what arrived.
+func replayAndCheck(cli *cli, set pluginSet, events string, out io.Writer) error {
 	recv, err := startReceiver()
 	if err != nil {
 		return err
 	}
 	defer recv.close()
-	fmt.Fprintf(out, "\n== receiver listening on %s\n", recv.url)
-
-	fmt.Fprintf(out, "\n== replay %s\n", events)
-	err = cli.run(nil, "replay", "--plugins", plugins,
+	fmt.Fprintf(out, "\n== %s: replay %s, receiver on %s\n", set.title, events, recv.url)
+	err = cli.run(nil, "replay", "--plugins", set.dir,
 		"--url-override", "https://api.example.com="+recv.url+"/notify",
 		"--url-override", "https://crm.example.com="+recv.url+"/crm",
 		events)
@@ -98,15 +119,11 @@ func run(bin, plugins, events string, out io.Writer) error {
 	}
 
 	got := recv.requests()
-	fmt.Fprintf(out, "\n== the receiver got %d requests\n", len(got))
+	fmt.Fprintf(out, "\n== %s: the receiver got %d requests\n", set.title, len(got))
 	for _, r := range got {
 		printRequest(out, r)
 	}
-	if err := check(got); err != nil {
-		return err
-	}
-	fmt.Fprintln(out, "\n== demo passed: every expected webhook arrived with its secret headers and body")
-	return nil
+	return check(got)
 }
 
 // cli runs the execvault binary against the demo's data directory.

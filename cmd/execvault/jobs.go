@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/execvault/execvault/plugins"
 	"github.com/execvault/execvault/webhook"
 	"github.com/spf13/cobra"
 )
@@ -101,7 +103,9 @@ func (a *app) withJobStore(ctx context.Context, fn func(context.Context, jobStor
 		return err
 	}
 	defer db.Close()
-	d, err := webhook.NewDispatcher(db, webhook.DefaultConfig(), nil, nil)
+	// This dispatcher is never started, so it sends nothing and needs no
+	// secrets: listing and retrying only touch the stored jobs.
+	d, err := webhook.NewDispatcher(db, webhook.DefaultConfig(), noSecrets{}, slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err
 	}
@@ -183,6 +187,13 @@ func writeIndentedJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// noSecrets is the secret resolver of a dispatcher that never sends.
+type noSecrets struct{}
+
+func (noSecrets) Resolve(context.Context, plugins.SecretRef, string) ([]byte, error) {
+	return nil, errors.New("secrets are not available to this command")
 }
 
 // jobsHandler serves the jobs API on the admin socket:
