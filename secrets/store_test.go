@@ -290,3 +290,36 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("Validate(DefaultConfig) = %v, want nil", err)
 	}
 }
+
+func TestStoreKeepsOneVersion(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTestStore(t, func(c *Config) { c.MaxVersions = 1 })
+	mustCreateVault(t, s, "v")
+	mustCreateSecret(t, s, "v", "k", "first")
+	if _, err := s.UpdateSecret(ctx, "v", "k", NewValueString("second"), UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	versions, err := s.ListVersions(ctx, "v", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != 1 || versions[0].Version != 2 || !versions[0].Current {
+		t.Errorf("versions = %+v, want only version 2, current", versions)
+	}
+	if _, _, err := s.RevealSecret(ctx, "v", "k", 1); !errors.Is(err, ErrVersionNotFound) {
+		t.Errorf("reveal of pruned version 1: %v, want ErrVersionNotFound", err)
+	}
+	if got := mustReveal(t, s, "v", "k", 0); !got.Equal(NewValueString("second")) {
+		t.Errorf("current value differs (len %d)", got.Len())
+	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		if keys := collectKeys(txn, versionPrefix("v", "k")); len(keys) != 0 {
+			t.Errorf("%d version keys left, want 0", len(keys))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
