@@ -9,9 +9,12 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// rotationRetryDelay is the wait before re-encryption resumes after a
-// failed batch.
-const rotationRetryDelay = time.Second
+// Waits before re-encryption resumes after a failed batch: the first one,
+// doubled after each further failure up to the maximum.
+const (
+	rotationRetryDelay    = time.Second
+	maxRotationRetryDelay = time.Minute
+)
 
 // DataKeyInfo describes one data key (DEK).
 type DataKeyInfo struct {
@@ -77,6 +80,7 @@ func (s *Store) kickRotation() {
 
 func (s *Store) rotationWorker() {
 	defer s.workers.Done()
+	delay := rotationRetryDelay
 	for {
 		select {
 		case <-s.stop:
@@ -85,15 +89,17 @@ func (s *Store) rotationWorker() {
 		}
 		finished, err := s.reencryptAll()
 		if err != nil {
-			s.log.Warn("re-encryption failed, retrying", "error", err, "retry_in", rotationRetryDelay)
+			s.log.Warn("re-encryption failed, retrying", "error", err, "retry_in", delay)
 			select {
 			case <-s.stop:
 				return
-			case <-time.After(rotationRetryDelay):
+			case <-time.After(delay):
 				s.kickRotation()
 			}
+			delay = min(2*delay, maxRotationRetryDelay)
 			continue
 		}
+		delay = rotationRetryDelay
 		if finished {
 			s.finishRotation()
 			select {
