@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 )
 
@@ -192,4 +193,49 @@ func TestAuditFilterAndLimit(t *testing.T) {
 			t.Errorf("entry %d actor = %q, want cli", e.Seq, e.Actor)
 		}
 	}
+}
+
+func TestResolveReadsOwnWritesUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTestStore(t, func(c *Config) { c.MaxVersions = 1000 })
+	mustCreateVault(t, s, "v")
+	mustCreateSecret(t, s, "v", "k", "v0")
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := s.Resolve(ctx, "v", "k", "executor:reader"); err != nil {
+					t.Errorf("concurrent Resolve: %v", err)
+					return
+				}
+			}
+		}()
+	}
+
+	// Readers keep filling the cache, so a value they loaded before an
+	// update must not be cached after the update's invalidation.
+	for i := 1; i <= 60; i++ {
+		want := fmt.Sprintf("v%d", i)
+		if _, err := s.UpdateSecret(ctx, "v", "k", NewValueString(want), UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Resolve(ctx, "v", "k", "executor:writer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(NewValueString(want)) {
+			t.Fatalf("Resolve after update %d returned a stale value (len %d, want len %d)", i, got.Len(), len(want))
+		}
+	}
+	close(stop)
+	wg.Wait()
 }
