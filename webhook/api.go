@@ -70,7 +70,7 @@ func validateJob(j Job) error {
 		return fmt.Errorf("job %q: %w: %w", j.ID, ErrInvalidJob, err)
 	}
 	if u, err := url.Parse(j.URL); err == nil && u.User != nil {
-		return fmt.Errorf("job %q: URL %q: %w: user info is not allowed; send credentials in a header that references a secret", j.ID, u.Redacted(), ErrInvalidJob)
+		return fmt.Errorf("job %q: URL %q: %w: user info is not allowed, so send credentials in a header that references a secret", j.ID, u.Redacted(), ErrInvalidJob)
 	}
 	if len(j.Body) > maxBodyBytes {
 		return fmt.Errorf("job %q: body of %d bytes: %w: the limit is %d bytes", j.ID, len(j.Body), ErrInvalidJob, maxBodyBytes)

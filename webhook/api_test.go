@@ -271,6 +271,30 @@ func keysMentioning(t *testing.T, db *badger.DB, id string) []string {
 	return keys
 }
 
+func TestNilResolverFailsSecretJobs(t *testing.T) {
+	rc := newReceiver(t, statusAlways(http.StatusOK))
+	d, err := NewDispatcher(openDB(t, ""), testConfig(), nil, nil)
+	if err != nil {
+		t.Fatalf("new dispatcher without resolver: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	ref := plugins.SecretRef{Vault: "api-keys", Key: "crm-api-token"}
+	job, err := d.Enqueue(t.Context(), Job{Executor: "crm-sync", URL: rc.URL, Body: []byte(`{}`), Headers: []plugins.Header{{Name: "X-Key", Secret: &ref}}})
+	if err != nil {
+		t.Fatalf("enqueue: %v", err)
+	}
+	done, err := d.Wait(t.Context(), job.ID)
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	if done.Status != StatusFailed || !strings.Contains(done.LastError, "no secret resolver") {
+		t.Errorf("job = {%s, %q}, want FAILED with no secret resolver", done.Status, done.LastError)
+	}
+}
+
 func TestStartResumesInterruptedJob(t *testing.T) {
 	rc := newReceiver(t, statusAlways(http.StatusOK))
 	db := openDB(t, "")
@@ -333,12 +357,53 @@ func TestNewDispatcherRejectsBadArguments(t *testing.T) {
 	if _, err := NewDispatcher(nil, testConfig(), newFakeSecrets(nil), nil); !errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("nil database error = %v, want ErrInvalidConfig", err)
 	}
-	if _, err := NewDispatcher(db, testConfig(), nil, nil); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("nil resolver error = %v, want ErrInvalidConfig", err)
-	}
 	cfg := testConfig()
 	cfg.Workers = 0
 	if _, err := NewDispatcher(db, cfg, newFakeSecrets(nil), nil); !errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("zero workers error = %v, want ErrInvalidConfig", err)
+	}
+}
+
+func TestRetryOfCanceledBackoffRunsNow(t *testing.T) {
+	var healthy atomic.Bool
+	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
+		if healthy.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	h := newHarness(t, nil, testConfig(), nil)
+	recorded := make(chan Job, 4)
+	h.d.afterAttempt = func(j Job) { recorded <- j }
+	if err := h.d.Start(t.Context()); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	job, err := h.d.Enqueue(t.Context(), Job{Executor: "crm-sync", URL: rc.URL, Body: []byte(`{}`),
+		Policy: Policy{BackoffBase: time.Hour, BackoffMax: time.Hour}})
+	if err != nil {
+		t.Fatalf("enqueue: %v", err)
+	}
+	if first := <-recorded; first.Status != StatusPending {
+		t.Fatalf("status after 500 = %s, want PENDING", first.Status)
+	}
+
+	if _, err := h.d.Cancel(t.Context(), job.ID); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	healthy.Store(true)
+	if _, err := h.d.Retry(t.Context(), job.ID); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+
+	// The hour-long wait of the canceled round must not delay the new one.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	done, err := h.d.Wait(ctx, job.ID)
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	if done.Status != StatusSuccess || done.Round != 2 {
+		t.Errorf("job = {%s, round %d}, want {SUCCESS, 2}", done.Status, done.Round)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// newSink starts a loopback server that reads each body and answers 204.
+// newSink starts a loopback server that reads each body and responds with 204.
 func newSink(b *testing.B) *httptest.Server {
 	b.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

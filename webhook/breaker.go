@@ -77,8 +77,8 @@ func (b *breaker) record(success bool, now time.Time, threshold int, cooldown ti
 	return before, b.state
 }
 
-// release frees a half-open probe slot after an attempt whose result says
-// nothing about the destination, such as a configuration error.
+// release frees a half-open probe slot after an attempt whose result does
+// not reflect the destination's health, such as a configuration error.
 func (b *breaker) release() { b.probing = false }
 
 // idle reports whether the breaker holds no state worth keeping.

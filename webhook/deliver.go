@@ -32,13 +32,13 @@ type outcome struct {
 	retryAfter    time.Duration
 	hasRetryAfter bool
 
-	// aborted is true when the attempt was cut short by shutdown or by
-	// Cancel; a shutdown abort is not recorded as an attempt.
+	// aborted is true when shutdown or Cancel cut the attempt short. A
+	// shutdown abort is not recorded as an attempt.
 	aborted bool
 
-	// destinationFault is true when the result says something about the
-	// destination's health (a response or a network error), so it counts
-	// for the circuit breaker. Configuration errors do not.
+	// destinationFault is true when the result reflects the destination's
+	// health, as a response or a network error does, so it counts for the
+	// circuit breaker. Configuration errors do not.
 	destinationFault bool
 }
 
@@ -85,7 +85,7 @@ func newHTTPClient(cfg Config) *http.Client {
 }
 
 // destinationKey returns scheme://host:port for rawURL, the unit of
-// per-destination limits. An unparsable URL maps to one shared key; its
+// per-destination limits. An unparsable URL maps to one shared key, and its
 // attempt fails as a configuration error anyway.
 func destinationKey(rawURL string) string {
 	u, err := url.Parse(rawURL)
@@ -116,7 +116,7 @@ func validateURL(rawURL string) (*url.URL, error) {
 		return nil, configError("invalid URL %q: host is missing", rawURL)
 	}
 	if u.User != nil {
-		return nil, configError("invalid URL %q: user info is not allowed; send credentials in a header that references a secret", u.Redacted())
+		return nil, configError("invalid URL %q: user info is not allowed, so send credentials in a header that references a secret", u.Redacted())
 	}
 	return u, nil
 }
@@ -199,13 +199,16 @@ func (d *Dispatcher) headerValue(ctx context.Context, j Job, h plugins.Header) (
 	return value, checkHeaderValue(h.Name, value, "value of secret "+h.Secret.String())
 }
 
-// resolve fetches one secret. use says what the secret is for, such as
+// resolve fetches one secret. use names what the secret is for, such as
 // `header "Authorization"`. A context error passes through so that shutdown
-// is not mistaken for a missing secret; every other error is a
+// is not mistaken for a missing secret. Every other error is a
 // configuration error.
 func (d *Dispatcher) resolve(ctx context.Context, j Job, ref plugins.SecretRef, use string) (secretBytes, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, configError("%s: %v", use, err)
+	}
+	if d.secrets == nil {
+		return nil, configError("%s: secret %s: no secret resolver is configured", use, ref)
 	}
 	raw, err := d.secrets.Resolve(ctx, ref, SecretActor(j.Executor))
 	if err != nil {
@@ -249,8 +252,8 @@ func attemptHeaders(j Job) []string {
 	return append(out, MaskHeaders(j.Headers)...)
 }
 
-// deliver makes one attempt. ctx carries shutdown and Cancel; the attempt
-// timeout is applied here.
+// deliver makes one attempt. ctx ends on shutdown and Cancel, and deliver
+// adds the attempt timeout.
 func (d *Dispatcher) deliver(ctx context.Context, j Job, number int) outcome {
 	start := d.cfg.Clock.Now()
 	realStart := time.Now()

@@ -16,8 +16,8 @@ import (
 	"github.com/execvault/execvault/plugins"
 )
 
-// SecretResolver returns the value of a secret for a delivery. The
-// secrets store implements it. actor is SecretActor(job.Executor).
+// SecretResolver returns the value of a secret for a delivery. An adapter
+// over the secret store implements it. actor is SecretActor(job.Executor).
 // Implementations must be safe for concurrent use. Any error other than
 // the context's fails the job at once as a configuration error.
 type SecretResolver interface {
@@ -62,9 +62,10 @@ type Dispatcher struct {
 	wake      chan struct{}
 
 	// queued holds the ids in the heap, a ready queue or in flight, so that
-	// a job is never scheduled twice. running holds the ids in flight and
-	// requeue the jobs that became PENDING again during their attempt.
-	queued   map[string]bool
+	// a job is never attempted twice at once. running holds the ids in
+	// flight and requeue the jobs that became PENDING again during their
+	// attempt.
+	queued   map[string]queueSlot
 	running  map[string]context.CancelCauseFunc
 	requeue  map[string]time.Time
 	timers   dueHeap
@@ -78,15 +79,15 @@ type Dispatcher struct {
 // NewDispatcher returns a dispatcher that stores jobs in db under the
 // "job/" and "jobidx/" key prefixes and resolves secret headers through
 // secrets. db should be opened with SyncWrites true, or an acknowledged job
-// can be lost in a power failure. The dispatcher does not close db. A nil
-// logger discards logs. It returns an error wrapping ErrInvalidConfig when
-// cfg is invalid or db or secrets is nil.
+// can be lost in a power failure. The dispatcher does not close db.
+//
+// secrets may be nil for a dispatcher that only lists, retries or cancels
+// jobs. With a nil resolver, an attempt of a job that references a secret
+// fails as a configuration error. A nil logger discards logs. It returns an error
+// wrapping ErrInvalidConfig when cfg is invalid or db is nil.
 func NewDispatcher(db *badger.DB, cfg Config, secrets SecretResolver, logger *slog.Logger) (*Dispatcher, error) {
 	if db == nil {
 		return nil, fmt.Errorf("new dispatcher: database is nil: %w", ErrInvalidConfig)
-	}
-	if secrets == nil {
-		return nil, fmt.Errorf("new dispatcher: secret resolver is nil: %w", ErrInvalidConfig)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("new dispatcher: %w", err)
@@ -102,7 +103,7 @@ func NewDispatcher(db *badger.DB, cfg Config, secrets SecretResolver, logger *sl
 		client:  newHTTPClient(cfg),
 		stop:    make(chan struct{}),
 		wake:    make(chan struct{}, 1),
-		queued:  make(map[string]bool),
+		queued:  make(map[string]queueSlot),
 		running: make(map[string]context.CancelCauseFunc),
 		requeue: make(map[string]time.Time),
 		dests:   make(map[string]*destination),
@@ -183,7 +184,7 @@ func (d *Dispatcher) shutdown() {
 }
 
 // Close stops scheduling new attempts and waits for the attempts in flight
-// to end, each within its attempt timeout; cancel the context passed to
+// to end, each within its attempt timeout. Cancel the context passed to
 // Start first to abort them. Jobs not yet delivered stay in the database and
 // resume at the next Start. Close always returns nil and may be called more
 // than once.
@@ -208,8 +209,17 @@ func (d *Dispatcher) signal() {
 	}
 }
 
+// queueSlot is where a queued job is. A job in the heap may also have stale
+// entries there, from before it was scheduled earlier; only the entry whose
+// due time equals due is live.
+type queueSlot struct {
+	due   time.Time
+	ready bool // in a destination's ready queue or in flight
+}
+
 // schedule queues job id for an attempt at due. A job already in flight is
-// queued again when its attempt ends; one already waiting keeps its place.
+// queued again when its attempt ends. A job already waiting moves to the
+// earlier of its due times.
 func (d *Dispatcher) schedule(id, rawURL string, due time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -224,10 +234,10 @@ func (d *Dispatcher) scheduleLocked(id, rawURL string, due time.Time) {
 		d.requeue[id] = due
 		return
 	}
-	if d.queued[id] {
+	if slot, ok := d.queued[id]; ok && (slot.ready || !due.Before(slot.due)) {
 		return
 	}
-	d.queued[id] = true
+	d.queued[id] = queueSlot{due: due}
 	d.timers.push(entry{id: id, destination: destinationKey(rawURL), due: due})
 	d.signal()
 }
@@ -272,6 +282,10 @@ func (d *Dispatcher) dispatchDue() (time.Time, bool) {
 	now := d.cfg.Clock.Now()
 	for d.timers.Len() > 0 && !d.timers[0].due.After(now) {
 		e := d.timers.pop()
+		if slot, ok := d.queued[e.id]; !ok || slot.ready || !slot.due.Equal(e.due) {
+			continue
+		}
+		d.queued[e.id] = queueSlot{due: e.due, ready: true}
 		dst := d.dests[e.destination]
 		if dst == nil {
 			dst = &destination{key: e.destination}
@@ -316,7 +330,8 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// runAttempt makes one attempt of job e.id and records it.
+// runAttempt makes one attempt of job e.id, records it and queues the job
+// again when it is still PENDING.
 func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) {
 	defer d.wg.Done()
 
@@ -363,7 +378,7 @@ func (d *Dispatcher) logBreaker(dst *destination, before, after breakerState) {
 	}
 }
 
-// attemptResult tells runAttempt what to do after an attempt.
+// attemptResult is the result of attemptJob that runAttempt acts on.
 type attemptResult struct {
 	url           string
 	next          *time.Time // due time of the next attempt, nil when none
@@ -420,7 +435,7 @@ func (d *Dispatcher) requeueAborted(j Job) {
 		return nil
 	})
 	if err != nil {
-		d.log.Error("webhook job left RUNNING after shutdown; it resumes at the next start", "job_id", j.ID, "error", err)
+		d.log.Error("webhook job left RUNNING after shutdown, to resume at the next start", "job_id", j.ID, "error", err)
 	}
 }
 
@@ -434,8 +449,9 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 		s.Attempts = append(s.Attempts, a)
 		s.UpdatedAt = now
 		if s.Status != StatusRunning || s.Round != j.Round {
-			// Canceled, and perhaps retried, during the attempt: the
-			// attempt is history, the status is the caller's.
+			// The job was canceled, and perhaps retried, during the
+			// attempt. The attempt goes into the history and the status
+			// stays as Cancel or Retry set it.
 			return nil
 		}
 
@@ -460,7 +476,7 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 		return nil
 	})
 	if err != nil {
-		// The attempt happened but its record is lost; the job stays
+		// The attempt happened but its record is lost. The job stays
 		// RUNNING in the database and is delivered again after a restart.
 		d.log.Error("webhook attempt not recorded", "job_id", j.ID, "attempt", a.Number, "error", err)
 		return res
@@ -492,7 +508,7 @@ func (d *Dispatcher) logAttempt(j Job, a Attempt) {
 	case a.Error == "":
 		log.Debug("webhook delivered")
 	case j.Status == StatusPending:
-		log.Warn("webhook attempt failed; retrying", "error", a.Error, "next_attempt_at", j.NextAttemptAt)
+		log.Warn("webhook attempt failed, will retry", "error", a.Error, "next_attempt_at", j.NextAttemptAt)
 	case j.Status == StatusFailed:
 		log.Error("webhook job failed", "error", j.LastError, "retryable", a.Retryable)
 	default:

@@ -23,9 +23,9 @@
 // # Attempts and retries
 //
 // A job is POSTed with its body byte for byte. A 2xx response succeeds. A
-// redirect is never followed: it is a failed attempt whose record says where
-// it pointed, because following it would send the job's secret headers to
-// another host. Any other status, a timeout or a connection error is
+// redirect is never followed, because following it would send the job's
+// secret headers to another host. It is a failed attempt whose record names
+// the redirect target. Any other status, a timeout or a connection error is
 // retried until Policy.MaxAttempts attempts were made in all. A
 // configuration error fails the job at once: an invalid URL, a header name
 // or value that cannot be sent, a secret that cannot be resolved, a signing

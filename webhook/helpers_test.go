@@ -159,8 +159,8 @@ func (h *harness) deliver(t *testing.T, job Job) Job {
 	return done
 }
 
-// receiver is a loopback HTTP server that counts requests and answers
-// with respond, which gets the 1-based request number.
+// receiver is a loopback HTTP server that counts requests and responds
+// through respond, which gets the 1-based request number.
 type receiver struct {
 	*httptest.Server
 	count atomic.Int64

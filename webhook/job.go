@@ -158,8 +158,8 @@ type Attempt struct {
 	// Error is the reason the attempt failed, empty on success.
 	Error string `json:"error,omitempty"`
 
-	// RedirectRefused is true when the destination answered with a redirect,
-	// which the dispatcher never follows.
+	// RedirectRefused is true when the destination responded with a
+	// redirect, which the dispatcher never follows.
 	RedirectRefused bool `json:"redirectRefused,omitempty"`
 
 	// Retryable is false for a configuration error, which fails the job at

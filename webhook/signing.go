@@ -23,7 +23,7 @@ const (
 // follows it.
 const signingSecretPrefix = "whsec_"
 
-// redacted is what a secret value prints as.
+// redacted is the marker that a secret value prints as.
 const redacted = "[REDACTED]"
 
 // secretBytes is a resolved secret value. It prints as a redaction marker

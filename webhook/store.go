@@ -44,7 +44,7 @@ func doneKey(updated time.Time, id string) []byte {
 	return append(k, id...)
 }
 
-// errSkipWrite tells store.update that the callback chose to leave the job
+// errSkipWrite is returned by a store.update callback to leave the job
 // unchanged.
 var errSkipWrite = errors.New("skip write")
 
