@@ -29,9 +29,10 @@
 // re-encrypts the old values in the background. RewrapKEK changes the
 // master key. Export and Import move a store as an encrypted archive.
 //
-// Resolve serves webhook sends from an LRU cache of decrypted values. Every
-// change is written to an append-only audit log together with the change
-// itself. Values never are, only a keyed hash of them.
+// Resolve serves webhook sends from an LRU cache of decrypted values.
+// Every change and read is recorded in an append-only audit log, vault and
+// secret changes in the same transaction as the change. Values never are,
+// only a keyed hash of them.
 //
 // # Redaction
 //
