@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -56,6 +57,10 @@ type Config struct {
 	// connect timeout; with Egress set, that dialer also checks each
 	// address it connects to against the policy.
 	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
+
+	// TLSConfig configures TLS for https destinations. Nil uses the system
+	// root certificates. The dispatcher clones it.
+	TLSConfig *tls.Config
 
 	// Resolver looks up host names when Egress is set, so that the policy
 	// applies to the addresses actually dialed. Default net.DefaultResolver.

@@ -76,6 +76,9 @@ func newHTTPClient(cfg Config) *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+	if cfg.TLSConfig != nil {
+		transport.TLSClientConfig = cfg.TLSConfig.Clone()
+	}
 	return &http.Client{
 		Transport: transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -529,5 +530,36 @@ func TestPerHostConcurrencyLimit(t *testing.T) {
 		if err != nil || done.Status != StatusSuccess {
 			t.Errorf("job %s = {%s, %v}, want SUCCESS", id, done.Status, err)
 		}
+	}
+}
+
+func TestHTTPSWithConfiguredRoots(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name       string
+		trusted    bool
+		wantStatus Status
+	}{
+		{"trusted test CA", true, StatusSuccess},
+		{"system roots only", false, StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.Policy.MaxAttempts = 1
+			if tt.trusted {
+				cfg.TLSConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+			}
+			h := startDispatcher(t, nil, cfg, nil)
+
+			got := h.deliver(t, Job{URL: srv.URL})
+
+			if got.Status != tt.wantStatus {
+				t.Errorf("status = %s, want %s (last error %q)", got.Status, tt.wantStatus, got.LastError)
+			}
+		})
 	}
 }

@@ -58,7 +58,8 @@ type Job struct {
 	Headers []plugins.Header `json:"headers,omitempty"`
 
 	// Body is sent byte for byte. Content-Type defaults to
-	// application/json unless Headers set it.
+	// application/json unless Headers set it. JSON encodes it as base64,
+	// which keeps bytes that are not valid JSON intact.
 	Body []byte `json:"body"`
 
 	// Policy is the retry policy. Enqueue fills zero fields from
