@@ -416,13 +416,19 @@ func describe(v goja.Value) string {
 		}
 		return "an object"
 	}
-	switch v.Export().(type) {
-	case bool:
-		return "a boolean"
-	case int64, float64:
+	if _, ok := v.(*goja.Symbol); ok {
+		return "a symbol"
+	}
+	switch {
+	case goja.IsBigInt(v):
+		return "a bigint"
+	case goja.IsNumber(v):
 		return "a number"
 	}
-	return "a " + v.ExportType().String()
+	if _, ok := v.Export().(bool); ok {
+		return "a boolean"
+	}
+	return "a value of type " + v.ExportType().String()
 }
 
 // describeValue is describe plus the value itself for numbers and booleans,

@@ -204,3 +204,33 @@ func TestFireCallbackFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	vm := newEngine(host{}).vm
+	tests := []struct {
+		expr string
+		want string
+	}{
+		{expr: "undefined", want: "undefined"},
+		{expr: "null", want: "null"},
+		{expr: "1.5", want: "a number"},
+		{expr: "10n", want: "a bigint"},
+		{expr: "true", want: "a boolean"},
+		{expr: "'s'", want: "a string"},
+		{expr: "Symbol('s')", want: "a symbol"},
+		{expr: "[1]", want: "an array"},
+		{expr: "({})", want: "an object"},
+		{expr: "(() => 1)", want: "a function"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			v, err := vm.RunString(tt.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := describe(v); got != tt.want {
+				t.Errorf("describe(%s) = %q, want %q", tt.expr, got, tt.want)
+			}
+		})
+	}
+}

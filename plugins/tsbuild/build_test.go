@@ -349,3 +349,22 @@ func TestFindEngine(t *testing.T) {
 		})
 	}
 }
+
+func TestBundleConcurrently(t *testing.T) {
+	const workers = 4
+	errs := make(chan error, workers)
+	for range workers {
+		go func() {
+			b, err := Bundle(context.Background(), Options{Entries: []string{examplesDir}, BaseDir: "../.."})
+			if err == nil && len(b.Files) != 2 {
+				err = errors.New("bundle lists " + strings.Join(b.Files, ", ") + ", want two files")
+			}
+			errs <- err
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
