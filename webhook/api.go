@@ -11,7 +11,8 @@ import (
 
 // Enqueue stores job as PENDING and schedules its first attempt now. It
 // returns once the job is durable (as durable as the database's SyncWrites
-// setting makes it). A job enqueued before Start waits for Start.
+// setting makes it). A job enqueued before Start, or after Close, waits in
+// the database for the next Start.
 //
 // An empty ID gets a generated one. When a job with the same ID exists,
 // Enqueue stores nothing and returns the existing job, so that an event

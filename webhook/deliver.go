@@ -258,33 +258,37 @@ func attemptHeaders(j Job) []string {
 // deliver makes one attempt. ctx ends on shutdown and Cancel, and deliver
 // adds the attempt timeout.
 func (d *Dispatcher) deliver(ctx context.Context, j Job, number int) outcome {
-	start := d.cfg.Clock.Now()
 	realStart := time.Now()
 	out := outcome{attempt: Attempt{
 		Round:     j.Round,
 		Number:    number,
-		StartedAt: start,
+		StartedAt: d.cfg.Clock.Now(),
 		Headers:   attemptHeaders(j),
 	}}
-	finish := func() outcome {
-		out.attempt.EndedAt = d.cfg.Clock.Now()
-		out.attempt.Duration = time.Since(realStart)
-		return out
-	}
 
 	attemptCtx, cancel := context.WithTimeout(ctx, j.Policy.AttemptTimeout)
 	defer cancel()
-
-	req, err := d.buildRequest(attemptCtx, j, start)
-	if err != nil {
-		return d.failure(ctx, attemptCtx, j, &out, finish, err)
+	if err := d.send(attemptCtx, j, &out); err != nil {
+		classifyError(ctx, attemptCtx, j, &out, err)
 	}
 
+	out.attempt.EndedAt = d.cfg.Clock.Now()
+	out.attempt.Duration = time.Since(realStart)
+	return out
+}
+
+// send builds and sends the request and fills out from the response. It
+// returns the error when no response arrived.
+func (d *Dispatcher) send(ctx context.Context, j Job, out *outcome) error {
+	req, err := d.buildRequest(ctx, j, out.attempt.StartedAt)
+	if err != nil {
+		return err
+	}
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return d.failure(ctx, attemptCtx, j, &out, finish, err)
+		return err
 	}
-	// Draining lets the connection be reused; the body itself is never
+	// Draining lets the connection be reused. The body itself is never
 	// stored because a receiver may echo request headers into it.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBytes))
 	_ = resp.Body.Close()
@@ -294,7 +298,7 @@ func (d *Dispatcher) deliver(ctx context.Context, j Job, number int) outcome {
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
 		out.success = true
-		return finish()
+		return nil
 	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
 		out.attempt.RedirectRefused = true
 		out.attempt.Error = fmt.Sprintf("HTTP %d: redirect to %q not followed", resp.StatusCode, resp.Header.Get("Location"))
@@ -303,11 +307,12 @@ func (d *Dispatcher) deliver(ctx context.Context, j Job, number int) outcome {
 	}
 	out.attempt.Retryable = true
 	out.retryAfter, out.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), d.cfg.Clock.Now())
-	return finish()
+	return nil
 }
 
-// failure fills out for an attempt that ended without a response.
-func (d *Dispatcher) failure(ctx, attemptCtx context.Context, j Job, out *outcome, finish func() outcome, err error) outcome {
+// classifyError fills out for an attempt that ended without a response:
+// aborted by ctx, a configuration error, a timeout or a network error.
+func classifyError(ctx, attemptCtx context.Context, j Job, out *outcome, err error) {
 	switch {
 	case ctx.Err() != nil:
 		out.aborted = true
@@ -323,5 +328,4 @@ func (d *Dispatcher) failure(ctx, attemptCtx context.Context, j Job, out *outcom
 		out.attempt.Retryable = true
 		out.attempt.Error = err.Error()
 	}
-	return finish()
 }

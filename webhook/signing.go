@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -50,10 +51,10 @@ func signingKey(secret secretBytes) (secretBytes, error) {
 	text := strings.TrimPrefix(strings.TrimSpace(string(secret)), signingSecretPrefix)
 	key, err := base64.StdEncoding.DecodeString(text)
 	if err != nil {
-		return nil, fmt.Errorf("signing secret is not whsec_ followed by standard base64")
+		return nil, errors.New("signing secret is not whsec_ followed by standard base64")
 	}
 	if len(key) == 0 {
-		return nil, fmt.Errorf("signing secret is empty")
+		return nil, errors.New("signing secret is empty")
 	}
 	return key, nil
 }
