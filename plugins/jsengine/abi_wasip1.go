@@ -7,9 +7,9 @@ import (
 	"unsafe"
 )
 
-// inbox is the buffer execvault_alloc hands out. The host writes the bundle
-// or a firing's arguments into it; keeping it in a package variable keeps
-// the memory alive and unmoved until the next allocation.
+// inbox is the buffer execvault_alloc hands out, into which the host writes
+// the bundle or a firing's arguments. A package variable keeps the memory
+// alive and unmoved until the next allocation.
 var inbox []byte
 
 // outbox holds the last buffer returned to the host, so that it stays valid
@@ -79,8 +79,9 @@ func execvaultLoad(ptr, size int32) int64 {
 func execvaultManifest() int64 {
 	data, err := theEngine.manifestJSON()
 	if err != nil {
-		// Encoding fixed structs of strings cannot fail; an empty
-		// manifest makes the host report the module as broken.
+		// json.Marshal fails only on values such as channels and NaN,
+		// which the manifest structs cannot hold. An empty manifest
+		// would make the host reject the module.
 		data = []byte("{}")
 	}
 	return pack(data)

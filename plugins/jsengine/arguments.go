@@ -14,10 +14,9 @@ import (
 // argumentsFactory turns the arguments JSON of one firing into the object
 // passed to every callback of that firing.
 //
-// Objects and arrays in the arguments are lazy: they keep the raw JSON and
+// Objects and arrays in the arguments are lazy. They keep the raw JSON and
 // convert a member to a JavaScript value only when a callback reads it, so
-// a condition that reads one field of a large record does not pay for
-// converting the whole record. They behave as JSON.parse's result would,
+// a condition on one field of a large record skips the rest of the record. They behave as JSON.parse's result would,
 // with these exceptions that follow from goja's dynamic objects: every
 // property is a writable, enumerable, configurable data property,
 // Object.freeze and Object.defineProperty with other attributes throw a

@@ -398,7 +398,7 @@ func isArrayObject(obj *goja.Object) bool {
 }
 
 // describe names the JavaScript type of v for messages, as typeof would,
-// but with null and arrays told apart from objects.
+// but distinguishes null and arrays from objects.
 func describe(v goja.Value) string {
 	switch {
 	case v == nil || goja.IsUndefined(v):

@@ -38,7 +38,7 @@ const maxCallStackSize = 2048
 // map paths resolve relative to it, so they reach stack traces unchanged.
 const bundleScriptName = "bundle.js"
 
-// host is what the engine needs from the embedder: the execvault.log and
+// host holds the engine's view of its embedder: the execvault.log and
 // execvault.clock_now imports on wasip1, plain Go functions in native tests.
 type host struct {
 	log func(level int32, msg string)
@@ -255,7 +255,7 @@ func (e *engine) call(fn goja.Callable, args goja.Value) (goja.Value, error) {
 	}
 }
 
-// promiseType is what ExportType returns for a promise; comparing it is much
+// promiseType is the ExportType of a promise. Comparing types is much
 // cheaper than Export, which converts an ordinary object into a Go map.
 var promiseType = reflect.TypeOf((*goja.Promise)(nil))
 

@@ -14,11 +14,10 @@ const maxFastJSONDepth = 64
 
 // jsonWriter serialises request bodies. It writes plain data (ordinary
 // objects, arrays, ASCII strings, numbers, booleans and null) itself,
-// because goja's JSON.stringify decodes every string rune by rune, and
-// hands every other value to JSON.stringify, so the output is always what
-// JSON.stringify would produce: toJSON methods (Date among them), boxed
-// primitives, BigInt errors, non-ASCII strings and cycles all take that
-// path.
+// because goja's JSON.stringify decodes every string rune by rune. Every
+// other value goes to JSON.stringify, so the output always matches it:
+// toJSON methods (Date among them), boxed primitives, BigInt errors,
+// non-ASCII strings and cycles all take that path.
 type jsonWriter struct {
 	vm        *goja.Runtime
 	stringify goja.Callable

@@ -33,12 +33,12 @@
 // # TailorDB type imports
 //
 // Executors name their record type by importing it from the application's
-// TailorDB files, which execvault does not need. The rule: a relative or
-// absolute import path that has a directory named "tailordb" in it, and
-// that names no existing file (tried as esbuild does: as given, with a
-// source extension, with .js swapped for .ts, or as a directory with an
-// index file), resolves to a virtual module. Each name x that the importing
-// file imports or re-exports from that path with braces, as in
+// TailorDB files, which execvault does not need. The rule covers relative
+// and absolute import paths with a directory named "tailordb" in them.
+// When such a path names no existing file, tried as esbuild does (as given,
+// with a source extension, with .js swapped for .ts, or as a directory with
+// an index file), it resolves to a virtual module. Each name x that the
+// importing file imports or re-exports from that path with braces, as in
 // import { x } from "../tailordb/order", is exported as { name: "x" }, and
 // the default export is { name: "order" }, after the file name. When the
 // file exists it is bundled like any other, and the trigger takes the type

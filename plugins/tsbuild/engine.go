@@ -15,7 +15,7 @@ const EngineEnv = "EXECVAULT_JS_ENGINE"
 // EngineFileName is the engine's file name beside the execvault executable.
 const EngineFileName = "execvault-js-engine.wasm"
 
-// engineBuildHint says how to produce the engine; every not-found error
+// engineBuildHint tells how to produce the engine. Every not-found error
 // ends with it.
 const engineBuildHint = "build it with make js-engine, or with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o bin/" +
 	EngineFileName + " ./plugins/jsengine, or set " + EngineEnv + " to its path"
@@ -25,8 +25,8 @@ const engineBuildHint = "build it with make js-engine, or with GOOS=wasip1 GOARC
 // executable. It only checks that the file exists. getenv is usually
 // os.Getenv and executable the result of os.Executable.
 //
-// When the file is missing the error wraps ErrEngineNotFound and says how
-// to build the engine.
+// When the file is missing the error wraps ErrEngineNotFound and explains
+// how to build the engine.
 func FindEngine(getenv func(string) string, executable string) (string, error) {
 	if p := getenv(EngineEnv); p != "" {
 		if _, err := os.Stat(p); err != nil {

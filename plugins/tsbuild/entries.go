@@ -16,8 +16,8 @@ var executorExtensions = []string{".ts", ".mts", ".js", ".mjs"}
 // absolute file paths. A file is taken as given, whatever its extension. A
 // directory contributes, in name order, the files directly inside it that
 // end in .ts, .mts, .js or .mjs, except type declarations (.d.ts), tests
-// (.test.* and .spec.*) and names starting with "." or "_"; it is not
-// searched recursively. A path listed twice is taken once.
+// (.test.* and .spec.*) and names starting with "." or "_". Subdirectories
+// are not searched. A path listed twice is taken once.
 //
 // Errors wrap ErrNoEntries when entries is empty or a directory holds no
 // executor file, and name the path when it cannot be read.

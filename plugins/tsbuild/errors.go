@@ -18,7 +18,7 @@ var (
 	// already carry a bundle.
 	ErrInvalidEngine = errors.New("invalid JavaScript engine module")
 
-	// ErrEngineNotFound marks a missing engine file. The error says where
-	// the engine was looked for and how to build it.
+	// ErrEngineNotFound marks a missing engine file. The error names the
+	// paths searched and explains how to build the engine.
 	ErrEngineNotFound = errors.New("JavaScript engine not found")
 )

@@ -69,9 +69,9 @@ func isPathImport(spec string) bool {
 }
 
 // sourceFileExists reports whether an import of target finds a file the way
-// esbuild looks for one: the path itself, the path with a source extension,
-// the path with ".js" swapped for a TypeScript extension, or an index file
-// in a directory of that name.
+// esbuild looks for one. It tries the path itself, the path with a source
+// extension, the path with ".js" swapped for a TypeScript extension, and an
+// index file in a directory of that name.
 func sourceFileExists(target string) bool {
 	isFile := func(p string) bool {
 		info, err := os.Stat(p)
