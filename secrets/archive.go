@@ -384,10 +384,11 @@ type ImportResult struct {
 // untouched. Values are sealed again with the active data key, and version
 // numbers and times are kept.
 //
-// NOTE: the archive is held in memory while it is checked, and it is then
-// written one secret per transaction, so a crash during the writes leaves a
-// partial import that a second Import rejects as ErrStoreNotEmpty. Remove
-// the data directory and import again.
+// NOTE: the archive is held in memory while it is checked. An archive too
+// large for one Badger transaction is written one secret per transaction,
+// so a crash during its writes leaves a partial import that a second
+// Import rejects as ErrStoreNotEmpty. Remove the data directory and import
+// again.
 func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 	if err := s.begin(); err != nil {
 		return ImportResult{}, err
@@ -456,46 +457,81 @@ func (s *Store) validateArchive(vaults []archiveVault, secrets []archiveSecret) 
 	return nil
 }
 
+// writeArchive writes the archive in one transaction, so a crash leaves
+// either nothing or everything. An archive too large for one Badger
+// transaction is written one secret per transaction instead.
 func (s *Store) writeArchive(ctx context.Context, vaults []archiveVault, secrets []archiveSecret) error {
+	s.keyMu.RLock()
+	defer s.keyMu.RUnlock()
+	ring := s.ring.Load()
+	defer func() {
+		for _, sec := range secrets {
+			for _, v := range sec.Versions {
+				clear(v.Value)
+			}
+		}
+	}()
+
 	err := s.update(ctx, func(txn *badger.Txn) error {
-		for _, v := range vaults {
-			if err := txn.Set(vaultKey(v.Name), vaultRecord{Created: v.Created, Updated: v.Updated}.encode()); err != nil {
+		// A vault created since Import checked the store would be
+		// overwritten, so the check is repeated inside the transaction.
+		if keys := collectKeys(txn, []byte{prefixVault}); len(keys) > 0 {
+			return fmt.Errorf("%w: a vault was created during the import", ErrStoreNotEmpty)
+		}
+		if err := putArchiveVaults(txn, vaults); err != nil {
+			return err
+		}
+		for _, sec := range secrets {
+			if err := putArchiveSecret(txn, ring, sec); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
+	if !errors.Is(err, badger.ErrTxnTooBig) {
 		return err
 	}
 
-	s.keyMu.RLock()
-	defer s.keyMu.RUnlock()
-	ring := s.ring.Load()
+	s.log.Info("archive too large for one transaction, importing one secret at a time", "secrets", len(secrets))
+	err = s.update(ctx, func(txn *badger.Txn) error { return putArchiveVaults(txn, vaults) })
+	if err != nil {
+		return err
+	}
 	for _, sec := range secrets {
-		err := s.update(ctx, func(txn *badger.Txn) error {
-			rec := secretRecord{Created: sec.Created, Updated: sec.Updated, Current: sec.Current, Oldest: sec.Versions[0].Version}
-			for _, v := range sec.Versions {
-				ver, err := sealVersion(ring, sec.Vault, sec.Name, v.Version, NewValue(v.Value), v.Created)
-				if err != nil {
-					return err
-				}
-				if v.Version == sec.Current {
-					rec.Head = ver
-					continue
-				}
-				if err := txn.Set(versionKey(sec.Vault, sec.Name, v.Version), ver.encode()); err != nil {
-					return err
-				}
-			}
-			return txn.Set(secretKey(sec.Vault, sec.Name), rec.encode())
-		})
-		for _, v := range sec.Versions {
-			clear(v.Value)
-		}
+		err := s.update(ctx, func(txn *badger.Txn) error { return putArchiveSecret(txn, ring, sec) })
 		if err != nil {
 			return fmt.Errorf("secret %q in vault %q: %w", sec.Name, sec.Vault, err)
 		}
 	}
 	return nil
+}
+
+func putArchiveVaults(txn *badger.Txn, vaults []archiveVault) error {
+	for _, v := range vaults {
+		if err := txn.Set(vaultKey(v.Name), vaultRecord{Created: v.Created, Updated: v.Updated}.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putArchiveSecret seals every version of an archived secret with the
+// active data key: the current one into the secret record, the older ones
+// under their version keys.
+func putArchiveSecret(txn *badger.Txn, ring *keyring, sec archiveSecret) error {
+	rec := secretRecord{Created: sec.Created, Updated: sec.Updated, Current: sec.Current, Oldest: sec.Versions[0].Version}
+	for _, v := range sec.Versions {
+		ver, err := sealVersion(ring, sec.Vault, sec.Name, v.Version, NewValue(v.Value), v.Created)
+		if err != nil {
+			return err
+		}
+		if v.Version == sec.Current {
+			rec.Head = ver
+			continue
+		}
+		if err := txn.Set(versionKey(sec.Vault, sec.Name, v.Version), ver.encode()); err != nil {
+			return err
+		}
+	}
+	return txn.Set(secretKey(sec.Vault, sec.Name), rec.encode())
 }
