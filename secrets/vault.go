@@ -70,9 +70,10 @@ func (s *Store) CreateVault(ctx context.Context, name string) (VaultInfo, error)
 // one transaction. Errors are *VaultError wrapping ErrVaultNotFound, or
 // *NameError.
 //
-// NOTE: a vault with more secrets than one Badger transaction can contain (in the
-// order of 100 000 versions with the default options) fails to delete with
-// badger.ErrTxnTooBig. Delete some secrets first.
+// NOTE: one Badger v4.9 transaction holds about 26 000 entries with the
+// store's 16 MiB memtable, so a vault with more secrets and older versions
+// than that fails to delete with badger.ErrTxnTooBig. Delete some secrets
+// first.
 func (s *Store) DeleteVault(ctx context.Context, name string) error {
 	if err := s.begin(); err != nil {
 		return err
