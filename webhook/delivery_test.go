@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -562,4 +563,29 @@ func TestHTTPSWithConfiguredRoots(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzCheckHeaderValue(f *testing.F) {
+	for _, seed := range []string{"Bearer abc", "a\r\nb", "tab\there", "\x00", "ünïcode", "\x7f"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		err := checkHeaderValue("X-Key", value, "value")
+		if err == nil {
+			// What passes must be one header line that net/http sends as
+			// it is: no control characters except horizontal tab.
+			for i := 0; i < len(value); i++ {
+				if c := value[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+					t.Errorf("checkHeaderValue accepted %q with byte 0x%02x", value, c)
+				}
+			}
+			return
+		}
+		if !errors.Is(err, ErrConfiguration) {
+			t.Errorf("error %v does not wrap ErrConfiguration", err)
+		}
+		if len(value) >= 8 && strings.Contains(err.Error(), value) {
+			t.Errorf("error %q contains the value", err)
+		}
+	})
 }

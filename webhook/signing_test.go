@@ -191,3 +191,41 @@ func TestSecretBytesRedacted(t *testing.T) {
 		}
 	}
 }
+
+func FuzzSigningKey(f *testing.F) {
+	for _, seed := range []string{vectorSecret, "whsec_", "", "whsec_@@@", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_YQ=="} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, secret string) {
+		key, err := signingKey(secretBytes(secret))
+		if err != nil {
+			if key != nil {
+				t.Errorf("signingKey returned a key with error %v", err)
+			}
+			if len(secret) >= 8 && strings.Contains(err.Error(), secret) {
+				t.Errorf("error %q contains the secret", err)
+			}
+			return
+		}
+		if len(key) == 0 {
+			t.Errorf("signingKey accepted %q with an empty key", secret)
+		}
+		if got := sign(key, "msg_1", time.Unix(1, 0), nil); !strings.HasPrefix(got, "v1,") {
+			t.Errorf("signature %q lacks the v1 prefix", got)
+		}
+	})
+}
+
+func BenchmarkSign(b *testing.B) {
+	key, err := signingKey(secretBytes(vectorSecret))
+	if err != nil {
+		b.Fatalf("signing key: %v", err)
+	}
+	body := []byte(strings.Repeat(`{"field":"value"},`, 64))
+	ts := time.Unix(vectorTimestamp, 0)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		sign(key, vectorID, ts, body)
+	}
+}
