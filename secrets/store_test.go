@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -321,5 +322,37 @@ func TestStoreKeepsOneVersion(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDeleteVaultTooLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 30 000 records")
+	}
+	ctx := context.Background()
+	s, _ := openTestStore(t, nil)
+	mustCreateVault(t, s, "huge")
+	mustCreateSecret(t, s, "huge", "k", "value")
+	record := rawGet(t, s, secretKey("huge", "k"))
+	for batch := range 6 {
+		err := s.db.Update(func(txn *badger.Txn) error {
+			for i := range 5000 {
+				if err := txn.Set(secretKey("huge", fmt.Sprintf("k%d-%d", batch, i)), record); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	err := s.DeleteVault(ctx, "huge")
+	if !errors.Is(err, badger.ErrTxnTooBig) || !strings.Contains(err.Error(), "delete some secrets first") {
+		t.Fatalf("DeleteVault of a huge vault = %v, want ErrTxnTooBig with advice", err)
+	}
+	if _, err := s.GetSecret(ctx, "huge", "k"); err != nil {
+		t.Errorf("secret after a failed vault delete: %v, want it kept", err)
 	}
 }

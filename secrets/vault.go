@@ -105,6 +105,9 @@ func (s *Store) DeleteVault(ctx context.Context, name string) error {
 		return s.appendAudit(txn, AuditEntry{Actor: ActorFrom(ctx), Action: ActionDelete, Vault: name, Outcome: OutcomeOK,
 			Detail: fmt.Sprintf("%d secrets deleted", removed)})
 	})
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		err = fmt.Errorf("%w: it contains more secrets and versions than one transaction allows; delete some secrets first", err)
+	}
 	if err != nil {
 		s.auditFailure(ctx, ActionDelete, name, "", err)
 		return &VaultError{Op: "delete vault", Vault: name, Err: err}
