@@ -67,6 +67,7 @@ type VaultError struct {
 	Err   error
 }
 
+// Error returns the operation, the vault, the cause and what to do next.
 func (e *VaultError) Error() string {
 	return fmt.Sprintf("%s %q: %v%s", e.Op, e.Vault, e.Err, hint(e.Err))
 }
@@ -86,6 +87,8 @@ type SecretError struct {
 	Err      error
 }
 
+// Error returns the operation, the secret and vault, the cause and what to
+// do next.
 func (e *SecretError) Error() string {
 	subject := fmt.Sprintf("%s %q in vault %q", e.Op, e.Name, e.Vault)
 	switch {
@@ -113,6 +116,8 @@ type DataKeyError struct {
 	Err    error
 }
 
+// Error returns the operation, the data key id, the cause and what to do
+// next.
 func (e *DataKeyError) Error() string {
 	switch {
 	case errors.Is(e.Err, ErrDataKeyInUse) && e.Active:
@@ -134,6 +139,7 @@ type NameError struct {
 	Reason string
 }
 
+// Error returns the rejected name, the reason and the rule.
 func (e *NameError) Error() string {
 	return fmt.Sprintf("invalid %s name %s: %s; use 1 to %d letters, digits, '_', '-' or '.', starting with a letter, digit or '_'",
 		e.Kind, strconv.Quote(truncateName(e.Name)), e.Reason, MaxNameLength)
