@@ -98,6 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open secrets store %s: %w", cfg.Dir, err)
 		}
+		removeStaleHeaderTemps(hdrPath, log)
 	} else {
 		if err := makePrivateDir(cfg.Dir); err != nil {
 			return nil, err
@@ -148,6 +149,18 @@ func wrongKeyError(dir string, master MasterKey, err error) error {
 		advice = "set " + EnvPassphrase + " to the passphrase this store was created with, or unset it to use " + EnvMasterKey + " or --key-file"
 	}
 	return fmt.Errorf("%w for %s: %s; %s", ErrWrongKey, dir, detail, advice)
+}
+
+// removeStaleHeaderTemps deletes temporary header files that a crash
+// during writeHeader left behind. It runs only after the key is verified,
+// so a wrong key still changes nothing.
+func removeStaleHeaderTemps(hdrPath string, log *slog.Logger) {
+	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(hdrPath), "."+filepath.Base(hdrPath)+".tmp*"))
+	for _, path := range stale {
+		if err := os.Remove(path); err != nil {
+			log.Warn("remove stale header file failed", "path", path, "error", err)
+		}
+	}
 }
 
 // makePrivateDir creates dir with mode 0700 whatever the umask. An existing

@@ -381,3 +381,37 @@ func TestFileModesIgnoreUmask(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestOpenRemovesStaleHeaderTemps(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	cfg := testConfig(dir, nil)
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	stale := filepath.Join(dir, ".secrets.header.tmp123")
+	if err := os.WriteFile(stale, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	wrong := cfg
+	wrong.Getenv = func(string) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)) }
+	if s, err := Open(ctx, wrong); err == nil {
+		s.Close()
+		t.Fatal("Open with a wrong key succeeded")
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Errorf("a wrong key removed the stale header file: %v", err)
+	}
+
+	s, err = Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale header file after Open: stat error %v, want not exist", err)
+	}
+}
