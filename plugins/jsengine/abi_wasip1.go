@@ -3,6 +3,7 @@
 package main
 
 import (
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -70,7 +71,8 @@ func execvaultLoad(ptr, size int32) int64 {
 		return pack([]byte("load bundle: the payload is not in the buffer returned by execvault_alloc"))
 	}
 	if err := theEngine.load(payload); err != nil {
-		return pack([]byte(err.Error()))
+		// The host adds its own "load bundle" context to the message.
+		return pack([]byte(strings.TrimPrefix(err.Error(), "load bundle: ")))
 	}
 	return 0
 }
