@@ -85,7 +85,9 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "data")
 	acked := map[string]uint64{}
-	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 2))
+	seed := uint64(os.Getpid())
+	t.Logf("crash schedule seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
 
 	for round := range 4 {
 		target := 5 + rng.IntN(60)
