@@ -16,10 +16,12 @@ import (
 )
 
 const (
-	crashDirEnv   = "EXECVAULT_CRASH_DIR"
-	crashSeedEnv  = "EXECVAULT_CRASH_SEED"
-	crashSecrets  = 12
-	crashMaxSteps = 100000
+	crashDirEnv  = "EXECVAULT_CRASH_DIR"
+	crashSeedEnv = "EXECVAULT_CRASH_SEED"
+	// crashScheduleEnv sets the seed of the kill schedule, to repeat a run.
+	crashScheduleEnv = "EXECVAULT_CRASH_SCHEDULE"
+	crashSecrets     = 12
+	crashMaxSteps    = 100000
 )
 
 // crashValue is the value of version of a secret in the crash test, so the
@@ -86,7 +88,10 @@ func TestCrashRecovery(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	acked := map[string]uint64{}
 	seed := uint64(os.Getpid())
-	t.Logf("crash schedule seed %d", seed)
+	if v, err := strconv.ParseUint(os.Getenv(crashScheduleEnv), 10, 64); err == nil {
+		seed = v
+	}
+	t.Logf("crash schedule seed %d (set %s to repeat it)", seed, crashScheduleEnv)
 	rng := rand.New(rand.NewPCG(seed, 2))
 
 	for round := range 4 {
