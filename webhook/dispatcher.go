@@ -73,7 +73,8 @@ type Dispatcher struct {
 	inFlight int
 	waiters  map[string][]chan struct{}
 
-	wg sync.WaitGroup
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // NewDispatcher returns a dispatcher that stores jobs in db under the
@@ -133,7 +134,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 
 	jobs, err := d.store.openJobs()
 	if err != nil {
-		d.Close()
+		_ = d.Close()
 		return fmt.Errorf("start dispatcher: load unfinished jobs: %w", err)
 	}
 	interrupted := 0
@@ -141,18 +142,19 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		if j.Status == StatusRunning {
 			// The process that ran the attempt died before recording it.
 			// The attempt is not counted, and the job is delivered again.
-			j, err = d.store.update(j.ID, func(j *Job) error {
-				if j.Status != StatusRunning {
+			resumed, err := d.store.update(j.ID, func(stored *Job) error {
+				if stored.Status != StatusRunning {
 					return errSkipWrite
 				}
-				j.Status = StatusPending
-				j.UpdatedAt = d.cfg.Clock.Now()
+				stored.Status = StatusPending
+				stored.UpdatedAt = d.cfg.Clock.Now()
 				return nil
 			})
 			if err != nil {
-				d.Close()
+				_ = d.Close()
 				return fmt.Errorf("start dispatcher: resume job %q: %w", j.ID, err)
 			}
+			j = resumed
 			interrupted++
 		}
 		d.schedule(j.ID, j.URL, j.NextAttemptAt)
@@ -197,6 +199,7 @@ func (d *Dispatcher) Close() error {
 	d.mu.Unlock()
 	if cancel != nil {
 		cancel(ErrClosed)
+		d.closeOnce.Do(func() { d.log.Info("webhook dispatcher stopped") })
 	}
 	return nil
 }
@@ -223,10 +226,10 @@ type queueSlot struct {
 func (d *Dispatcher) schedule(id, rawURL string, due time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.scheduleLocked(id, rawURL, due)
+	d.scheduleLocked(id, destinationKey(rawURL), due)
 }
 
-func (d *Dispatcher) scheduleLocked(id, rawURL string, due time.Time) {
+func (d *Dispatcher) scheduleLocked(id, destination string, due time.Time) {
 	if d.closed || !d.started {
 		return
 	}
@@ -238,7 +241,7 @@ func (d *Dispatcher) scheduleLocked(id, rawURL string, due time.Time) {
 		return
 	}
 	d.queued[id] = queueSlot{due: due}
-	d.timers.push(entry{id: id, destination: destinationKey(rawURL), due: due})
+	d.timers.push(entry{id: id, destination: destination, due: due})
 	d.signal()
 }
 
@@ -351,14 +354,15 @@ func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) 
 		dst.breaker.release()
 	}
 
+	// Both can apply when Cancel and Retry ran between the record of the
+	// attempt and this point, and the earlier due time wins.
 	delete(d.queued, e.id)
-	due, requeued := d.requeue[e.id]
-	delete(d.requeue, e.id)
-	switch {
-	case result.next != nil:
-		d.scheduleLocked(e.id, result.url, *result.next)
-	case requeued:
-		d.scheduleLocked(e.id, result.url, due)
+	if result.next != nil {
+		d.scheduleLocked(e.id, e.destination, *result.next)
+	}
+	if due, ok := d.requeue[e.id]; ok {
+		delete(d.requeue, e.id)
+		d.scheduleLocked(e.id, e.destination, due)
 	}
 	d.mu.Unlock()
 	d.signal()
@@ -380,7 +384,6 @@ func (d *Dispatcher) logBreaker(dst *destination, before, after breakerState) {
 
 // attemptResult is the result of attemptJob that runAttempt acts on.
 type attemptResult struct {
-	url           string
 	next          *time.Time // due time of the next attempt, nil when none
 	success       bool
 	breakerCounts bool
@@ -406,9 +409,8 @@ func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
 		return attemptResult{next: &next}
 	}
 	if j.Status != StatusRunning {
-		// Canceled, or retried and already running elsewhere, since it was
-		// queued.
-		return attemptResult{url: j.URL}
+		// The job was canceled, or finished, since it was queued.
+		return attemptResult{}
 	}
 
 	number := j.AttemptsInRound() + 1
@@ -418,7 +420,7 @@ func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
 
 	if out.aborted && !errors.Is(context.Cause(ctx), errCanceledByUser) {
 		d.requeueAborted(j)
-		return attemptResult{url: j.URL}
+		return attemptResult{}
 	}
 	return d.recordAttempt(j, out)
 }
@@ -441,7 +443,7 @@ func (d *Dispatcher) requeueAborted(j Job) {
 
 // recordAttempt stores the attempt and the job's next state.
 func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
-	res := attemptResult{url: j.URL, success: out.success, breakerCounts: out.destinationFault}
+	res := attemptResult{success: out.success, breakerCounts: out.destinationFault}
 	a := out.attempt
 	now := d.cfg.Clock.Now()
 
