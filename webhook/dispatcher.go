@@ -212,9 +212,9 @@ func (d *Dispatcher) signal() {
 	}
 }
 
-// queueSlot is where a queued job is. A job in the heap may also have stale
-// entries there, from before it was scheduled earlier; only the entry whose
-// due time equals due is live.
+// queueSlot is the position of a queued job. Rescheduling a job to an
+// earlier time leaves its old heap entry behind. Only the entry whose due
+// time equals due is live, and the scheduler skips the others.
 type queueSlot struct {
 	due   time.Time
 	ready bool // in a destination's ready queue or in flight
