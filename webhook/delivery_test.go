@@ -491,7 +491,17 @@ func TestPerHostConcurrencyLimit(t *testing.T) {
 	})
 	cfg := testConfig()
 	cfg.PerHostConcurrency = 2
-	h := startDispatcher(t, nil, cfg, nil)
+	h := newHarness(t, nil, cfg, nil)
+	dispatched := make(chan struct{}, 1)
+	h.d.afterDispatch = func() {
+		select {
+		case dispatched <- struct{}{}:
+		default:
+		}
+	}
+	if err := h.d.Start(t.Context()); err != nil {
+		t.Fatalf("start: %v", err)
+	}
 
 	var ids []string
 	for range 10 {
@@ -518,7 +528,7 @@ func TestPerHostConcurrencyLimit(t *testing.T) {
 		select {
 		case <-reached:
 			t.Fatalf("a third request reached the receiver while two were in flight")
-		case <-time.After(time.Millisecond):
+		case <-dispatched:
 		}
 	}
 	if n := inFlight.Load(); n != 2 {

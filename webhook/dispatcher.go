@@ -53,6 +53,9 @@ type Dispatcher struct {
 	// with the job as stored, once the scheduler state reflects it.
 	afterAttempt func(Job)
 
+	// afterDispatch, when set by a test, runs after each scheduler pass.
+	afterDispatch func()
+
 	mu        sync.Mutex
 	started   bool
 	closed    bool
@@ -253,6 +256,9 @@ func (d *Dispatcher) runScheduler() {
 		next, ok := d.dispatchDue()
 		if !ok {
 			return
+		}
+		if d.afterDispatch != nil {
+			d.afterDispatch()
 		}
 
 		var timerC <-chan time.Time
