@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -20,7 +22,8 @@ type Config struct {
 	// missing and the store is new, Open creates it (mode 0600, 32 random
 	// bytes in base64, its directory mode 0700) and reports the path in
 	// Store.CreatedKeyFile. Keep it outside Dir, so that a copy of the data
-	// directory alone does not open the store.
+	// directory alone does not open the store. Validate rejects a key file
+	// inside Dir.
 	KeyFile string
 
 	// Passphrase, when not empty, derives the master key with Argon2id
@@ -122,6 +125,20 @@ func (c *Config) Validate() error {
 		return bad("Logger is nil; use slog.Default()")
 	case c.Now == nil:
 		return bad("Now is nil; use time.Now")
+	case c.KeyFile != "" && isWithin(c.Dir, c.KeyFile):
+		return bad("KeyFile %s is inside Dir %s, so a copy of the data directory would carry its key; keep the key file elsewhere", c.KeyFile, c.Dir)
 	}
 	return c.KDF.validate()
+}
+
+// isWithin reports whether path lies inside dir, comparing cleaned
+// absolute paths without resolving symbolic links.
+func isWithin(dir, path string) bool {
+	absDir, err1 := filepath.Abs(dir)
+	absPath, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(absDir, absPath)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

@@ -276,6 +276,7 @@ func TestConfigValidate(t *testing.T) {
 		{"zero batch", func(c *Config) { c.RotationBatchSize = 0 }},
 		{"nil logger", func(c *Config) { c.Logger = nil }},
 		{"bad kdf", func(c *Config) { c.KDF.Threads = 0 }},
+		{"key file inside dir", func(c *Config) { c.KeyFile = "/nonexistent/keys/master.key" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,6 +288,7 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	cfg := DefaultConfig("/nonexistent")
+	cfg.KeyFile = "/nonexistent-keys/master.key"
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("Validate(DefaultConfig) = %v, want nil", err)
 	}
