@@ -86,22 +86,24 @@ func plainString(raw []byte) (string, bool) {
 	return string(inner), true
 }
 
-// lazyField is one member of a lazy object: its key and either its raw
-// value or the value already converted or assigned. The key is a slice of
-// the raw JSON unless it had escapes, so indexing allocates no strings.
+// lazyField is one member of a lazy object or array: where its key and
+// value sit in the raw JSON, and the value once converted or assigned.
+// Offsets keep the index small and free of strings. A key that had escapes,
+// or was added by a callback, is kept in lazyObject.extraKeys instead, and
+// keyStart is then -1 minus its position there.
 type lazyField struct {
-	key       []byte
-	raw       []byte
-	value     goja.Value
-	converted bool
+	keyStart, keyEnd int32
+	valStart, valEnd int32
+	value            goja.Value // nil until converted or assigned
 }
 
 // lazyObject is a JSON object converted member by member on first read.
 type lazyObject struct {
-	f       *argumentsFactory
-	raw     []byte
-	fields  []lazyField
-	indexed bool
+	f         *argumentsFactory
+	raw       []byte
+	fields    []lazyField
+	extraKeys []string
+	indexed   bool
 }
 
 // index splits the object into members once. Later duplicates of a key
@@ -115,17 +117,17 @@ func (o *lazyObject) index() {
 	pos := skipSpace(o.raw, 1)
 	for pos < len(o.raw) && o.raw[pos] != '}' {
 		keyEnd := skipValue(o.raw, pos)
-		key := o.raw[pos+1 : keyEnd-1]
-		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+		field := lazyField{keyStart: int32(pos + 1), keyEnd: int32(keyEnd - 1)}
+		if key := o.raw[pos+1 : keyEnd-1]; bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
 			var decoded string
 			_ = json.Unmarshal(o.raw[pos:keyEnd], &decoded)
-			key = []byte(decoded)
+			field.keyStart = o.addExtraKey(decoded)
 		}
 		pos = skipSpace(o.raw, keyEnd)
 		pos = skipSpace(o.raw, pos+1) // the colon
 		valueEnd := skipValue(o.raw, pos)
-		field := lazyField{key: key, raw: o.raw[pos:valueEnd]}
-		if i := o.find(string(key)); i >= 0 {
+		field.valStart, field.valEnd = int32(pos), int32(valueEnd)
+		if i := o.findField(&field); i >= 0 {
 			o.fields[i] = field
 		} else {
 			o.fields = append(o.fields, field)
@@ -137,9 +139,48 @@ func (o *lazyObject) index() {
 	}
 }
 
+func (o *lazyObject) addExtraKey(key string) int32 {
+	o.extraKeys = append(o.extraKeys, key)
+	return -int32(len(o.extraKeys))
+}
+
+// key returns a field's key as a new string.
+func (o *lazyObject) key(f *lazyField) string {
+	if f.keyStart < 0 {
+		return o.extraKeys[-f.keyStart-1]
+	}
+	return string(o.raw[f.keyStart:f.keyEnd])
+}
+
+// findField returns the index of the field whose key equals f's key, or
+// -1. It compares keys in place, without allocating.
+func (o *lazyObject) findField(f *lazyField) int {
+	if f.keyStart < 0 {
+		return o.find(o.extraKeys[-f.keyStart-1])
+	}
+	key := o.raw[f.keyStart:f.keyEnd]
+	for i := range o.fields {
+		other := &o.fields[i]
+		if other.keyStart < 0 {
+			if o.extraKeys[-other.keyStart-1] == string(key) {
+				return i
+			}
+		} else if bytes.Equal(o.raw[other.keyStart:other.keyEnd], key) {
+			return i
+		}
+	}
+	return -1
+}
+
+// find returns the index of the field with the given key, or -1.
 func (o *lazyObject) find(key string) int {
 	for i := range o.fields {
-		if string(o.fields[i].key) == key {
+		f := &o.fields[i]
+		if f.keyStart < 0 {
+			if o.extraKeys[-f.keyStart-1] == key {
+				return i
+			}
+		} else if string(o.raw[f.keyStart:f.keyEnd]) == key {
 			return i
 		}
 	}
@@ -153,21 +194,22 @@ func (o *lazyObject) Get(key string) goja.Value {
 		return nil
 	}
 	field := &o.fields[i]
-	if !field.converted {
-		field.value = o.f.convert(field.raw)
-		field.converted = true
-		field.raw = nil
+	if field.value == nil {
+		field.value = o.f.convert(o.raw[field.valStart:field.valEnd])
 	}
 	return field.value
 }
 
 func (o *lazyObject) Set(key string, val goja.Value) bool {
 	o.index()
+	if val == nil {
+		val = goja.Undefined()
+	}
 	if i := o.find(key); i >= 0 {
-		o.fields[i] = lazyField{key: o.fields[i].key, value: val, converted: true}
+		o.fields[i].value = val
 		return true
 	}
-	o.fields = append(o.fields, lazyField{key: []byte(key), value: val, converted: true})
+	o.fields = append(o.fields, lazyField{keyStart: o.addExtraKey(key), value: val})
 	return true
 }
 
@@ -191,7 +233,7 @@ func (o *lazyObject) Keys() []string {
 	keys := make([]string, 0, len(o.fields))
 	var indexes []uint32
 	for i := range o.fields {
-		if n, ok := arrayIndex(o.fields[i].key); ok {
+		if n, ok := arrayIndex(o.key(&o.fields[i])); ok {
 			indexes = append(indexes, n)
 		}
 	}
@@ -202,8 +244,8 @@ func (o *lazyObject) Keys() []string {
 		}
 	}
 	for i := range o.fields {
-		if _, ok := arrayIndex(o.fields[i].key); !ok {
-			keys = append(keys, string(o.fields[i].key))
+		if key := o.key(&o.fields[i]); !isArrayIndex(key) {
+			keys = append(keys, key)
 		}
 	}
 	return keys
@@ -211,7 +253,7 @@ func (o *lazyObject) Keys() []string {
 
 // arrayIndex reports whether key is the canonical form of an array index,
 // an integer from 0 to 2^32-2 without leading zeros.
-func arrayIndex(key []byte) (uint32, bool) {
+func arrayIndex(key string) (uint32, bool) {
 	if len(key) == 0 || len(key) > 10 || (len(key) > 1 && key[0] == '0') {
 		return 0, false
 	}
@@ -226,6 +268,11 @@ func arrayIndex(key []byte) (uint32, bool) {
 		return 0, false
 	}
 	return uint32(n), true
+}
+
+func isArrayIndex(key string) bool {
+	_, ok := arrayIndex(key)
+	return ok
 }
 
 // lazyArray is a JSON array converted element by element on first read.
@@ -244,7 +291,7 @@ func (a *lazyArray) index() {
 	pos := skipSpace(a.raw, 1)
 	for pos < len(a.raw) && a.raw[pos] != ']' {
 		end := skipValue(a.raw, pos)
-		a.elements = append(a.elements, lazyField{raw: a.raw[pos:end]})
+		a.elements = append(a.elements, lazyField{valStart: int32(pos), valEnd: int32(end)})
 		pos = skipSpace(a.raw, end)
 		if pos < len(a.raw) && a.raw[pos] == ',' {
 			pos = skipSpace(a.raw, pos+1)
@@ -263,10 +310,8 @@ func (a *lazyArray) Get(idx int) goja.Value {
 		return nil
 	}
 	el := &a.elements[idx]
-	if !el.converted {
-		el.value = a.f.convert(el.raw)
-		el.converted = true
-		el.raw = nil
+	if el.value == nil {
+		el.value = a.f.convert(a.raw[el.valStart:el.valEnd])
 	}
 	return el.value
 }
@@ -279,7 +324,10 @@ func (a *lazyArray) Set(idx int, val goja.Value) bool {
 	if idx >= len(a.elements) {
 		a.SetLen(idx + 1)
 	}
-	a.elements[idx] = lazyField{value: val, converted: true}
+	if val == nil {
+		val = goja.Undefined()
+	}
+	a.elements[idx] = lazyField{value: val}
 	return true
 }
 
@@ -289,7 +337,7 @@ func (a *lazyArray) SetLen(n int) bool {
 		return false
 	}
 	for len(a.elements) < n {
-		a.elements = append(a.elements, lazyField{value: goja.Undefined(), converted: true})
+		a.elements = append(a.elements, lazyField{value: goja.Undefined()})
 	}
 	a.elements = a.elements[:n]
 	return true

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/dop251/goja"
+)
+
+// TestLazyArgumentsMutations runs the same script over a lazy arguments
+// object and over JSON.parse's result and compares what it returns.
+func TestLazyArgumentsMutations(t *testing.T) {
+	const raw = `{"newRecord":{"id":"o1","n":1,"tags":["a","b"],"k\u0065y":"escaped"},"old":null}`
+	tests := []struct {
+		name   string
+		script string
+	}{
+		{name: "read nested", script: `a.newRecord.tags[1] + a.newRecord.n + a.newRecord.key`},
+		{name: "set existing", script: `(a.newRecord.n = 5, JSON.stringify(a))`},
+		{name: "set new key", script: `(a.newRecord.added = {x: 1}, JSON.stringify(a.newRecord))`},
+		{name: "delete key", script: `(delete a.newRecord.id, JSON.stringify(a.newRecord) + ("id" in a.newRecord))`},
+		{name: "has key", script: `("n" in a.newRecord) + "," + ("missing" in a.newRecord) + "," + a.hasOwnProperty("old")`},
+		{name: "spread", script: `JSON.stringify({...a.newRecord, n: 2})`},
+		{name: "keys", script: `Object.keys(a.newRecord).join(",")`},
+		{name: "array push", script: `(a.newRecord.tags.push("c"), JSON.stringify(a.newRecord.tags) + a.newRecord.tags.length)`},
+		{name: "array shrink", script: `(a.newRecord.tags.length = 1, JSON.stringify(a.newRecord.tags))`},
+		{name: "array methods", script: `a.newRecord.tags.map((t) => t.toUpperCase()).join("") + Array.isArray(a.newRecord.tags)`},
+		{name: "array set past end", script: `(a.newRecord.tags[3] = "d", JSON.stringify(a.newRecord.tags))`},
+		{name: "set undefined", script: `(a.newRecord.n = undefined, JSON.stringify(a.newRecord) + ("n" in a.newRecord))`},
+		{name: "null member", script: `String(a.old) + typeof a.old`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := func(lazy bool) string {
+				vm := goja.New()
+				var args goja.Value
+				var err error
+				if lazy {
+					args, err = newArgumentsFactory(vm).value([]byte(raw))
+				} else {
+					args, err = vm.RunString("JSON.parse(" + "'" + raw + "'" + ")")
+				}
+				if err != nil {
+					t.Fatalf("arguments: %v", err)
+				}
+				if err := vm.Set("a", args); err != nil {
+					t.Fatal(err)
+				}
+				v, err := vm.RunString(tt.script)
+				if err != nil {
+					t.Fatalf("run %s (lazy %v): %v", tt.script, lazy, err)
+				}
+				return v.String()
+			}
+			if got, want := run(true), run(false); got != want {
+				t.Errorf("lazy arguments give %q, want %q as with JSON.parse", got, want)
+			}
+		})
+	}
+}
