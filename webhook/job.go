@@ -34,8 +34,8 @@ func (s Status) Valid() bool {
 
 // Job is one webhook delivery: a POST of Body to URL with Headers, retried
 // under Policy until it succeeds, fails or is canceled. A Job value is a
-// snapshot and safe to share; the dispatcher never changes a value it
-// returned.
+// snapshot and safe to share, because the dispatcher never changes a value
+// it returned.
 //
 // Headers keep secret references unresolved. The dispatcher resolves them at
 // each attempt and never stores the values.
@@ -83,6 +83,9 @@ type Job struct {
 	// success.
 	LastError string `json:"lastError,omitempty"`
 
+	// CreatedAt is when Enqueue stored the job, and UpdatedAt when its
+	// status or attempts last changed, both from Config.Clock. Retention
+	// measures a finished job's age from UpdatedAt.
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 
@@ -149,6 +152,8 @@ type Attempt struct {
 	Round  int `json:"round"`
 	Number int `json:"number"`
 
+	// StartedAt and EndedAt come from Config.Clock. Duration is the
+	// elapsed real time, which a test clock does not change.
 	StartedAt time.Time     `json:"startedAt"`
 	EndedAt   time.Time     `json:"endedAt"`
 	Duration  time.Duration `json:"-"`
