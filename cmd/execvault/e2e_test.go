@@ -392,3 +392,41 @@ func TestReplayDebeziumWeightChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayWATExecutorMatchesGo replays the same event through the notify
+// executor written in WebAssembly text and through the Go one: both must
+// deliver the same body with the same secret headers.
+func TestReplayWATExecutorMatchesGo(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
+	watDir := t.TempDir()
+	wasm, err := os.ReadFile("../../plugins/examples/wat-notify/notify.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(watDir, "wat-notify.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	events := writeEvents(t, orderEvent("ord-42"))
+
+	var bodies []string
+	for _, dir := range []string{watDir, pluginDir} {
+		recv := newReceiver(t)
+		code, stdout, _ := env.run("", "replay", "--plugins", dir, "--url-override", "https://api.example.com="+recv.URL+"/notify", events)
+		if code != 0 {
+			t.Fatalf("replay with %s: exit status %d; stdout:\n%s", dir, code, stdout)
+		}
+		got := recv.requests("/notify/orders")
+		if len(got) != 1 {
+			t.Fatalf("replay with %s: %d requests, want 1", dir, len(got))
+		}
+		if got[0].header.Get("Authorization") != externalToken || got[0].header.Get("X-API-Key") != apiSecret {
+			t.Errorf("replay with %s: secret headers do not equal the stored secrets", dir)
+		}
+		bodies = append(bodies, string(got[0].body))
+	}
+	if bodies[0] != bodies[1] {
+		t.Errorf("WAT body %s differs from Go body %s", bodies[0], bodies[1])
+	}
+	env.assertNoCanary()
+}
