@@ -54,7 +54,7 @@ tools:
 	}
 
 wat: tools
-	@for f in $$(find plugins/examples testdata/plugins -name '*.wat'); do \
+	@for f in $$(find plugins/examples testdata -name '*.wat'); do \
 		echo "wat2wasm $$f"; wat2wasm "$$f" -o "$${f%.wat}.wasm" || exit 1; \
 	done
 
