@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 		"notify-external-service": "../../plugins/examples/notify-external-service",
 		"sync-to-external-crm":    "../../plugins/examples/sync-to-external-crm",
 		"products-weight":         "../../testdata/plugins/products-weight",
+		"hooks-and-schedules":     "../../testdata/plugins/hooks-and-schedules",
 	} {
 		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, name+".wasm"), src)
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -123,10 +124,22 @@ func TestRunIngestsEventsAndDelivers(t *testing.T) {
 		t.Error("the attempt listing shows a secret value")
 	}
 
-	// The secret CLI works beside the running server, through the admin socket.
+	// The secret CLI works beside the running server, through the admin
+	// socket, and an update is used by the next dispatch.
 	code, stdout, _ = env.run("", "secret", "list", "-V", "api-keys")
 	if code != 0 || !strings.Contains(stdout, "crm-api-key") {
 		t.Errorf("secret list beside the server: status %d, stdout %q", code, stdout)
+	}
+	const rotatedToken = "Bearer rotated-canary-token-3c1d"
+	env.mustRun(rotatedToken, "secret", "update", "-V", "api-keys", "-n", "crm-api-token", "--value-stdin")
+	resp, err = http.Post(base+"/v1/events", "application/json", strings.NewReader(salesOrderEvent("so-22", "300000")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitFor(t, "the second CRM delivery", 30*time.Second, func() bool { return len(recv.requests("/crm/api/v1/orders")) >= 2 })
+	if got := recv.requests("/crm/api/v1/orders"); got[1].header.Get("Authorization") != rotatedToken {
+		t.Error("the dispatch after a secret update did not use the new value")
 	}
 }
 
@@ -139,4 +152,127 @@ func TestRunRejectsNoAuthOffLoopback(t *testing.T) {
 	if !strings.Contains(stderr, "loopback") {
 		t.Errorf("stderr = %q, want it to explain the loopback rule", stderr)
 	}
+}
+
+func TestRunIncomingWebhook(t *testing.T) {
+	env := newCLIEnv(t)
+	env.mustRun("", "secret", "vault", "create", "hooks")
+	env.mustRun("hook-token-canary-1f9b", "secret", "create", "-V", "hooks", "-n", "relay-token", "--value-stdin")
+	recv := newReceiver(t)
+	base := env.startServer(t, "--no-auth", "--url-override", "https://relay.example.com="+recv.URL)
+
+	do := func(method, path, contentType, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	if code, _ := do("POST", "/v1/hooks/hook-relay/wrong-token", "application/json", `{}`); code != http.StatusNotFound {
+		t.Errorf("wrong token: status %d, want 404", code)
+	}
+	if code, _ := do("POST", "/v1/hooks/no-such-executor/hook-token-canary-1f9b", "application/json", `{}`); code != http.StatusNotFound {
+		t.Errorf("unknown executor: status %d, want 404", code)
+	}
+	if code, _ := do("PATCH", "/v1/hooks/hook-relay/hook-token-canary-1f9b", "application/json", `{}`); code != http.StatusMethodNotAllowed {
+		t.Errorf("PATCH: status %d, want 405", code)
+	}
+	if code, _ := do("POST", "/v1/hooks/hook-relay/hook-token-canary-1f9b", "application/json", strings.Repeat("x", 2<<20)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("2 MiB body: status %d, want 413", code)
+	}
+
+	if code, _ := do("POST", "/v1/hooks/hook-relay/hook-token-canary-1f9b", "application/json", `{"order":7}`); code != http.StatusNoContent {
+		t.Errorf("JSON POST: status %d, want the default 204", code)
+	}
+	if code, _ := do("PUT", "/v1/hooks/hook-relay/hook-token-canary-1f9b", "application/x-www-form-urlencoded", "tag=a&tag=b&one=1"); code != http.StatusNoContent {
+		t.Errorf("form PUT: status %d, want 204", code)
+	}
+	code, body := do("GET", "/v1/hooks/hook-accepted/hook-token-canary-1f9b", "", "")
+	if code != http.StatusAccepted || body != `{"queued":true}` {
+		t.Errorf("declared response: status %d body %q, want 202 {\"queued\":true}", code, body)
+	}
+
+	waitFor(t, "two relayed webhooks", 20*time.Second, func() bool { return len(recv.requests("/in")) == 2 })
+	var bodies []string
+	for _, r := range recv.requests("/in") {
+		bodies = append(bodies, string(r.body))
+	}
+	joined := strings.Join(bodies, "\n")
+	for _, want := range []string{
+		`{"method":"POST","body":{"order":7},"contentType":"application/json","rawBody":"{\"order\":7}"}`,
+		`{"method":"PUT","body":{"one":"1","tag":["a","b"]},"contentType":"application/x-www-form-urlencoded","rawBody":"tag=a&tag=b&one=1"}`,
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("relayed bodies lack %s; got:\n%s", want, joined)
+		}
+	}
+}
+
+func TestRunIngestAuthentication(t *testing.T) {
+	env := newCLIEnv(t)
+	env.mustRun("", "secret", "vault", "create", "ops")
+	env.mustRun("ingest-token-canary-77aa", "secret", "create", "-V", "ops", "-n", "ingest", "--value-stdin")
+	base := env.startServer(t, "--ingest-token", "ops/ingest")
+
+	post := func(token, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/v1/events", strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	event := orderEvent("ord-auth")
+	if code := post("", event); code != http.StatusUnauthorized {
+		t.Errorf("no token: status %d, want 401", code)
+	}
+	if code := post("wrong", event); code != http.StatusUnauthorized {
+		t.Errorf("wrong token: status %d, want 401", code)
+	}
+	if code := post("ingest-token-canary-77aa", `{"eventType":"nope"}`); code != http.StatusBadRequest {
+		t.Errorf("invalid event: status %d, want 400", code)
+	}
+	if code := post("ingest-token-canary-77aa", event); code != http.StatusAccepted {
+		t.Errorf("right token: status %d, want 202", code)
+	}
+	if code := post("ingest-token-canary-77aa", "["+strings.Repeat(event+",", 12<<20/len(event))+event+"]"); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("12 MiB body: status %d, want 413", code)
+	}
+}
+
+func TestExecutorTriggerSchedule(t *testing.T) {
+	env := newCLIEnv(t)
+	recv := newReceiver(t)
+	code, stdout, stderr := env.run("", "executor", "trigger", "nightly-report", "--plugins", pluginDir,
+		"--url-override", "https://relay.example.com="+recv.URL)
+	if code != 0 || !strings.Contains(stdout, "delivered") {
+		t.Fatalf("trigger schedule: exit status %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	got := recv.requests("/report")
+	if len(got) != 1 || string(got[0].body) != `{"hasTime":true}` {
+		t.Errorf("report requests = %d (first body %q), want one with hasTime true", len(got), firstBody(got))
+	}
+}
+
+func firstBody(rs []receivedRequest) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	return string(rs[0].body)
 }
