@@ -16,11 +16,12 @@ import (
 //
 // Objects and arrays in the arguments are lazy. They keep the raw JSON and
 // convert a member to a JavaScript value only when a callback reads it, so
-// a condition on one field of a large record skips the rest of the record. They behave as JSON.parse's result would,
-// with these exceptions that follow from goja's dynamic objects: every
-// property is a writable, enumerable, configurable data property,
-// Object.freeze and Object.defineProperty with other attributes throw a
-// TypeError, and deleting an array element sets it to undefined.
+// a condition on one field of a large record skips the rest of the record.
+// They behave as JSON.parse's result would, except where goja's dynamic
+// objects differ. Every property is a writable, enumerable, configurable
+// data property, so Object.freeze and Object.defineProperty with other
+// attributes throw a TypeError. Deleting an array element sets it to
+// undefined.
 type argumentsFactory struct {
 	vm *goja.Runtime
 }
