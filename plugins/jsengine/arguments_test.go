@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/dop251/goja"
@@ -53,6 +54,46 @@ func TestLazyArgumentsMutations(t *testing.T) {
 			}
 			if got, want := run(true), run(false); got != want {
 				t.Errorf("lazy arguments give %q, want %q as with JSON.parse", got, want)
+			}
+		})
+	}
+}
+
+// TestLazyArgumentsDocumentedDifferences pins the ways lazy arguments
+// differ from JSON.parse's result, as documented on argumentsFactory.
+func TestLazyArgumentsDocumentedDifferences(t *testing.T) {
+	tests := []struct {
+		name    string
+		script  string
+		want    string
+		wantErr string
+	}{
+		{name: "freeze throws", script: `Object.freeze(a.x)`, wantErr: "TypeError"},
+		{name: "read-only property throws", script: `Object.defineProperty(a.x, "z", {value: 1, writable: false})`, wantErr: "TypeError"},
+		{name: "deleted element is undefined", script: `delete a.arr[0]; JSON.stringify(a.arr) + a.arr.length`, want: "[null,2]2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vm := goja.New()
+			args, err := newArgumentsFactory(vm).value([]byte(`{"x":{"y":1},"arr":[1,2]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := vm.Set("a", args); err != nil {
+				t.Fatal(err)
+			}
+			v, err := vm.RunString(tt.script)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("error = %v, want %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.String() != tt.want {
+				t.Errorf("result = %s, want %s", v, tt.want)
 			}
 		})
 	}
