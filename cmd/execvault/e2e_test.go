@@ -431,3 +431,31 @@ func TestReplayWATExecutorMatchesGo(t *testing.T) {
 	}
 	env.assertNoCanary()
 }
+
+func TestReplayDryRunSendsNothing(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"crm-api-token": crmToken, "crm-api-key": crmKey})
+	recv := newReceiver(t)
+	events := writeEvents(t, salesOrderEvent("so-5", "100001"), salesOrderEvent("so-6", "1"))
+
+	code, stdout, _ := env.replay(recv, events, "--dry-run")
+	if code != 0 {
+		t.Fatalf("replay --dry-run: exit status %d; stdout:\n%s", code, stdout)
+	}
+	if n := len(recv.requests("/crm/api/v1/orders")); n != 0 {
+		t.Errorf("receiver got %d requests during a dry run, want 0", n)
+	}
+	for _, want := range []string{
+		"POST " + recv.URL + "/crm/api/v1/orders",
+		"Authorization: [secret api-keys/crm-api-token]",
+		"X-API-Key: [secret api-keys/crm-api-key]",
+		`body: {"orderId":"so-5","customerId":"cust-1","totalPrice":100001,"status":"confirmed","createdAt":"2026-11-30T09:00:00Z"}`,
+		"would send as job",
+		"skipped by condition",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("dry-run output lacks %q; got:\n%s", want, stdout)
+		}
+	}
+	env.assertNoCanary()
+}

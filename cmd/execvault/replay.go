@@ -13,7 +13,9 @@ import (
 	"github.com/execvault/execvault/runtime"
 	"github.com/execvault/execvault/triggers"
 	"github.com/execvault/execvault/webhook"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 func init() { commandAdders = append(commandAdders, addReplayCommand) }
@@ -103,6 +105,7 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	}
 
 	in := a.stdin
+	var bar *progressbar.ProgressBar
 	if file != "-" {
 		fh, err := os.Open(file)
 		if err != nil {
@@ -110,6 +113,11 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		}
 		defer fh.Close()
 		in = fh
+		if bar = a.progressBar(fh); bar != nil {
+			reader := progressbar.NewReader(fh, bar)
+			in = &reader
+			defer bar.Close()
+		}
 	}
 
 	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{memoryState: true})
@@ -131,6 +139,9 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		TypeNames:         typeNames,
 		SkipSnapshotReads: o.skipSnapshots,
 	})
+
+	out, isFile := a.stdout.(*os.File)
+	stdoutTerminal := isFile && term.IsTerminal(int(out.Fd()))
 
 	var sum replaySummary
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
@@ -156,6 +167,11 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 
 		sum.events++
 		firings := env.rt.HandleRecordEvent(ctx, deliverer, &ev, opts)
+		if bar != nil && len(firings) > 0 && stdoutTerminal {
+			// The lines share the terminal with the bar, which redraws
+			// itself below them.
+			_ = bar.Clear()
+		}
 		for _, f := range firings {
 			sum.add(f)
 			fmt.Fprintf(tw, "line %d\t%s\t%s %s\t%s\t%s\n", reader.Line(), eventLabel(ev), ev.TypeName, ev.Kind(), f.Executor, firingText(f))
@@ -171,6 +187,30 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		return &exitCodeError{code: exitError}
 	}
 	return nil
+}
+
+// progressMinBytes is the file size from which replay shows a progress bar.
+const progressMinBytes = 1 << 20
+
+// progressBar returns a bar that tracks reading f, on standard error, when
+// standard error is a terminal and f is large enough to take a while; nil
+// otherwise.
+func (a *app) progressBar(f *os.File) *progressbar.ProgressBar {
+	out, ok := a.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(out.Fd())) {
+		return nil
+	}
+	info, err := f.Stat()
+	if err != nil || info.Size() < progressMinBytes {
+		return nil
+	}
+	return progressbar.NewOptions64(info.Size(),
+		progressbar.OptionSetWriter(out),
+		progressbar.OptionSetDescription("replay"),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
 }
 
 func eventLabel(ev triggers.RecordEvent) string {
