@@ -79,9 +79,9 @@ func Build(ctx context.Context, opts Options) ([]byte, error) {
 
 // Bundle bundles the executor files of opts.Entries into one script with
 // its source map, without the engine. See Build for the rules and errors.
-// ctx is checked before bundling starts. NOTE: esbuild's Build call cannot
-// be cancelled, so a cancellation during bundling takes effect only after
-// it, which is typically some milliseconds.
+// ctx is checked before and after bundling. NOTE: esbuild's Build call
+// cannot be cancelled, so a cancellation during bundling takes effect only
+// when it returns, typically after some milliseconds.
 func Bundle(ctx context.Context, opts Options) (*jsbundle.Bundle, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bundle executors: %w", err)
@@ -148,6 +148,9 @@ func Bundle(ctx context.Context, opts Options) (*jsbundle.Bundle, error) {
 		LogLevel:       api.LogLevelSilent,
 		Plugins:        []api.Plugin{sdkPlugin(), tailordbPlugin()},
 	})
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("bundle executors: %w", err)
+	}
 	if len(result.Errors) > 0 {
 		return nil, newBuildError(result.Errors)
 	}
