@@ -234,3 +234,30 @@ func TestDescribe(t *testing.T) {
 		})
 	}
 }
+
+func TestFailedLoadKeepsNoExecutors(t *testing.T) {
+	dir := t.TempDir()
+	good := sdkImport + `export default createExecutor({ name: "good", trigger: scheduleTrigger({ cron: "* * * * *" }), operation: { kind: "webhook", url: "https://example.com/" } });`
+	bad := sdkImport + `export default createExecutor({ name: "bad", trigger: scheduleTrigger({ cron: "* * * * *" }), operation: { kind: "graphql" } });`
+	for name, source := range map[string]string{"a-good.ts": good, "b-bad.ts": bad} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(source), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := tsbuild.Bundle(context.Background(), tsbuild.Options{Entries: []string{dir}, BaseDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := jsbundle.Encode(b)
+	e := newEngine(host{})
+	if err := e.load(payload); err == nil {
+		t.Fatal("load succeeded, want the error of b-bad.ts")
+	}
+	data, _ := e.manifestJSON()
+	if want := `"executors":[]`; !strings.Contains(string(data), want) {
+		t.Errorf("manifest after a failed load = %s, want it to contain %s", data, want)
+	}
+	if err := e.load(payload); err == nil || !strings.Contains(err.Error(), "already called") {
+		t.Errorf("second load error = %v, want already called", err)
+	}
+}

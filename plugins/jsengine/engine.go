@@ -54,7 +54,12 @@ type engine struct {
 	json      *jsonWriter
 	args      *argumentsFactory
 	executors []*executor
-	loaded    bool
+
+	// loadCalled is set by the first load, successful or not: a failed
+	// load may leave the runtime's globals half set up, so the instance
+	// is not reused. loaded is set only when that load succeeded.
+	loadCalled bool
+	loaded     bool
 
 	// out is the result buffer, reused across firings.
 	out []byte
@@ -81,12 +86,14 @@ func (e *engine) logf(level int32, msg string) {
 }
 
 // load evaluates a bundle and reads every executor definition in it. It
-// may be called once per engine.
+// may be called once per engine. After a failure the engine keeps no
+// executors, so its manifest stays empty.
 func (e *engine) load(payload []byte) (err error) {
 	defer recoverInto(&err, "load bundle")
-	if e.loaded {
-		return errors.New("load bundle: a bundle is already loaded in this instance; create a new instance for another bundle")
+	if e.loadCalled {
+		return errors.New("load bundle: execvault_load was already called on this instance; create a new instance for another bundle")
 	}
+	e.loadCalled = true
 	b, err := jsbundle.Decode(payload)
 	if err != nil {
 		return err
@@ -124,6 +131,7 @@ func (e *engine) load(payload []byte) (err error) {
 	}
 
 	names := make(map[string]string)
+	executors := make([]*executor, 0, len(b.Files))
 	for i, file := range b.Files {
 		namespace, ok := entries.Get(fmt.Sprint(i)).(*goja.Object)
 		if !ok {
@@ -144,8 +152,9 @@ func (e *engine) load(payload []byte) (err error) {
 			return fmt.Errorf("load bundle: executor name %q is defined in both %s and %s: names must be unique", ex.def.Name, other, file)
 		}
 		names[ex.def.Name] = file
-		e.executors = append(e.executors, ex)
+		executors = append(executors, ex)
 	}
+	e.executors = executors
 	e.loaded = true
 	return nil
 }

@@ -261,8 +261,8 @@ func TestGuestProtocol(t *testing.T) {
 		}
 		err = g.loadBundle(ctx, payload)
 		var le *loadError
-		if !errors.As(err, &le) || !strings.Contains(le.msg, "already loaded") {
-			t.Errorf("second load error = %v, want already loaded", err)
+		if !errors.As(err, &le) || !strings.Contains(le.msg, "already called") {
+			t.Errorf("second load error = %v, want already called", err)
 		}
 	})
 
