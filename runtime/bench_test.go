@@ -65,30 +65,38 @@ func benchArgs() []byte {
 }
 
 // benchGuests holds the Wasm guests built once per test binary.
-var benchGuests struct {
-	once sync.Once
-	crm  []byte // plugins/examples/sync-to-external-crm
-	peer []byte // testdata/bench/extism-peer
-	err  error
+var benchGuests = struct {
+	crm, peer func() ([]byte, error)
+}{
+	crm: sync.OnceValues(func() ([]byte, error) {
+		return buildWasmGuest("..", "./plugins/examples/sync-to-external-crm")
+	}),
+	// The peer is its own module, so that the Extism PDK stays out of the
+	// main go.mod.
+	peer: sync.OnceValues(func() ([]byte, error) {
+		return buildWasmGuest(filepath.Join("..", "testdata", "bench", "extism-peer"), ".")
+	}),
 }
 
-// loadBenchGuests builds the benchmark guests with the go command on first
-// use. The go build cache makes later runs fast.
-func loadBenchGuests(tb testing.TB) (crm, peer []byte) {
+// crmGuest returns plugins/examples/sync-to-external-crm built for wasip1.
+// The go build cache makes later runs fast.
+func crmGuest(tb testing.TB) []byte {
 	tb.Helper()
-	benchGuests.once.Do(func() {
-		benchGuests.crm, benchGuests.err = buildWasmGuest("..", "./plugins/examples/sync-to-external-crm")
-		if benchGuests.err != nil {
-			return
-		}
-		// The peer is its own module, so that the Extism PDK stays out of
-		// the main go.mod.
-		benchGuests.peer, benchGuests.err = buildWasmGuest(filepath.Join("..", "testdata", "bench", "extism-peer"), ".")
-	})
-	if benchGuests.err != nil {
-		tb.Fatal(benchGuests.err)
+	wasm, err := benchGuests.crm()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return benchGuests.crm, benchGuests.peer
+	return wasm
+}
+
+// extismPeerGuest returns testdata/bench/extism-peer built for wasip1.
+func extismPeerGuest(tb testing.TB) []byte {
+	tb.Helper()
+	wasm, err := benchGuests.peer()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return wasm
 }
 
 // buildWasmGuest builds the main package pkg, relative to dir, as a WASI
@@ -123,7 +131,7 @@ var benchCompilationCache = sync.OnceValue(wazero.NewCompilationCache)
 // sync-to-external-crm plugin.
 func benchPluginDir(tb testing.TB) string {
 	tb.Helper()
-	crm, _ := loadBenchGuests(tb)
+	crm := crmGuest(tb)
 	dir := tb.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "sync-to-external-crm.wasm"), crm, 0o644); err != nil {
 		tb.Fatal(err)
@@ -432,16 +440,16 @@ func execvaultHostStubs() []extism.HostFunction {
 	return fns
 }
 
-// newExtismPeer compiles the Extism peer with a manifest timeout equal to
-// the runtime's, which makes the Extism SDK enable wazero's
+// newExtismPeer compiles the Extism peer. With a timeout, its manifest
+// sets the runtime's timeout, which makes the Extism SDK enable wazero's
 // WithCloseOnContextDone as execvault does.
-func newExtismPeer(b *testing.B) *extism.CompiledPlugin {
+func newExtismPeer(b *testing.B, timeout time.Duration) *extism.CompiledPlugin {
 	b.Helper()
-	_, peer := loadBenchGuests(b)
+	peer := extismPeerGuest(b)
 	ctx := context.Background()
 	manifest := extism.Manifest{
 		Wasm:    []extism.Wasm{extism.WasmData{Data: peer, Name: "main"}},
-		Timeout: uint64(benchTimeout / time.Millisecond),
+		Timeout: uint64(timeout / time.Millisecond),
 	}
 	config := extism.PluginConfig{
 		EnableWasi:    true,
@@ -480,7 +488,23 @@ func newExtismInstance(b *testing.B, compiled *extism.CompiledPlugin, args []byt
 // SDK with a 1 s manifest timeout.
 func BenchmarkExtismConditionAndBody(b *testing.B) {
 	args := benchArgs()
-	p := newExtismInstance(b, newExtismPeer(b), args)
+	p := newExtismInstance(b, newExtismPeer(b, benchTimeout), args)
+
+	b.ReportAllocs()
+	for b.Loop() {
+		rc, _, err := p.Call("fire", args)
+		if err != nil || rc != 0 {
+			b.Fatalf("Extism fire = rc %d, error %v; want rc 0", rc, err)
+		}
+	}
+}
+
+// BenchmarkExtismConditionAndBodyNoTimeout is BenchmarkExtismConditionAndBody
+// with no manifest timeout, so the Extism SDK leaves wazero's
+// WithCloseOnContextDone off and nothing stops a runaway guest.
+func BenchmarkExtismConditionAndBodyNoTimeout(b *testing.B) {
+	args := benchArgs()
+	p := newExtismInstance(b, newExtismPeer(b, 0), args)
 
 	b.ReportAllocs()
 	for b.Loop() {
@@ -496,7 +520,7 @@ func BenchmarkExtismConditionAndBody(b *testing.B) {
 // concurrent calls.
 func BenchmarkExtismConditionAndBodyParallel(b *testing.B) {
 	args := benchArgs()
-	compiled := newExtismPeer(b)
+	compiled := newExtismPeer(b, benchTimeout)
 	procs := goruntime.GOMAXPROCS(0)
 	instances := make(chan *extism.Plugin, procs)
 	for range procs {
