@@ -29,7 +29,7 @@ plugins:
 # The JavaScript engine guest shared by every TypeScript executor.
 js-engine:
 	@mkdir -p $(BIN)
-	$(WASM_ENV) $(GO) build -buildmode=c-shared -o $(BIN)/execvault-js-engine.wasm ./plugins/jsengine
+	$(WASM_ENV) $(GO) build -trimpath -buildmode=c-shared -o $(BIN)/execvault-js-engine.wasm ./plugins/jsengine
 
 # The platform's TypeScript executor files, unmodified, each bundled with
 # the engine. The CLI finds the engine beside its own binary.
