@@ -402,6 +402,13 @@ func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
 		if j.Status != StatusPending {
 			return errSkipWrite
 		}
+		if ctx.Err() != nil {
+			// Cancel aborted this attempt before it started, and a Retry
+			// may have made the job PENDING again since. The attempt must
+			// not run in the new round with its canceled context; the
+			// requeue that Retry left starts a fresh one.
+			return errSkipWrite
+		}
 		j.Status = StatusRunning
 		j.UpdatedAt = d.cfg.Clock.Now()
 		return nil
