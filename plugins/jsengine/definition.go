@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/execvault/execvault/plugins/manifest"
 	"math"
 	"regexp"
 	"slices"
@@ -14,7 +15,7 @@ import (
 // that stay inside the engine.
 type executor struct {
 	file      string
-	def       manifestDefinition
+	def       manifest.Executor
 	condition goja.Callable
 	url       goja.Callable
 	body      goja.Callable
@@ -194,7 +195,7 @@ func (r *definitionReader) readEvents(value goja.Value) ([]string, error) {
 	return events, nil
 }
 
-func (r *definitionReader) readResponse(value goja.Value) (*webhookResponse, error) {
+func (r *definitionReader) readResponse(value goja.Value) (*manifest.Response, error) {
 	if isAbsent(value) {
 		return nil, nil
 	}
@@ -206,7 +207,7 @@ func (r *definitionReader) readResponse(value goja.Value) (*webhookResponse, err
 		return nil, err
 	}
 
-	resp := &webhookResponse{Status: 200}
+	resp := &manifest.Response{Status: 200}
 	if status := obj.Get("status"); !isAbsent(status) {
 		f, ok := status.Export().(float64)
 		if i, isInt := status.Export().(int64); isInt {
@@ -278,7 +279,7 @@ func (r *definitionReader) readOperation(ex *executor, value goja.Value) error {
 			}
 			hv := hobj.Get(name)
 			if isString(hv) {
-				op.Headers = append(op.Headers, manifestHeader{Name: name, Value: hv.String()})
+				op.Headers = append(op.Headers, manifest.Header{Name: name, Value: hv.String()})
 				continue
 			}
 			ref, ok, err := r.secretRef(path, hv)
@@ -288,7 +289,7 @@ func (r *definitionReader) readOperation(ex *executor, value goja.Value) error {
 			if !ok {
 				return r.fail(path, "is %s, expected a string or a secret reference { vault, key }", describe(hv))
 			}
-			op.Headers = append(op.Headers, manifestHeader{Name: name, Secret: ref})
+			op.Headers = append(op.Headers, manifest.Header{Name: name, Secret: ref})
 		}
 	}
 
@@ -305,7 +306,7 @@ func (r *definitionReader) readOperation(ex *executor, value goja.Value) error {
 
 // secretRef reads { vault, key }. ok is false when value is not an object;
 // an object with other keys or non-string parts is an error.
-func (r *definitionReader) secretRef(path string, value goja.Value) (*secretRef, bool, error) {
+func (r *definitionReader) secretRef(path string, value goja.Value) (*manifest.SecretRef, bool, error) {
 	obj, ok := value.(*goja.Object)
 	if !ok || isFunction(value) || isArrayObject(obj) {
 		return nil, false, nil
@@ -321,7 +322,7 @@ func (r *definitionReader) secretRef(path string, value goja.Value) (*secretRef,
 	if err != nil {
 		return nil, false, err
 	}
-	return &secretRef{Vault: vault, Key: key}, true, nil
+	return &manifest.SecretRef{Vault: vault, Key: key}, true, nil
 }
 
 // checkKeys rejects own enumerable keys outside allowed, so that a misspelt

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/execvault/execvault/plugins/manifest"
 	"reflect"
 	"strings"
 	"time"
@@ -162,7 +163,7 @@ func (e *engine) load(payload []byte) (err error) {
 // manifestJSON returns the manifest of the loaded bundle. Before a bundle is
 // loaded it returns a manifest with no executors, which the host rejects.
 func (e *engine) manifestJSON() ([]byte, error) {
-	m := manifest{ABIVersion: abiVersion, SDK: sdkName, Executors: []manifestDefinition{}}
+	m := manifest.Manifest{ABIVersion: manifest.ABIVersion, SDK: sdkName, Executors: []manifest.Executor{}}
 	for _, ex := range e.executors {
 		m.Executors = append(m.Executors, ex.def)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"github.com/execvault/execvault/plugins/manifest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,7 +99,7 @@ func TestManifestOfPlatformExamples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("manifestJSON: %v", err)
 	}
-	var got manifest
+	var got manifest.Manifest
 	if err := json.Unmarshal(data, &got); err != nil {
 		t.Fatalf("manifest is not JSON: %v", err)
 	}
@@ -132,10 +133,10 @@ func TestManifestOfPlatformExamples(t *testing.T) {
 		}
 	}
 
-	wantHeaders := []manifestHeader{
+	wantHeaders := []manifest.Header{
 		{Name: "Content-Type", Value: "application/json"},
-		{Name: "Authorization", Secret: &secretRef{Vault: "api-keys", Key: "crm-api-token"}},
-		{Name: "X-API-Key", Secret: &secretRef{Vault: "api-keys", Key: "crm-api-key"}},
+		{Name: "Authorization", Secret: &manifest.SecretRef{Vault: "api-keys", Key: "crm-api-token"}},
+		{Name: "X-API-Key", Secret: &manifest.SecretRef{Vault: "api-keys", Key: "crm-api-key"}},
 	}
 	gotHeaders, _ := json.Marshal(crm.Operation.Headers)
 	wantJSON, _ := json.Marshal(wantHeaders)
