@@ -47,8 +47,8 @@ func (s StoreSecrets) ReadSecret(ctx context.Context, ref plugins.SecretRef, act
 	return v.Bytes(), true, nil
 }
 
-// RecordDenied asks the store for the secret as the guest, which the
-// runtime's Authorize denies, so that the store audits the attempt.
+// RecordDenied requests the secret from the store as the guest. The
+// runtime's Authorize denies that read, so the store audits the attempt.
 func (s StoreSecrets) RecordDenied(ctx context.Context, ref plugins.SecretRef, actor string) {
 	_, _ = s.Store.Resolve(ctx, ref.Vault, ref.Key, guestActor(actor))
 }

@@ -29,7 +29,7 @@ type ServerConfig struct {
 	// Deliverer receives every fired webhook. Required.
 	Deliverer Deliverer
 	// Events is the durable event log that POST /v1/events writes to
-	// before it answers 202. Required.
+	// before it responds with 202. Required.
 	Events *triggers.EventLog
 	// Secrets resolves the ingest token and incoming webhook tokens.
 	Secrets TokenResolver
@@ -99,7 +99,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // handleEvents validates every event of the body, writes them to the
-// event log in one transaction and answers 202. A body with any invalid
+// event log in one transaction and responds with 202. A body with any invalid
 // event is rejected whole with 400, so that a client can fix and resend it.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.IngestToken != nil && !s.checkBearer(r) {
@@ -207,8 +207,8 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) {
 	name, token := r.PathValue("executor"), r.PathValue("token")
 	exec, err := s.rt.Executor(name)
 	if err != nil || exec.Disabled || exec.Trigger.Kind != plugins.TriggerIncomingWebhook || exec.Trigger.Token == nil {
-		// The same answer for a missing executor and a wrong token, so the
-		// endpoint does not reveal which executors exist.
+		// A missing executor and a wrong token get the same response, so
+		// the endpoint does not reveal which executors exist.
 		writeError(w, http.StatusNotFound, "no incoming webhook at this path")
 		return
 	}
