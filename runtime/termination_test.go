@@ -321,11 +321,20 @@ type deadlineKey struct{}
 
 // hostDeadlineCheck implements execvault.deadline_check: it traps the
 // guest with sys.ExitCodeDeadlineExceeded once the call's deadline has
-// passed. wazero returns a *sys.ExitError that a host function panics with
-// as the call's error, which classify reports as the timeout limit.
+// passed, and with the matching exit code once the caller's context is
+// canceled or past its own deadline, as WithCloseOnContextDone does.
+// wazero returns a *sys.ExitError that a host function panics with as the
+// call's error, which classify reports as the timeout limit or as a
+// canceled call.
 func hostDeadlineCheck(ctx context.Context, _ api.Module, _ []uint64) {
 	if deadline, ok := ctx.Value(deadlineKey{}).(int64); ok && monotonicNow() > deadline {
 		panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
+	}
+	switch err := ctx.Err(); {
+	case errors.Is(err, context.DeadlineExceeded):
+		panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
+	case err != nil:
+		panic(sys.NewExitError(sys.ExitCodeContextCanceled))
 	}
 }
 
@@ -480,6 +489,64 @@ func TestDeadlineChecksStopRunawayGuests(t *testing.T) {
 				if err != nil || string(out.Body) != string(args) {
 					t.Fatalf("round %d: next firing = body %s, error %v; want body %s", round, out.Body, err, args)
 				}
+			}
+		})
+	}
+}
+
+func TestDeadlineChecksHonourCallerContext(t *testing.T) {
+	// The executor's own timeout is far away, so only the caller's
+	// context can stop the guest in time.
+	rt := openDeadlineCheckRuntime(t, time.Hour, map[string][]byte{
+		"loop.wasm": readTestGuest(t, "testdata", "plugins", "loop.wasm"),
+	})
+	exec, err := rt.Executor("test-loop")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want func(error) bool
+	}{
+		{
+			name: "caller deadline",
+			ctx: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 50*time.Millisecond)
+			},
+			want: func(err error) bool {
+				var limit *LimitError
+				return errors.As(err, &limit) && limit.Limit == "timeout"
+			},
+		},
+		{
+			name: "caller cancel",
+			ctx: func() (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(50*time.Millisecond, cancel)
+				return ctx, cancel
+			},
+			want: func(err error) bool { return errors.Is(err, context.Canceled) },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := tt.ctx()
+			defer cancel()
+
+			done := make(chan error, 1)
+			go func() {
+				_, err := rt.fireWithDeadlineChecks(ctx, exec, []byte(`{}`))
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !tt.want(err) {
+					t.Errorf("error %v; want the %s reported", err, tt.name)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the guest still runs 10 s after the caller's context ended")
 			}
 		})
 	}
