@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -196,6 +197,9 @@ func instrumentBody(body, check []byte, shift func(uint32) uint32) ([]byte, erro
 		next, err := skipImmediates(body, pc, op)
 		if err != nil {
 			return nil, fmt.Errorf("opcode %#x at %d: %w", op, start, err)
+		}
+		if next > len(body) {
+			return nil, fmt.Errorf("opcode %#x at %d: immediates run past the end of the body", op, start)
 		}
 		out = append(out, body[start:next]...)
 		if op == wabin.OpcodeLoop {
@@ -631,6 +635,29 @@ func TestDeadlineChecksKeepResults(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzInstrumentBody(f *testing.F) {
+	f.Add([]byte{wabin.OpcodeEnd})
+	f.Add([]byte{wabin.OpcodeLoop, 0x40, wabin.OpcodeBr, 0, wabin.OpcodeEnd, wabin.OpcodeEnd})
+	f.Add([]byte{wabin.OpcodeCall, 0x80, 0x01, wabin.OpcodeF64Const, 0, 0, 0, 0, 0, 0, 0, 0, wabin.OpcodeEnd})
+	f.Add([]byte{wabin.OpcodeBrTable, 2, 0, 1, 2, 0xFC, 10, 0, 0, wabin.OpcodeEnd})
+	f.Add([]byte{wabin.OpcodeCall, 0x80, 0x80, 0x00})
+	check := deadlineCheckCode(7, 3)
+	shift := func(index uint32) uint32 { return index + 1 }
+
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out, err := instrumentBody(body, check, shift)
+		if err != nil {
+			return
+		}
+		// The output may be shorter than the body plus a check, because a
+		// function index in a longer LEB128 form than needed is written
+		// back in its shortest form.
+		if !bytes.HasPrefix(out, check) {
+			t.Fatalf("output % x does not start with the check % x", out, check)
+		}
+	})
 }
 
 func TestInstrumentDeadlineChecksRejectsSIMD(t *testing.T) {
