@@ -459,3 +459,28 @@ func TestReplayDryRunSendsNothing(t *testing.T) {
 	}
 	env.assertNoCanary()
 }
+
+// TestReplayEgressDenyPrivate checks that the egress policy applies to the
+// resolved address: the loopback receiver is denied before any request.
+func TestReplayEgressDenyPrivate(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
+	recv := newReceiver(t)
+	events := writeEvents(t, orderEvent("ord-egress"))
+
+	code, stdout, _ := env.replay(recv, events, "--egress-deny-private")
+	if code != 1 {
+		t.Errorf("replay exit status = %d, want 1", code)
+	}
+	if n := len(recv.requests("/notify/orders")); n != 0 {
+		t.Errorf("receiver got %d requests, want 0: loopback is a denied network", n)
+	}
+	if !strings.Contains(stdout, "failed") || !strings.Contains(stdout, "127.0.0.1") {
+		t.Errorf("replay output does not report the denied address; got:\n%s", stdout)
+	}
+
+	code, _, stderr := env.run("", "replay", "--plugins", pluginDir, "--egress-deny", "not-a-cidr", events)
+	if code != exitUsage || !strings.Contains(stderr, `invalid --egress-deny "not-a-cidr"`) {
+		t.Errorf("bad CIDR: exit status %d, stderr %q", code, stderr)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,10 +20,13 @@ import (
 
 // runtimeFlags are the flags shared by the commands that load plugins.
 type runtimeFlags struct {
-	pluginDir string
-	logLevel  string
-	env       []string
-	poolSize  int
+	pluginDir   string
+	logLevel    string
+	env         []string
+	poolSize    int
+	egressAllow []string
+	egressDeny  []string
+	denyPrivate bool
 }
 
 func (f *runtimeFlags) register(cmd *cobra.Command, defaultLevel string) {
@@ -30,6 +34,40 @@ func (f *runtimeFlags) register(cmd *cobra.Command, defaultLevel string) {
 	cmd.Flags().StringVar(&f.logLevel, "log-level", defaultLevel, "log level: debug, info, warn or error")
 	cmd.Flags().StringArrayVar(&f.env, "env", nil, "KEY=VALUE passed to every callback in env (repeatable)")
 	cmd.Flags().IntVar(&f.poolSize, "pool-size", 0, "instances per plugin (default GOMAXPROCS)")
+	cmd.Flags().StringArrayVar(&f.egressAllow, "egress-allow", nil, "CIDR that webhooks may reach; when given, only these (repeatable)")
+	cmd.Flags().StringArrayVar(&f.egressDeny, "egress-deny", nil, "CIDR that webhooks must not reach, checked on the resolved address (repeatable)")
+	cmd.Flags().BoolVar(&f.denyPrivate, "egress-deny-private", false, "deny loopback, private, link-local (cloud metadata) and unique-local networks")
+}
+
+// egressPolicy builds the webhook egress policy from the flags, or nil when
+// none is set.
+func (f *runtimeFlags) egressPolicy() (*webhook.EgressPolicy, error) {
+	if len(f.egressAllow) == 0 && len(f.egressDeny) == 0 && !f.denyPrivate {
+		return nil, nil
+	}
+	p := &webhook.EgressPolicy{}
+	parse := func(flag string, values []string) ([]netip.Prefix, error) {
+		var out []netip.Prefix
+		for _, v := range values {
+			prefix, err := netip.ParsePrefix(v)
+			if err != nil {
+				return nil, &usageError{fmt.Errorf("invalid %s %q: use a CIDR such as 203.0.113.0/24 or 2001:db8::/32", flag, v)}
+			}
+			out = append(out, prefix)
+		}
+		return out, nil
+	}
+	var err error
+	if p.Allow, err = parse("--egress-allow", f.egressAllow); err != nil {
+		return nil, err
+	}
+	if p.Deny, err = parse("--egress-deny", f.egressDeny); err != nil {
+		return nil, err
+	}
+	if f.denyPrivate {
+		p.Deny = append(p.Deny, webhook.PrivateNetworks()...)
+	}
+	return p, nil
 }
 
 func (f *runtimeFlags) logger(a *app) (*slog.Logger, error) {
@@ -97,6 +135,10 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 	if err != nil {
 		return nil, err
 	}
+	egress, err := f.egressPolicy()
+	if err != nil {
+		return nil, err
+	}
 	e := &runtimeEnv{log: log}
 	ok := false
 	defer func() {
@@ -131,6 +173,7 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 		return nil, err
 	}
 	wcfg := webhook.DefaultConfig()
+	wcfg.Egress = egress
 	if opts.webhook != nil {
 		opts.webhook(&wcfg)
 	}
