@@ -16,6 +16,7 @@ import (
 	"github.com/execvault/execvault/runtime"
 	"github.com/execvault/execvault/secrets"
 	"github.com/execvault/execvault/triggers"
+	"github.com/execvault/execvault/webhook"
 	"github.com/spf13/cobra"
 )
 
@@ -27,6 +28,7 @@ type runOptions struct {
 	noAuth       bool
 	ingestToken  string
 	urlOverrides []string
+	retention    time.Duration
 }
 
 func addRunCommand(a *app, root *cobra.Command) {
@@ -61,6 +63,7 @@ admin socket in the data directory.`,
 	f.BoolVar(&o.noAuth, "no-auth", false, "accept events without a bearer token (loopback addresses only)")
 	f.StringVar(&o.ingestToken, "ingest-token", "", "VAULT/KEY of the secret that POST /v1/events requires as bearer token")
 	f.StringArrayVar(&o.urlOverrides, "url-override", nil, "FROM=TO: replace the webhook URL prefix FROM with TO (repeatable)")
+	f.DurationVar(&o.retention, "job-retention", webhook.DefaultConfig().Retention, "delete finished webhook jobs (SUCCESS, FAILED, CANCELED) this long after their last update; 0 keeps them")
 	root.AddCommand(cmd)
 }
 
@@ -74,7 +77,10 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 		return err
 	}
 
-	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{})
+	if o.retention < 0 {
+		return &usageError{fmt.Errorf("invalid --job-retention %s: use 0 or a positive duration", o.retention)}
+	}
+	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{webhook: func(c *webhook.Config) { c.Retention = o.retention }})
 	if err != nil {
 		return err
 	}
