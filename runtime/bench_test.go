@@ -22,7 +22,6 @@ import (
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
 // The benchmarks in this file measure one firing of sync-to-external-crm
@@ -34,7 +33,8 @@ import (
 //   - the same guest code packaged as an Extism plugin and called through
 //     the Extism Go SDK with a manifest timeout,
 //
-// and the cost of wazero's termination guarantee (WithCloseOnContextDone).
+// and the cost of the termination guarantee's parts (BenchmarkWazeroCallCost,
+// BenchmarkWatchdogTimer).
 // The guests are built from source on first use, so a clean clone needs
 // only the Go toolchain. BENCHMARKS.md at the repository root records the
 // results.
@@ -147,38 +147,6 @@ func benchConfig(dir string) Config {
 	}
 }
 
-// newRuntimeWithWazeroConfig builds a Runtime as New does, but on a wazero
-// runtime configured by rcfg, so that benchmarks can compare wazero
-// settings that New fixes.
-//
-// NOTE: this repeats the steps of New; a change to New must be made here
-// too, or the comparison drifts from production.
-func newRuntimeWithWazeroConfig(ctx context.Context, cfg Config, rcfg wazero.RuntimeConfig) (*Runtime, error) {
-	cfg.fillDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	rt := &Runtime{
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "runtime"),
-		guestLog: cfg.Logger.With("component", "guest"),
-		wasm:     wazero.NewRuntimeWithConfig(ctx, rcfg),
-	}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt.wasm); err != nil {
-		rt.Close(ctx)
-		return nil, fmt.Errorf("instantiate WASI: %w", err)
-	}
-	if err := rt.instantiateHostModule(ctx, rt.wasm); err != nil {
-		rt.Close(ctx)
-		return nil, fmt.Errorf("instantiate host module: %w", err)
-	}
-	if err := rt.reload(ctx, true); err != nil {
-		rt.Close(ctx)
-		return nil, err
-	}
-	return rt, nil
-}
-
 // openBenchRuntime starts a runtime on the benchmark plugin, New's when
 // rcfg is nil, and checks one firing before the timer starts.
 func openBenchRuntime(b *testing.B, rcfg wazero.RuntimeConfig) (*Runtime, *Executor) {
@@ -191,7 +159,8 @@ func openBenchRuntime(b *testing.B, rcfg wazero.RuntimeConfig) (*Runtime, *Execu
 	if rcfg == nil {
 		rt, err = New(ctx, cfg)
 	} else {
-		rt, err = newRuntimeWithWazeroConfig(ctx, cfg, rcfg)
+		cfg.fillDefaults()
+		rt, err = newRuntime(ctx, cfg, rcfg, nil)
 	}
 	if err != nil {
 		b.Fatal(err)
@@ -218,7 +187,7 @@ func checkWasmFiring(tb testing.TB, rt *Runtime, exec *Executor, args []byte) {
 }
 
 // BenchmarkWasmConditionAndBody measures Runtime.Fire as the dispatcher
-// calls it: pool get and put, a per-call timeout, argument copy, the guest's
+// calls it: pool get and put, the per-call deadline, argument copy, the guest's
 // condition and body, and the result copy.
 func BenchmarkWasmConditionAndBody(b *testing.B) {
 	rt, exec := openBenchRuntime(b, nil)
@@ -240,8 +209,7 @@ func BenchmarkWasmConditionAndBodyParallel(b *testing.B) {
 	// RunParallel calls this function once per b.N it tries, so the
 	// setup uses the compilation cache instead of New. The runtime is
 	// otherwise the one New builds.
-	rt, exec := openBenchRuntime(b, wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).WithCompilationCache(benchCompilationCache()))
+	rt, exec := openBenchRuntime(b, wazero.NewRuntimeConfig().WithCompilationCache(benchCompilationCache()))
 	warmPool(b, exec.plugin.pool)
 	args := benchArgs()
 
@@ -442,7 +410,7 @@ func execvaultHostStubs() []extism.HostFunction {
 
 // newExtismPeer compiles the Extism peer. With a timeout, its manifest
 // sets the runtime's timeout, which makes the Extism SDK enable wazero's
-// WithCloseOnContextDone as execvault does.
+// WithCloseOnContextDone, which execvault replaced with deadline checks.
 func newExtismPeer(b *testing.B, timeout time.Duration) *extism.CompiledPlugin {
 	b.Helper()
 	peer := extismPeerGuest(b)
@@ -540,28 +508,6 @@ func BenchmarkExtismConditionAndBodyParallel(b *testing.B) {
 			}
 		}
 	})
-}
-
-// BenchmarkTerminationCost compares Runtime.Fire on wazero runtimes with
-// and without WithCloseOnContextDone. With it, wazero compiles an exit to
-// Go at every loop header and starts a goroutine per call that watches
-// the context. Without it, nothing stops a guest in an endless loop.
-func BenchmarkTerminationCost(b *testing.B) {
-	for _, closeOnDone := range []bool{true, false} {
-		b.Run(fmt.Sprintf("close-on-done=%v", closeOnDone), func(b *testing.B) {
-			rt, exec := openBenchRuntime(b, wazero.NewRuntimeConfig().
-				WithCloseOnContextDone(closeOnDone).WithCompilationCache(benchCompilationCache()))
-			args := benchArgs()
-			ctx := context.Background()
-
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := rt.Fire(ctx, exec, args); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
 }
 
 // BenchmarkWazeroCallCost splits the termination guarantee's cost into

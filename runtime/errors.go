@@ -62,3 +62,19 @@ func (e *GuestError) Error() string {
 }
 
 func (e *GuestError) Unwrap() error { return ErrGuest }
+
+// Errors of the deadline-check rewriter. A load that fails with one of
+// them is a PluginError, so it also matches ErrInvalidPlugin.
+var (
+	// errUninstrumentable reports a function body that holds an
+	// instruction the rewriter does not decode.
+	errUninstrumentable = errors.New("instruction not supported by the deadline-check rewriter: build the plugin for WebAssembly 2.0")
+
+	// errSIMD reports a function body that holds a SIMD instruction,
+	// which the rewriter does not decode.
+	errSIMD = errors.New("SIMD instructions are not supported by the deadline-check rewriter: build the plugin without SIMD")
+
+	// errReservedImport reports a module that imports the host function
+	// the rewriter adds; only the runtime may insert it.
+	errReservedImport = errors.New("execvault.deadline_check is inserted by the runtime and may not be imported by a plugin")
+)

@@ -31,14 +31,6 @@ type SecretReader interface {
 	RecordDenied(ctx context.Context, ref plugins.SecretRef, actor string)
 }
 
-// callKey carries the executor of the current guest call to host functions.
-type callKey struct{}
-
-func callExecutor(ctx context.Context) *Executor {
-	e, _ := ctx.Value(callKey{}).(*Executor)
-	return e
-}
-
 // instantiateHostModule defines the execvault import module in r.
 func (rt *Runtime) instantiateHostModule(ctx context.Context, r wazero.Runtime) error {
 	_, err := r.NewHostModuleBuilder(hostModuleName).
@@ -49,6 +41,8 @@ func (rt *Runtime) instantiateHostModule(ctx context.Context, r wazero.Runtime) 
 		[]api.ValueType{api.ValueTypeI32}).Export("secret_get").
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(rt.hostClockNow),
 		nil, []api.ValueType{api.ValueTypeI64}).Export("clock_now").
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostDeadlineCheck),
+		nil, nil).Export(deadlineCheckImport).
 		Instantiate(ctx)
 	return err
 }
@@ -128,7 +122,11 @@ func (rt *Runtime) hostSecretGet(ctx context.Context, mod api.Module, stack []ui
 		return
 	}
 
-	value, found, err := rt.cfg.Secrets.ReadSecret(ctx, ref, exec.actor)
+	// The guest call carries its deadline as a value, not as a context
+	// deadline, so the read gets one of its own.
+	rctx, cancel := context.WithDeadline(ctx, currentCall(ctx).deadline)
+	value, found, err := rt.cfg.Secrets.ReadSecret(rctx, ref, exec.actor)
+	cancel()
 	switch {
 	case err != nil:
 		rt.log.Warn("guest secret read failed", "executor", exec.Name, "vault", ref.Vault, "key", ref.Key, "error", err)

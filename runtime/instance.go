@@ -69,8 +69,12 @@ func (in *instance) classify(exec *Executor, err error) error {
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
+			limit := initTimeout
+			if exec != nil {
+				limit = exec.Limits.Timeout
+			}
 			return &LimitError{Executor: name, Limit: "timeout",
-				Detail: fmt.Sprintf("the call ran longer than %s", exec.Limits.Timeout)}
+				Detail: fmt.Sprintf("the call ran longer than %s", limit)}
 		case sys.ExitCodeContextCanceled:
 			return fmt.Errorf("executor %q: call canceled: %w", name, context.Canceled)
 		}

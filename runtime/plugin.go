@@ -99,6 +99,10 @@ func (rt *Runtime) loadPluginBytes(ctx context.Context, file string, data []byte
 		code, p.bundle = engine, bundle
 	}
 
+	code, err = instrumentDeadlineChecks(code)
+	if err != nil {
+		return nil, fmt.Errorf("add deadline checks: %w", err)
+	}
 	compiled, err := rt.wasm.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
@@ -232,8 +236,7 @@ func (rt *Runtime) newInstance(ctx context.Context, p *plugin, _ *Executor) (*in
 		WithSysWalltime().
 		WithSysNanotime()
 
-	ictx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(ctx, alloc), initTimeout)
-	defer cancel()
+	ictx := withCall(experimental.WithMemoryAllocator(ctx, alloc), nil, initTimeout)
 	mod, err := rt.wasm.InstantiateModule(ictx, p.compiled, cfg)
 	if err != nil {
 		if alloc.hit.Load() {
@@ -294,8 +297,7 @@ func (in *instance) loadBundle(ctx context.Context, bundle []byte) error {
 
 // readManifest calls execvault_manifest and validates what it returns.
 func readManifest(ctx context.Context, in *instance) (*plugins.Manifest, error) {
-	ctx, cancel := context.WithTimeout(ctx, initTimeout)
-	defer cancel()
+	ctx = withCall(ctx, nil, initTimeout)
 	stack := []uint64{0}
 	if err := in.call(ctx, nil, in.manifest, stack); err != nil {
 		return nil, fmt.Errorf("execvault_manifest: %w", err)

@@ -39,7 +39,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 
-	rcfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+	// The deadline checks that loadPluginBytes compiles into each guest
+	// stop it; wazero's own per-call watch is off (see deadline.go).
+	rcfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(false)
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		var err error
@@ -49,7 +51,12 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 		rcfg = rcfg.WithCompilationCache(cache)
 	}
+	return newRuntime(ctx, cfg, rcfg, cache)
+}
 
+// newRuntime builds a Runtime on a wazero runtime configured by rcfg and
+// loads the plugins. cache, when not nil, is closed with the Runtime.
+func newRuntime(ctx context.Context, cfg Config, rcfg wazero.RuntimeConfig, cache wazero.CompilationCache) (*Runtime, error) {
 	rt := &Runtime{
 		cfg:   cfg,
 		log:   cfg.Logger.With("component", "runtime"),
@@ -251,9 +258,7 @@ func (rt *Runtime) Fire(ctx context.Context, exec *Executor, args []byte) (Outco
 		return Outcome{}, fmt.Errorf("executor %q: get instance: %w", exec.Name, err)
 	}
 
-	cctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, exec), exec.Limits.Timeout)
-	out, err := in.run(cctx, exec, args)
-	cancel()
+	out, err := in.run(withCall(ctx, exec, exec.Limits.Timeout), exec, args)
 
 	switch {
 	case err == nil, errors.Is(err, errGuestReported):

@@ -22,7 +22,8 @@ const testdataPlugins = "../testdata/plugins"
 var testCacheDir = filepath.Join(os.TempDir(), "execvault-runtime-test-cache")
 
 // copyPlugins copies the named files of testdata/plugins into a new plugin
-// directory.
+// directory. A name may be a path relative to testdata/plugins; the copy
+// keeps only its last element.
 func copyPlugins(t testing.TB, names ...string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -31,7 +32,7 @@ func copyPlugins(t testing.TB, names ...string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, n), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(n)), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,6 +86,8 @@ func TestHostileGuestFailsOnlyItsFiring(t *testing.T) {
 		message  string
 	}{
 		{"loop.wasm", "test-loop", "timeout", "ran longer than 300ms"},
+		// Calls without loops: stopped by the check at function entry.
+		{"../bench/recursion.wasm", "test-recursion", "timeout", "ran longer than 300ms"},
 		{"trap.wasm", "test-trap", "", "unreachable"},
 		{"membomb.wasm", "test-membomb", "memory", "beyond 64 pages"},
 		{"hugeoutput.wasm", "test-hugeoutput", "output", "67108864 bytes"},
