@@ -66,11 +66,11 @@ func (e *GuestError) Unwrap() error { return ErrGuest }
 // Errors of the deadline-check rewriter. A load that fails with one of
 // them is a PluginError, so it also matches ErrInvalidPlugin.
 var (
-	// errUninstrumentable reports a function body that holds an
+	// errUninstrumentable reports a function body that contains an
 	// instruction the rewriter does not decode.
 	errUninstrumentable = errors.New("instruction not supported by the deadline-check rewriter: build the plugin for WebAssembly 2.0")
 
-	// errSIMD reports a function body that holds a SIMD instruction,
+	// errSIMD reports a function body that contains a SIMD instruction,
 	// which the rewriter does not decode.
 	errSIMD = errors.New("SIMD instructions are not supported by the deadline-check rewriter: build the plugin without SIMD")
 

@@ -99,6 +99,8 @@ func (rt *Runtime) loadPluginBytes(ctx context.Context, file string, data []byte
 		code, p.bundle = engine, bundle
 	}
 
+	// The rewrite runs at every load, cache hit or not, because the
+	// compilation cache is keyed by the rewritten bytes.
 	code, err = instrumentDeadlineChecks(code)
 	if err != nil {
 		return nil, fmt.Errorf("add deadline checks: %w", err)
