@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -146,8 +147,16 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	goRun("http server", func() error { return ignoreClosed(httpSrv.Serve(ln)) })
 	goRun("admin server", func() error { return ignoreClosed(adminSrv.Serve(adminLn)) })
 	goRun("event processor", func() error { return srv.Process(ctx) })
-	goRun("scheduler", func() error { return sched.Run(ctx) })
-	goRun("plugin watcher", func() error { return env.rt.Watch(ctx, nil) })
+	goRun("scheduler", func() error { return sched.sched.Run(ctx) })
+	goRun("plugin watcher", func() error {
+		return env.rt.Watch(ctx, func(error) {
+			// A reload may add, change or remove schedule executors, even
+			// when some file in it failed to load.
+			if err := sched.sync(ctx, env.rt); err != nil {
+				log.Error("schedules not updated after reload", "error", err)
+			}
+		})
+	})
 
 	log.Info("execvault running", "listen", ln.Addr().String(), "plugins", o.pluginDir,
 		"executors", len(env.rt.Executors()), "admin_socket", adminPath, "ingest_auth", token != nil)
@@ -217,19 +226,26 @@ func listenAdmin(dataDir string) (net.Listener, string, error) {
 	return ln, path, nil
 }
 
-// startSchedules adds every enabled schedule-triggered executor to a
-// scheduler whose last runs persist in the state database.
-func (a *app) startSchedules(ctx context.Context, env *runtimeEnv, rewrites []runtime.URLRewrite) (*triggers.Scheduler, error) {
-	byName := map[string]*runtime.Executor{}
+// schedules keeps a scheduler in step with the loaded schedule-triggered
+// executors, at start and after every plugin reload.
+type schedules struct {
+	sched *triggers.Scheduler
+	log   *slog.Logger
+	// specs maps each scheduled executor to its cron spec and zone, so a
+	// reload that changes them replaces the schedule.
+	specs map[string]string
+	mu    sync.Mutex
+}
+
+// startSchedules creates a scheduler whose last runs persist in the state
+// database and adds every enabled schedule-triggered executor.
+func (a *app) startSchedules(ctx context.Context, env *runtimeEnv, rewrites []runtime.URLRewrite) (*schedules, error) {
 	sched, err := triggers.NewScheduler(triggers.SchedulerConfig{
 		Store:  triggers.NewBadgerRunStore(env.state),
 		Logger: env.log,
 		Fire: func(ctx context.Context, f triggers.Firing) error {
 			exec, err := env.rt.Executor(f.Name)
 			if err != nil {
-				exec = byName[f.Name]
-			}
-			if exec == nil {
 				return err
 			}
 			res := env.rt.FireSchedule(ctx, env.dispatcher, exec, f.ScheduledTime, runtime.DispatchOptions{Rewrites: rewrites})
@@ -242,18 +258,52 @@ func (a *app) startSchedules(ctx context.Context, env *runtimeEnv, rewrites []ru
 	if err != nil {
 		return nil, err
 	}
-	for _, exec := range env.rt.Executors() {
-		if exec.Disabled || exec.Trigger.Kind != plugins.TriggerSchedule {
-			continue
-		}
-		s, err := triggers.ParseSchedule(exec.Trigger.Cron, exec.Trigger.Timezone)
-		if err != nil {
-			return nil, fmt.Errorf("executor %q in %s: %w", exec.Name, exec.File, err)
-		}
-		byName[exec.Name] = exec
-		if err := sched.Add(ctx, exec.Name, s); err != nil {
-			return nil, err
+	s := &schedules{sched: sched, log: env.log, specs: map[string]string{}}
+	if err := s.sync(ctx, env.rt); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// sync adds, replaces and removes schedules so that they match the
+// enabled schedule-triggered executors rt has loaded now. An executor with
+// an invalid spec is reported and left unscheduled; the others still sync.
+func (s *schedules) sync(ctx context.Context, rt *runtime.Runtime) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	want := map[string]*runtime.Executor{}
+	for _, exec := range rt.Executors() {
+		if !exec.Disabled && exec.Trigger.Kind == plugins.TriggerSchedule {
+			want[exec.Name] = exec
 		}
 	}
-	return sched, nil
+	for name, spec := range s.specs {
+		if exec, ok := want[name]; !ok || scheduleKey(exec) != spec {
+			s.sched.Remove(name)
+			delete(s.specs, name)
+		}
+	}
+
+	var errs []error
+	for name, exec := range want {
+		if _, ok := s.specs[name]; ok {
+			continue
+		}
+		parsed, err := triggers.ParseSchedule(exec.Trigger.Cron, exec.Trigger.Timezone)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("executor %q in %s: %w", name, exec.File, err))
+			continue
+		}
+		if err := s.sched.Add(ctx, name, parsed); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.specs[name] = scheduleKey(exec)
+	}
+	return errors.Join(errs...)
+}
+
+func scheduleKey(exec *runtime.Executor) string {
+	return exec.Trigger.Cron + " " + exec.Trigger.Timezone
 }

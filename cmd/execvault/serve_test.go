@@ -5,12 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/execvault/execvault/runtime"
+	"github.com/execvault/execvault/triggers"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
@@ -275,4 +281,57 @@ func firstBody(rs []receivedRequest) string {
 		return ""
 	}
 	return string(rs[0].body)
+}
+
+// TestSchedulesFollowReload checks that a reload which removes or adds a
+// schedule executor updates the scheduler.
+func TestSchedulesFollowReload(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(pluginDir, "hooks-and-schedules.wasm")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg := runtime.DefaultConfig()
+	cfg.PluginDir = dir
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	rt, err := runtime.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	sched, err := triggers.NewScheduler(triggers.SchedulerConfig{
+		Fire:   func(context.Context, triggers.Firing) error { return nil },
+		Logger: cfg.Logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &schedules{sched: sched, log: cfg.Logger, specs: map[string]string{}}
+
+	if err := s.sync(ctx, rt); err != nil || len(s.specs) != 0 {
+		t.Fatalf("empty directory: specs %v, error %v; want none", s.specs, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hooks.wasm"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sync(ctx, rt); err != nil || s.specs["nightly-report"] != "0 2 * * * Europe/Berlin" {
+		t.Fatalf("after adding the plugin: specs %v, error %v; want nightly-report", s.specs, err)
+	}
+	if err := os.Remove(filepath.Join(dir, "hooks.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sync(ctx, rt); err != nil || len(s.specs) != 0 {
+		t.Errorf("after removing the plugin: specs %v, error %v; want none", s.specs, err)
+	}
+	if s.sched.Remove("nightly-report") {
+		t.Error("nightly-report is still scheduled after its plugin was removed")
+	}
 }
