@@ -192,9 +192,9 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 // progressMinBytes is the file size from which replay shows a progress bar.
 const progressMinBytes = 1 << 20
 
-// progressBar returns a bar that tracks reading f, on standard error, when
-// standard error is a terminal and f is large enough to take a while; nil
-// otherwise.
+// progressBar returns a bar on standard error that tracks reading f. It
+// returns nil unless standard error is a terminal and f is large enough to
+// take a while.
 func (a *app) progressBar(f *os.File) *progressbar.ProgressBar {
 	out, ok := a.stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(out.Fd())) {

@@ -147,8 +147,8 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 		}
 	}()
 
-	// The store asks the runtime who may read what; the runtime exists only
-	// after the store, hence the indirection.
+	// The store calls the runtime's Authorize to decide who may read what,
+	// but the runtime is created after the store, hence the indirection.
 	var rt *runtime.Runtime
 	scfg := secrets.DefaultConfig(a.dataDir)
 	scfg.KeyFile = a.keyFile
