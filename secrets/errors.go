@@ -157,6 +157,10 @@ func truncateName(name string) string {
 }
 
 // hint returns the advice appended to an error text for a sentinel.
+// errCreatedWithKey is the detail of ErrWrongKey when a passphrase is given
+// for a store created with a key.
+var errCreatedWithKey = errors.New("it was created with a key, not a passphrase")
+
 func hint(err error) string {
 	switch {
 	case errors.Is(err, ErrVaultNotFound):

@@ -129,7 +129,7 @@ func (k MasterKey) deriveKEK(params *KDFParams) ([]byte, error) {
 		return k.key, nil
 	}
 	if params == nil {
-		return nil, fmt.Errorf("%w: it was created with a key, not a passphrase", ErrWrongKey)
+		return nil, fmt.Errorf("%w: %w", ErrWrongKey, errCreatedWithKey)
 	}
 	if err := params.validate(); err != nil || len(params.Salt) < 16 {
 		return nil, fmt.Errorf("%w: stored KDF parameters are invalid", ErrCorrupt)

@@ -145,7 +145,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 func wrongKeyError(dir string, master MasterKey, err error) error {
 	detail := strings.TrimPrefix(err.Error(), ErrWrongKey.Error()+": ")
 	advice := "set " + EnvMasterKey + " or --key-file to the key this store was created with"
-	if master.IsPassphrase() {
+	switch {
+	case errors.Is(err, errCreatedWithKey):
+		advice = "unset " + EnvPassphrase + " and set " + EnvMasterKey + " or --key-file to the key this store was created with"
+	case master.IsPassphrase():
 		advice = "set " + EnvPassphrase + " to the passphrase this store was created with, or unset it to use " + EnvMasterKey + " or --key-file"
 	}
 	return fmt.Errorf("%w for %s: %s; %s", ErrWrongKey, dir, detail, advice)

@@ -201,7 +201,7 @@ func TestWrongMasterKey(t *testing.T) {
 		advice string
 	}{
 		{"other key", map[string]string{EnvMasterKey: otherKey}, "set EXECVAULT_MASTER_KEY or --key-file to the key this store was created with"},
-		{"passphrase for key store", map[string]string{EnvPassphrase: "hunter2"}, "set EXECVAULT_PASSPHRASE to the passphrase this store was created with"},
+		{"passphrase for key store", map[string]string{EnvPassphrase: "hunter2"}, "unset EXECVAULT_PASSPHRASE and set EXECVAULT_MASTER_KEY or --key-file to the key this store was created with"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
