@@ -91,10 +91,20 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	fmt.Fprintln(a.stderr, errorText(err))
 	var usage *usageError
 	if errors.As(err, &usage) || isCobraUsageError(err) {
-		fmt.Fprintln(a.stderr, "Run 'execvault --help' for usage.")
+		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", a.commandPath(args))
 		return exitUsage
 	}
 	return exitError
+}
+
+// commandPath returns the path of the command that args select, such as
+// "execvault secret create", for pointing at its help.
+func (a *app) commandPath(args []string) string {
+	cmd, _, err := a.root.Find(args)
+	if err != nil || cmd == nil {
+		return a.root.CommandPath()
+	}
+	return cmd.CommandPath()
 }
 
 // isCobraUsageError recognises the argument errors cobra returns for

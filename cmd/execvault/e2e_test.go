@@ -452,6 +452,7 @@ func TestReplayDryRunSendsNothing(t *testing.T) {
 		`body: {"orderId":"so-5","customerId":"cust-1","totalPrice":100001,"status":"confirmed","createdAt":"2026-11-30T09:00:00Z"}`,
 		"would send as job",
 		"skipped by condition",
+		"2 firings: 1 would be sent (dry run), 1 skipped by condition, 0 failed",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("dry-run output lacks %q; got:\n%s", want, stdout)

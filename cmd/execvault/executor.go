@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -21,11 +22,14 @@ func addExecutorCommands(a *app, root *cobra.Command) {
 	var f runtimeFlags
 	var asJSON bool
 	list := &cobra.Command{
-		Use:   "list --plugins DIR [--json]",
-		Short: "List every executor of the plugin directory",
+		Use:   "list [--plugins DIR] [--json]",
+		Short: "List every executor of a plugin directory, or of the running execvault",
 		Long: `List every executor of the plugin directory with its trigger, operation,
 secrets, plugin file, ABI version and limits. Loading checks each plugin, so
-an invalid plugin fails the command with the file and the reason.`,
+an invalid plugin fails the command with the file and the reason.
+
+Without --plugins, list what execvault run serving the data directory has
+loaded, through its admin socket.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.listExecutors(cmd.Context(), &f, asJSON)
@@ -57,39 +61,38 @@ type limitsInfo struct {
 }
 
 func (a *app) listExecutors(ctx context.Context, f *runtimeFlags, asJSON bool) error {
-	if f.pluginDir == "" {
-		return &usageError{fmt.Errorf("missing --plugins DIR: name the directory of plugin .wasm files")}
-	}
-	log, err := f.logger(a)
-	if err != nil {
-		return err
-	}
-	cfg := runtime.DefaultConfig()
-	cfg.PluginDir = f.pluginDir
-	cfg.CacheDir = a.cacheDir()
-	cfg.Logger = log
-	cfg.PoolSize = 1
-	rt, err := runtime.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer rt.Close(ctx)
-
 	var infos []executorInfo
-	for _, e := range rt.Executors() {
-		infos = append(infos, executorInfo{
-			Name: e.Name, Description: e.Description, Disabled: e.Disabled,
-			Trigger: e.Trigger, Operation: e.Operation, Secrets: secretRefs(e),
-			File: e.File, ABIVersion: e.ABIVersion,
-			Limits: limitsInfo{e.Limits.Timeout.Milliseconds(), e.Limits.MemoryPages, e.Limits.MaxOutputBytes},
-		})
+	socket := filepath.Join(a.dataDir, "admin.sock")
+	switch {
+	case f.pluginDir == "" && adminSocketLive(socket):
+		// Without --plugins, list what the running execvault has loaded.
+		var err error
+		if infos, err = fetchExecutors(ctx, socket); err != nil {
+			return err
+		}
+	case f.pluginDir == "":
+		return &usageError{fmt.Errorf("missing --plugins DIR: name the directory of plugin .wasm files (no execvault run serves %s)", a.dataDir)}
+	default:
+		log, err := f.logger(a)
+		if err != nil {
+			return err
+		}
+		cfg := runtime.DefaultConfig()
+		cfg.PluginDir = f.pluginDir
+		cfg.CacheDir = a.cacheDir()
+		cfg.Logger = log
+		cfg.PoolSize = 1
+		rt, err := runtime.New(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer rt.Close(ctx)
+		infos = executorInfos(rt)
 	}
+
 	if asJSON {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		if infos == nil {
-			infos = []executorInfo{}
-		}
 		return enc.Encode(infos)
 	}
 
@@ -108,6 +111,42 @@ func (a *app) listExecutors(ctx context.Context, f *runtimeFlags, asJSON bool) e
 			strings.Join(refs, ","), filepath.Base(e.File), e.ABIVersion, e.Limits.TimeoutMillis, e.Limits.MemoryPages, e.Limits.MaxOutputBytes)
 	}
 	return tw.Flush()
+}
+
+// executorInfos returns the listing form of every executor rt has loaded.
+func executorInfos(rt *runtime.Runtime) []executorInfo {
+	infos := []executorInfo{}
+	for _, e := range rt.Executors() {
+		infos = append(infos, executorInfo{
+			Name: e.Name, Description: e.Description, Disabled: e.Disabled,
+			Trigger: e.Trigger, Operation: e.Operation, Secrets: secretRefs(e),
+			File: e.File, ABIVersion: e.ABIVersion,
+			Limits: limitsInfo{e.Limits.Timeout.Milliseconds(), e.Limits.MemoryPages, e.Limits.MaxOutputBytes},
+		})
+	}
+	return infos
+}
+
+// fetchExecutors reads the executor listing of a running execvault over
+// its admin socket.
+func fetchExecutors(ctx context.Context, socket string) ([]executorInfo, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://execvault/v1/executors", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := newJobsClient(socket).http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("admin socket: list executors: HTTP %d", resp.StatusCode)
+	}
+	var infos []executorInfo
+	if err := json.NewDecoder(resp.Body).Decode(&infos); err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	return infos, nil
 }
 
 // secretRefs lists every secret an executor references or declares.

@@ -176,6 +176,11 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 			sum.add(f)
 			fmt.Fprintf(tw, "line %d\t%s\t%s %s\t%s\t%s\n", reader.Line(), eventLabel(ev), ev.TypeName, ev.Kind(), f.Executor, firingText(f))
 		}
+		if o.dryRun {
+			// The dry-run deliverer prints each request as it comes, so the
+			// status lines of this event must follow it at once.
+			tw.Flush()
+		}
 	}
 	tw.Flush()
 
@@ -245,14 +250,16 @@ func plural(n int, word string) string {
 }
 
 type replaySummary struct {
-	events, firings, delivered, skipped, failed, malformed int
+	events, firings, delivered, queued, skipped, failed, malformed int
 }
 
 func (s *replaySummary) add(f runtime.Firing) {
 	s.firings++
 	switch f.State {
-	case runtime.FiringDelivered, runtime.FiringQueued:
+	case runtime.FiringDelivered:
 		s.delivered++
+	case runtime.FiringQueued:
+		s.queued++
 	case runtime.FiringSkipped:
 		s.skipped++
 	default:
@@ -261,8 +268,12 @@ func (s *replaySummary) add(f runtime.Firing) {
 }
 
 func (s replaySummary) String() string {
-	return fmt.Sprintf("%s, %s: %d delivered, %d skipped by condition, %d failed; %s",
-		plural(s.events, "event"), plural(s.firings, "firing"), s.delivered, s.skipped, s.failed, plural(s.malformed, "malformed line"))
+	sent := fmt.Sprintf("%d delivered", s.delivered)
+	if s.queued > 0 {
+		sent = fmt.Sprintf("%d would be sent (dry run)", s.queued)
+	}
+	return fmt.Sprintf("%s, %s: %s, %d skipped by condition, %d failed; %s",
+		plural(s.events, "event"), plural(s.firings, "firing"), sent, s.skipped, s.failed, plural(s.malformed, "malformed line"))
 }
 
 // parseRewrites parses --url-override FROM=TO flags.

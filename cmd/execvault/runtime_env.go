@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/execvault/execvault/runtime"
@@ -139,6 +141,9 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 	if err != nil {
 		return nil, err
 	}
+	if socket := filepath.Join(a.dataDir, "admin.sock"); adminSocketLive(socket) {
+		return nil, fmt.Errorf("execvault run is serving %s and holds its stores: stop it, or pass another --data-dir to this command", a.dataDir)
+	}
 	e := &runtimeEnv{log: log}
 	ok := false
 	defer func() {
@@ -162,6 +167,9 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 	}
 	e.store, err = secrets.Open(ctx, scfg)
 	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("open secret store in %s: another execvault process is using it; stop it or pass another --data-dir", a.dataDir)
+		}
 		return nil, cliError(err)
 	}
 	if path := e.store.CreatedKeyFile(); path != "" {
@@ -236,4 +244,15 @@ func (e *runtimeEnv) close(ctx context.Context) {
 	if e.store != nil {
 		_ = e.store.Close()
 	}
+}
+
+// adminSocketLive reports whether an execvault run process accepts
+// connections on the admin socket at path.
+func adminSocketLive(path string) bool {
+	conn, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -88,6 +89,13 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	defer env.close(context.Background())
 	log := env.log
 
+	if token != nil {
+		// Check the token now, so that a wrong name fails the start
+		// instead of every request.
+		if _, err := env.store.Resolve(ctx, token.Vault, token.Key, "server:ingest"); err != nil {
+			return fmt.Errorf("--ingest-token %s names a secret that cannot be read: %w", token, err)
+		}
+	}
 	events, err := triggers.OpenEventLog(ctx, env.state, triggers.EventLogConfig{Logger: log})
 	if err != nil {
 		return err
@@ -142,6 +150,10 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	admin.Handle("/v1/jobs", jobsHandler(env.dispatcher))
 	admin.Handle("/v1/jobs/", jobsHandler(env.dispatcher))
 	admin.Handle("POST /v1/executors/{name}/trigger", triggerHandler(env, rewrites))
+	admin.HandleFunc("GET /v1/executors", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(executorInfos(env.rt))
+	})
 	admin.Handle("/", secrets.NewAdminHandler(env.store, log))
 	adminSrv := &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second}
 	goRun("http server", func() error { return ignoreClosed(httpSrv.Serve(ln)) })

@@ -99,8 +99,18 @@ func TestRunIngestsEventsAndDelivers(t *testing.T) {
 		t.Error("Authorization header does not equal the stored secret")
 	}
 
-	// The jobs of the running server, through the admin socket.
-	code, stdout, stderr := env.run("", "executor", "jobs", "sync-to-external-crm", "--json")
+	// The executors and jobs of the running server, through the admin
+	// socket; commands that open the stores themselves say why they cannot.
+	code, stdout, stderr := env.run("", "executor", "list", "--json")
+	if code != 0 || !strings.Contains(stdout, `"name": "sync-to-external-crm"`) {
+		t.Errorf("executor list beside the server: exit status %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, _, stderr = env.run("", "replay", "--plugins", pluginDir, writeEvents(t, orderEvent("ord-x")))
+	if code != 1 || !strings.Contains(stderr, "execvault run is serving") {
+		t.Errorf("replay beside the server: exit status %d, stderr %q; want the reason", code, stderr)
+	}
+
+	code, stdout, stderr = env.run("", "executor", "jobs", "sync-to-external-crm", "--json")
 	if code != 0 {
 		t.Fatalf("executor jobs: exit status %d, stderr %q", code, stderr)
 	}
@@ -146,6 +156,15 @@ func TestRunIngestsEventsAndDelivers(t *testing.T) {
 	waitFor(t, "the second CRM delivery", 30*time.Second, func() bool { return len(recv.requests("/crm/api/v1/orders")) >= 2 })
 	if got := recv.requests("/crm/api/v1/orders"); got[1].header.Get("Authorization") != rotatedToken {
 		t.Error("the dispatch after a secret update did not use the new value")
+	}
+}
+
+func TestRunRejectsMissingIngestToken(t *testing.T) {
+	env := newCLIEnv(t)
+	env.mustRun("", "secret", "vault", "create", "ops")
+	code, _, stderr := env.run("", "run", "--plugins", pluginDir, "--listen", "127.0.0.1:0", "--ingest-token", "ops/nope")
+	if code != exitError || !strings.Contains(stderr, "--ingest-token ops/nope") || !strings.Contains(stderr, "not found") {
+		t.Errorf("exit status %d, stderr %q; want a start failure naming the token", code, stderr)
 	}
 }
 
