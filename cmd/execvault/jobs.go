@@ -234,6 +234,17 @@ func jobsHandler(s jobStore) http.Handler {
 	return mux
 }
 
+// remoteError is an error the admin socket returned: its message as the
+// server wrote it, which already names the sentinel, and the sentinel for
+// errors.Is.
+type remoteError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.sentinel }
+
 // jobsClient calls jobsHandler over the admin socket.
 type jobsClient struct{ http *http.Client }
 
@@ -265,9 +276,9 @@ func (c *jobsClient) do(ctx context.Context, method, path string, out any) error
 		_ = json.Unmarshal(body, &e)
 		switch resp.StatusCode {
 		case http.StatusNotFound:
-			return fmt.Errorf("%w: %s", webhook.ErrJobNotFound, e.Error)
+			return &remoteError{msg: e.Error, sentinel: webhook.ErrJobNotFound}
 		case http.StatusConflict:
-			return fmt.Errorf("%w: %s", webhook.ErrInvalidState, e.Error)
+			return &remoteError{msg: e.Error, sentinel: webhook.ErrInvalidState}
 		}
 		return fmt.Errorf("admin socket: %s", e.Error)
 	}
