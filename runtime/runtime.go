@@ -170,6 +170,11 @@ func (rt *Runtime) reload(ctx context.Context, strict bool) error {
 	rt.reg.Store(reg)
 	for f, p := range oldPlugins {
 		if reg.plugins[f] != p {
+			// NOTE: the retired plugin's compiled module stays in memory
+			// until the runtime closes, because wazero shares compiled
+			// code between modules with the same bytes (every TypeScript
+			// plugin shares the engine's), so closing it here could pull
+			// it from under another plugin.
 			p.pool.close()
 			if _, still := reg.plugins[f]; !still {
 				rt.log.Info("plugin unloaded", "file", f)
