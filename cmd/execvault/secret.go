@@ -88,6 +88,9 @@ func (a *app) withManager(ctx context.Context, fn func(ctx context.Context, m se
 }
 
 func (a *app) openManager(ctx context.Context) (secrets.Manager, error) {
+	// NOTE: through the admin socket the running execvault's store serves
+	// the request, so the master key given to this command is not checked;
+	// the socket's mode 0600 is the access control.
 	socket := filepath.Join(a.dataDir, "admin.sock")
 	var dialErr error
 	if _, err := os.Stat(socket); err == nil {
