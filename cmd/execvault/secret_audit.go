@@ -51,6 +51,6 @@ keyed hash that is equal for equal values.`,
 	}
 	cmd.Flags().StringVarP(&filter.Vault, "vault-name", "V", "", "show only entries of this vault")
 	cmd.Flags().IntVar(&filter.Limit, "limit", 0, "show only the newest N entries (0: all)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	cmd.Flags().BoolVarP(&asJSON, "json", "j", false, "print JSON instead of a table")
 	return cmd
 }

@@ -79,7 +79,7 @@ resumes it.`,
 			})
 		},
 	}
-	status.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	status.Flags().BoolVarP(&asJSON, "json", "j", false, "print JSON instead of a table")
 
 	retire := &cobra.Command{
 		Use:   "retire ID",

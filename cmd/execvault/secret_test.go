@@ -424,3 +424,20 @@ func TestSecretCLIStaleSocketOpensStore(t *testing.T) {
 		t.Errorf("vault list beside a stale socket: exit %d, stdout %q, stderr %q; want exit 0 listing v", code, stdout, stderr)
 	}
 }
+
+func TestSecretShortFlags(t *testing.T) {
+	env := newCLIEnv(t)
+	env.mustRun("", "secret", "vault", "create", "short")
+	env.mustRun("value-canary-short", "secret", "create", "-V", "short", "-n", "token", "--value-stdin")
+	for _, args := range [][]string{
+		{"secret", "vault", "list", "-j"},
+		{"secret", "list", "-V", "short", "-j"},
+	} {
+		code, stdout, stderr := env.run("", args...)
+		if code != 0 || !strings.HasPrefix(strings.TrimSpace(stdout), "[") {
+			t.Errorf("execvault %s: exit status %d, stdout %q, stderr %q; want a JSON array", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	env.mustRun("", "secret", "delete", "-V", "short", "-n", "token", "-y")
+	env.mustRun("", "secret", "vault", "delete", "short", "-y")
+}

@@ -106,7 +106,7 @@ func (a *app) newSecretListCommand() *cobra.Command {
 		},
 	}
 	ref.register(cmd, false)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	cmd.Flags().BoolVarP(&asJSON, "json", "j", false, "print JSON instead of a table")
 	return cmd
 }
 
@@ -133,7 +133,7 @@ func (a *app) newSecretDeleteCommand() *cobra.Command {
 		},
 	}
 	ref.register(cmd, true)
-	cmd.Flags().BoolVar(&yes, "yes", false, "delete without asking for confirmation")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking for confirmation")
 	return cmd
 }
 
@@ -182,7 +182,7 @@ newline on stdout; the read is recorded in the audit log.`,
 	ref.register(cmd, true)
 	cmd.Flags().BoolVar(&reveal, "reveal", false, "print the value (audited)")
 	cmd.Flags().Uint64Var(&version, "version", 0, "with --reveal, the version to print (0: current)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVarP(&asJSON, "json", "j", false, "print JSON")
 	return cmd
 }
 
@@ -240,7 +240,7 @@ func (a *app) newSecretVersionsCommand() *cobra.Command {
 		},
 	}
 	ref.register(cmd, true)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	cmd.Flags().BoolVarP(&asJSON, "json", "j", false, "print JSON instead of a table")
 	return cmd
 }
 

@@ -57,7 +57,7 @@ func (a *app) newSecretVaultCommand() *cobra.Command {
 			})
 		},
 	}
-	deleteCmd.Flags().BoolVar(&yes, "yes", false, "delete without asking for confirmation")
+	deleteCmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking for confirmation")
 
 	var asJSON bool
 	list := &cobra.Command{
@@ -82,7 +82,7 @@ func (a *app) newSecretVaultCommand() *cobra.Command {
 			})
 		},
 	}
-	list.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	list.Flags().BoolVarP(&asJSON, "json", "j", false, "print JSON instead of a table")
 
 	vault.AddCommand(create, deleteCmd, list)
 	return vault
