@@ -28,7 +28,7 @@ type URLRewrite struct {
 	To   string
 }
 
-// FiringState is what became of one executor on one event.
+// FiringState is the outcome of one executor on one event.
 type FiringState string
 
 // Firing states.
@@ -37,7 +37,7 @@ const (
 	FiringSkipped FiringState = "skipped"
 	// FiringQueued: the webhook job was stored and will be delivered.
 	FiringQueued FiringState = "queued"
-	// FiringDelivered: the receiver answered 2xx.
+	// FiringDelivered: the receiver responded with a 2xx status.
 	FiringDelivered FiringState = "delivered"
 	// FiringFailed: the guest failed, a limit stopped it, or delivery
 	// failed for good.
@@ -52,7 +52,7 @@ type Firing struct {
 	// JobID is the delivery id of the webhook job, when one was created.
 	JobID string
 	// HTTPStatus is the receiver's status code of the last attempt, when
-	// there was an answer.
+	// there was a response.
 	HTTPStatus int
 	// Attempts is the number of delivery attempts made, when waited for.
 	Attempts int

@@ -41,8 +41,8 @@ type Manifest struct {
 	Executors  []Executor `json:"executors"`
 }
 
-// Executor is one executor definition as the host sees it: everything except
-// the callbacks, which stay inside the guest and are reached through
+// Executor is one executor definition in the form the host reads: everything
+// except the callbacks, which stay inside the guest and are reached through
 // execvault_fire by the executor's index in Manifest.Executors.
 type Executor struct {
 	Name        string      `json:"name"`
@@ -56,7 +56,8 @@ type Executor struct {
 	Signing     *Signing    `json:"signing,omitempty"`
 }
 
-// Trigger is what makes an executor fire.
+// Trigger is the event source of an executor: record events on a type, a
+// schedule, or incoming webhook requests.
 type Trigger struct {
 	// Kind is TriggerRecord, TriggerSchedule or TriggerIncomingWebhook.
 	Kind string `json:"kind"`
@@ -89,7 +90,7 @@ type Response struct {
 	Body    string            `json:"body,omitempty"`
 }
 
-// Operation is what an executor does when it fires.
+// Operation is the action an executor takes when it fires.
 type Operation struct {
 	// Kind is OperationWebhook.
 	Kind string `json:"kind"`
