@@ -57,8 +57,15 @@ func (rt *Runtime) hostLog(ctx context.Context, mod api.Module, stack []uint64) 
 		name = exec.Name
 		limiter = exec.logLimiter
 	}
-	if limiter != nil && !limiter.allow(time.Now()) {
-		return
+	if limiter != nil {
+		ok, firstDrop := limiter.allow(time.Now())
+		if firstDrop {
+			rt.guestLog.LogAttrs(ctx, slog.LevelWarn, "guest log rate limit reached; dropping lines",
+				slog.String("executor", name), slog.Int("lines_per_second", int(limiter.rate)))
+		}
+		if !ok {
+			return
+		}
 	}
 
 	const maxLogBytes = 4096
@@ -171,7 +178,10 @@ func newLogLimiter(perSecond int) *logLimiter {
 	return &logLimiter{rate: float64(perSecond), tokens: float64(perSecond)}
 }
 
-func (l *logLimiter) allow(now time.Time) bool {
+// allow reports whether a line may be written now, and firstDrop when this
+// is the first line dropped since lines last passed, so the drop can be
+// reported at once rather than with the next line that passes.
+func (l *logLimiter) allow(now time.Time) (ok, firstDrop bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.last.IsZero() {
@@ -183,10 +193,10 @@ func (l *logLimiter) allow(now time.Time) bool {
 	l.last = now
 	if l.tokens < 1 {
 		l.dropped++
-		return false
+		return false, l.dropped == 1
 	}
 	l.tokens--
-	return true
+	return true, false
 }
 
 func (l *logLimiter) takeDropped() int {
