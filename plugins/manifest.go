@@ -8,7 +8,7 @@ import "github.com/execvault/execvault/plugins/manifest"
 type (
 	// Manifest describes every executor a plugin module contains.
 	Manifest = manifest.Manifest
-	// Executor is one executor definition as the host sees it.
+	// Executor is one executor definition in the form the host reads.
 	Executor = manifest.Executor
 	// Trigger is what makes an executor fire.
 	Trigger = manifest.Trigger

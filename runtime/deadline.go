@@ -305,10 +305,10 @@ func readULEB128(body []byte, pc int) (uint32, int, error) {
 	return 0, 0, fmt.Errorf("invalid LEB128 number at %d", pc)
 }
 
-// callState is what host functions learn about the guest call in
-// progress: the executor it runs for (nil for _initialize, execvault_load
-// and execvault_manifest) and the time, with its monotonic reading, after
-// which deadline_check stops it.
+// callState is the state of the guest call in progress that host functions
+// read. It holds the executor the call runs for, which is nil for
+// _initialize, execvault_load and execvault_manifest, and the deadline, with
+// its monotonic reading, after which deadline_check stops the call.
 type callState struct {
 	exec     *Executor
 	deadline time.Time
@@ -340,8 +340,8 @@ func callExecutor(ctx context.Context) *Executor {
 
 // hostDeadlineCheck implements execvault.deadline_check, the import the
 // rewriter adds. It traps the guest with sys.ExitCodeDeadlineExceeded once
-// the call's deadline has passed, and once the caller's context is past
-// its own deadline; with sys.ExitCodeContextCanceled once the caller's
+// the call's deadline has passed or the caller's context is past its own
+// deadline. It traps with sys.ExitCodeContextCanceled once the caller's
 // context is canceled. A host function stops the guest by panicking with
 // the *sys.ExitError, which wazero returns as the call's error and
 // instance.classify reports as the timeout limit or a canceled call. It

@@ -53,11 +53,11 @@ func BenchmarkBarePost(b *testing.B) {
 	})
 }
 
-// BenchmarkEventToWebhook measures the whole path of one record event: the
-// Wasm condition and body of the sync-to-external-crm example, two secret
-// headers resolved from the encrypted store, a job stored durably (synced
-// Badger writes) before its first attempt, and the POST to a loopback sink,
-// waited for until the job is SUCCESS. EXECVAULT_BENCH_NOSYNC=1 turns
+// BenchmarkEventToWebhook measures the whole path of one record event. It
+// runs the Wasm condition and body of the sync-to-external-crm example and
+// resolves two secret headers from the encrypted store. The job is stored
+// durably (synced Badger writes) before its first attempt, and the POST to
+// a loopback sink is waited for until the job is SUCCESS. EXECVAULT_BENCH_NOSYNC=1 turns
 // synced writes off, to show how much of the cost is fsync.
 func BenchmarkEventToWebhook(b *testing.B) {
 	ctx := context.Background()

@@ -7,8 +7,8 @@ import (
 )
 
 // cappedAllocator backs one instance's linear memory and refuses to grow
-// it past a byte limit. wazero applies its own memory limit per runtime;
-// this one is chosen per instance, so executors in one runtime can have
+// it past a byte limit. wazero applies its own memory limit per runtime,
+// but this one is chosen per instance, so executors in one runtime can have
 // different caps without compiling their modules twice.
 type cappedAllocator struct {
 	limit uint64

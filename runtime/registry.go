@@ -8,7 +8,7 @@ import (
 )
 
 // registry is an immutable view of every loaded plugin and executor. The
-// runtime swaps a new registry in atomically on reload, so a firing sees
+// runtime swaps a new registry in atomically on reload, so a firing uses
 // either the old set or the new one, never a mix.
 type registry struct {
 	plugins map[string]*plugin // by file path

@@ -171,10 +171,10 @@ func (rt *Runtime) reload(ctx context.Context, strict bool) error {
 	for f, p := range oldPlugins {
 		if reg.plugins[f] != p {
 			// NOTE: the retired plugin's compiled module stays in memory
-			// until the runtime closes, because wazero shares compiled
-			// code between modules with the same bytes (every TypeScript
-			// plugin shares the engine's), so closing it here could pull
-			// it from under another plugin.
+			// until the runtime closes. wazero shares compiled code between
+			// modules with the same bytes, and every TypeScript plugin
+			// shares the engine's, so closing it here could remove it from
+			// under another plugin.
 			p.pool.close()
 			if _, still := reg.plugins[f]; !still {
 				rt.log.Info("plugin unloaded", "file", f)
@@ -253,7 +253,7 @@ func (rt *Runtime) Fire(ctx context.Context, exec *Executor, args []byte) (Outco
 	in, err := p.pool.get(ctx)
 	if errors.Is(err, ErrClosed) && !rt.closed.Load() {
 		// A reload retired this executor's plugin after the caller looked
-		// the executor up; the firing has not started, so it runs on the
+		// the executor up. The firing has not started, so it runs on the
 		// version now loaded.
 		if current, lookupErr := rt.Executor(exec.Name); lookupErr == nil && current != exec {
 			return rt.Fire(ctx, current, args)

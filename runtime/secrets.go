@@ -57,10 +57,10 @@ func guestActor(actor string) string {
 	return actorGuest + strings.TrimPrefix(actor, actorExecutor)
 }
 
-// Authorize is the access policy for secrets.Config.Authorize. An executor
-// may read, for dispatch, the secrets its webhook headers, signing key and
-// incoming webhook token reference, plus those it declares; its guest code
-// may read only the declared ones. Any other actor, such as the CLI, is
+// Authorize is the access policy for secrets.Config.Authorize. For dispatch,
+// an executor may read the secrets that its webhook headers, signing key
+// and incoming webhook token reference, plus those it declares. Its guest
+// code may read only the declared ones. Any other actor, such as the CLI, is
 // allowed.
 func (rt *Runtime) Authorize(actor, vault, name string) error {
 	ref := plugins.SecretRef{Vault: vault, Key: name}

@@ -16,7 +16,7 @@ const reloadDebounce = 250 * time.Millisecond
 
 // Watch reloads the plugins whenever a .wasm file in the plugin directory
 // is added, changed, renamed or removed, until ctx is done. A reload that
-// fails leaves the previous set running and is logged with the reason;
+// fails leaves the previous set running and is logged with the reason.
 // onReload, when not nil, is called after every attempt with its error.
 func (rt *Runtime) Watch(ctx context.Context, onReload func(error)) error {
 	w, err := fsnotify.NewWatcher()

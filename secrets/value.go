@@ -6,7 +6,7 @@ import (
 	"log/slog"
 )
 
-// Redacted is what a Value or MasterKey prints in place of its contents.
+// Redacted is the marker a Value or MasterKey prints in place of its contents.
 const Redacted = "[REDACTED]"
 
 // Value is a secret value. It is immutable and safe to share between

@@ -1,9 +1,10 @@
 // Command execvault-demo runs execvault's main job end to end on the sample
-// events in testdata, with no setup: it creates a throw-away data directory
-// and master key, stores the secrets of the two example executors with the
-// execvault CLI, starts a webhook receiver on loopback, replays the events,
-// and checks what the receiver got. Secret values are masked in everything
-// it prints. It exits 1 when the receiver did not get what it should.
+// events in testdata, with no setup. It creates a throw-away data directory
+// and master key and stores the secrets of the two example executors with
+// the execvault CLI. Then it starts a webhook receiver on loopback, replays
+// the events and checks what the receiver received. Secret values are
+// masked in everything it prints. It exits 1 when the receiver did not get
+// what it should.
 //
 // Usage:
 //

@@ -46,8 +46,8 @@ func execvaultBinary(t *testing.T) string {
 	return binaryPath
 }
 
-// countingReceiver records the bodies it got under each webhook-id. While
-// held, it keeps every request open without answering.
+// countingReceiver records the bodies it receives under each webhook-id.
+// While held, it keeps every request open without responding.
 type countingReceiver struct {
 	*httptest.Server
 	mu     sync.Mutex
@@ -220,9 +220,9 @@ func TestKilledBeforeDispatchFiresAfterRestart(t *testing.T) {
 }
 
 // TestKilledMidRunDeliversEveryJob kills the process with SIGKILL while it
-// delivers 5000 events; after a restart every job must end SUCCESS, and the
-// receiver must have seen each job at least once, repeats carrying the
-// same webhook-id and body.
+// delivers 5000 events. After a restart every job must end SUCCESS, and the
+// receiver must have received each job at least once, with repeats
+// carrying the same webhook-id and body.
 func TestKilledMidRunDeliversEveryJob(t *testing.T) {
 	if testing.Short() {
 		t.Skip("delivers 5000 webhooks")

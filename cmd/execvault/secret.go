@@ -89,8 +89,8 @@ func (a *app) withManager(ctx context.Context, fn func(ctx context.Context, m se
 
 func (a *app) openManager(ctx context.Context) (secrets.Manager, error) {
 	// NOTE: through the admin socket the running execvault's store serves
-	// the request, so the master key given to this command is not checked;
-	// the socket's mode 0600 is the access control.
+	// the request, so the master key given to this command is not checked.
+	// The socket's mode 0600 is the access control.
 	socket := filepath.Join(a.dataDir, "admin.sock")
 	var dialErr error
 	if _, err := os.Stat(socket); err == nil {
@@ -243,8 +243,8 @@ func trimNewline(b []byte) []byte {
 	return b
 }
 
-// confirmDeletion asks the user to type name on a terminal. Without a
-// terminal it fails and asks for --yes.
+// confirmDeletion prompts the user to type name on a terminal. Without a
+// terminal it fails with a message to pass --yes.
 func (a *app) confirmDeletion(kind, name string) error {
 	if !isTerminal(a.stdin) {
 		return &usageError{fmt.Errorf("delete %s %q: stdin is not a terminal, so confirmation is impossible; pass --yes", kind, name)}

@@ -100,7 +100,8 @@ func TestRunIngestsEventsAndDelivers(t *testing.T) {
 	}
 
 	// The executors and jobs of the running server, through the admin
-	// socket; commands that open the stores themselves say why they cannot.
+	// socket. Commands that open the stores themselves report why they
+	// cannot.
 	code, stdout, stderr := env.run("", "executor", "list", "--json")
 	if code != 0 || !strings.Contains(stdout, `"name": "sync-to-external-crm"`) {
 		t.Errorf("executor list beside the server: exit status %d, stdout %q, stderr %q", code, stdout, stderr)

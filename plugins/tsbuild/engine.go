@@ -15,7 +15,7 @@ const EngineEnv = "EXECVAULT_JS_ENGINE"
 // EngineFileName is the engine's file name beside the execvault executable.
 const EngineFileName = "execvault-js-engine.wasm"
 
-// engineBuildHint tells how to produce the engine. Every not-found error
+// engineBuildHint explains how to produce the engine. Every not-found error
 // ends with it.
 const engineBuildHint = "build it with make js-engine, or with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o bin/" +
 	EngineFileName + " ./plugins/jsengine, or set " + EngineEnv + " to its path"

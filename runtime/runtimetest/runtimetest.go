@@ -1,8 +1,8 @@
-// Package runtimetest runs execvault plugins inside a Go test: it loads a
+// Package runtimetest runs execvault plugins inside a Go test. It loads a
 // plugin directory, stores secrets in a real encrypted store in a temporary
-// directory, feeds record events, and captures the webhook requests the
-// executors produce, either in memory or on a loopback HTTP receiver, so
-// that a test can assert on URL, headers and body.
+// directory and feeds record events. It captures the webhook requests the
+// executors produce, in memory or on a loopback HTTP receiver, so that a
+// test can assert on URL, headers and body.
 //
 // Everything is real except the network destination: conditions and bodies
 // run in Wasm, secret headers are resolved by the secret store, and in
@@ -57,7 +57,7 @@ type Options struct {
 	Env map[string]string
 	// Capture selects in-memory or loopback capture. Default InMemory.
 	Capture Capture
-	// Status is the status code the loopback receiver answers. Default 200.
+	// Status is the status code the loopback receiver responds with. Default 200.
 	Status int
 	// Logger receives the runtime's logs. Default: discarded.
 	Logger *slog.Logger
