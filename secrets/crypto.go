@@ -71,8 +71,16 @@ func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 // the data key id and the creation time in Unix nanoseconds, big-endian. It
 // binds every field of the version record, so any changed bit fails to open.
 func valueAD(vault, name string, version uint64, dataKey uint32, created time.Time) []byte {
-	ad := make([]byte, 0, len(adValue)+2+len(vault)+len(name)+20)
-	ad = append(ad, adValue...)
+	return appendValueAD(make([]byte, 0, valueADSize(vault, name)), vault, name, version, dataKey, created)
+}
+
+// valueADSize returns the length of the valueAD of (vault, name), in bytes.
+func valueADSize(vault, name string) int { return len(adValue) + 2 + len(vault) + len(name) + 20 }
+
+// appendValueAD appends the valueAD of a secret value to dst, so that a
+// read can build it in a reused buffer.
+func appendValueAD(dst []byte, vault, name string, version uint64, dataKey uint32, created time.Time) []byte {
+	ad := append(dst, adValue...)
 	ad = append(ad, byte(len(vault)))
 	ad = append(ad, vault...)
 	ad = append(ad, byte(len(name)))

@@ -51,7 +51,13 @@ func secretPrefix(vault string) []byte {
 }
 
 func secretKey(vault, name string) []byte {
-	return appendPart(appendPart(newKey(prefixSecret, vault, name), vault), name)
+	return appendSecretKey(make([]byte, 0, 3+len(vault)+len(name)), vault, name)
+}
+
+// appendSecretKey appends the secret key of (vault, name) to dst, so that
+// a read can build the key in a reused buffer.
+func appendSecretKey(dst []byte, vault, name string) []byte {
+	return appendPart(appendPart(append(dst, prefixSecret), vault), name)
 }
 
 func versionVaultPrefix(vault string) []byte {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -71,11 +72,17 @@ func sealVersion(ring *keyring, vault, name string, version uint64, v Value, now
 
 // openVersion decrypts a version record of (vault, name).
 func openVersion(ring *keyring, vault, name string, version uint64, rec versionRecord) (Value, error) {
+	return openSealed(ring, rec, valueAD(vault, name, version, rec.DataKey, rec.Created))
+}
+
+// openSealed decrypts rec with ad, which must be the valueAD of its
+// version. It keeps no reference to ad.
+func openSealed(ring *keyring, rec versionRecord, ad []byte) (Value, error) {
 	aead, ok := ring.dataKeys[rec.DataKey]
 	if !ok {
 		return Value{}, fmt.Errorf("%w: data key %d is missing", ErrCorrupt, rec.DataKey)
 	}
-	plain, err := open(aead, rec.Sealed, valueAD(vault, name, version, rec.DataKey, rec.Created))
+	plain, err := open(aead, rec.Sealed, ad)
 	if err != nil {
 		return Value{}, err
 	}
@@ -368,16 +375,38 @@ func (s *Store) GetSecret(ctx context.Context, vault, name string) (SecretInfo, 
 	return SecretInfo{Vault: vault, Name: name, Version: rec.Current, CreatedAt: rec.Created, UpdatedAt: rec.Updated}, nil
 }
 
+// readBuffer is scratch space for the Badger key and the associated data
+// of one readValue. Neither is secret, and neither outlives the read
+// transaction: Badger (v4.9) keeps a Get key only in the Item, and the
+// AEAD reads the associated data only during Open.
+type readBuffer struct {
+	key []byte
+	ad  []byte
+}
+
+// readBuffers contains *readBuffer values sized for the longest names, so that a
+// read builds its key and associated data without allocating.
+var readBuffers = sync.Pool{New: func() any {
+	return &readBuffer{
+		key: make([]byte, 0, 3+2*MaxNameLength+8),
+		ad:  make([]byte, 0, len(adValue)+2+2*MaxNameLength+20),
+	}
+}}
+
 // readValue decrypts one version (0 for the current one) in a read
 // transaction and returns the secret's metadata with it.
 func (s *Store) readValue(vault, name string, version uint64) (SecretInfo, uint64, Value, error) {
 	// The keyring is loaded before the transaction starts, so every data
 	// key a record in the transaction's snapshot can name is in it.
 	ring := s.ring.Load()
+	buf := readBuffers.Get().(*readBuffer)
+	defer readBuffers.Put(buf)
+	key := appendSecretKey(buf.key[:0], vault, name)
+
 	var info SecretInfo
 	var value Value
 	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(secretKey(vault, name))
+		item, err := txn.Get(key)
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			if _, verr := getVault(txn, vault); verr != nil {
 				return verr
@@ -403,7 +432,8 @@ func (s *Store) readValue(vault, name string, version uint64) (SecretInfo, uint6
 				return nil
 			}
 			current = true
-			value, err = openVersion(ring, vault, name, version, rec.Head)
+			ad := appendValueAD(buf.ad[:0], vault, name, version, rec.Head.DataKey, rec.Head.Created)
+			value, err = openSealed(ring, rec.Head, ad)
 			return err
 		})
 		if err != nil || current {
@@ -422,7 +452,8 @@ func (s *Store) readValue(vault, name string, version uint64) (SecretInfo, uint6
 			if err != nil {
 				return err
 			}
-			value, err = openVersion(ring, vault, name, version, ver)
+			ad := appendValueAD(buf.ad[:0], vault, name, version, ver.DataKey, ver.Created)
+			value, err = openSealed(ring, ver, ad)
 			return err
 		})
 	})
