@@ -1,7 +1,6 @@
 package secrets
 
 import (
-	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,7 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -174,47 +172,6 @@ func (s *Store) AuditLog(ctx context.Context, filter AuditFilter) ([]AuditEntry,
 		entries = entries[len(entries)-filter.Limit:]
 	}
 	return entries, nil
-}
-
-// readKey identifies one aggregated audit line.
-type readKey struct {
-	actor   string
-	vault   string
-	name    string
-	version uint64
-	outcome string
-}
-
-func compareReadKeys(a, b readKey) int {
-	return cmp.Or(cmp.Compare(a.actor, b.actor), cmp.Compare(a.vault, b.vault), cmp.Compare(a.name, b.name),
-		cmp.Compare(a.version, b.version), cmp.Compare(a.outcome, b.outcome))
-}
-
-// readCounter counts Resolve reads that succeeded or found no secret
-// between flushes, so the hot path pays for a map increment instead of a
-// disk write, and a loop over a missing secret cannot flood the log.
-type readCounter struct {
-	mu     sync.Mutex
-	counts map[readKey]uint64
-}
-
-func newReadCounter() *readCounter { return &readCounter{counts: map[readKey]uint64{}} }
-
-func (c *readCounter) add(k readKey) {
-	c.mu.Lock()
-	c.counts[k]++
-	c.mu.Unlock()
-}
-
-func (c *readCounter) take() map[readKey]uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.counts) == 0 {
-		return nil
-	}
-	counts := c.counts
-	c.counts = map[readKey]uint64{}
-	return counts
 }
 
 // flushReads writes the pending read counts to the audit log in one
