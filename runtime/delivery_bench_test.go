@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"github.com/dgraph-io/badger/v4"
+	"github.com/execvault/execvault/runtime/statedb"
 	"github.com/execvault/execvault/secrets"
 	"github.com/execvault/execvault/triggers"
 	"github.com/execvault/execvault/webhook"
@@ -55,10 +54,10 @@ func BenchmarkBarePost(b *testing.B) {
 
 // BenchmarkEventToWebhook measures the whole path of one record event. It
 // runs the Wasm condition and body of the sync-to-external-crm example and
-// resolves two secret headers from the encrypted store. The job is stored
-// durably (synced Badger writes) before its first attempt, and the POST to
-// a loopback sink is waited for until the job is SUCCESS. EXECVAULT_BENCH_NOSYNC=1 turns
-// synced writes off, to show how much of the cost is fsync.
+// resolves two secret headers from the encrypted store. The job is flushed
+// to disk (group commit, shared with the concurrent callers) before
+// Enqueue returns, and the POST to a loopback sink is waited for until the
+// job is SUCCESS.
 func BenchmarkEventToWebhook(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
@@ -89,7 +88,7 @@ func BenchmarkEventToWebhook(b *testing.B) {
 		}
 	}
 
-	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "state")).WithSyncWrites(os.Getenv("EXECVAULT_BENCH_NOSYNC") == "").WithLogger(nil))
+	db, err := statedb.Open(filepath.Join(dir, "state"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,12 +7,12 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// openBadger opens a Badger database in dir with SyncWrites on and small
-// tables, so tests start fast.
+// openBadger opens a Badger database in dir with SyncWrites off, as
+// statedb.Open does, and small tables, so tests start fast.
 func openBadger(t testing.TB, dir string) *badger.DB {
 	t.Helper()
 	opts := badger.DefaultOptions(dir).
-		WithSyncWrites(true).
+		WithSyncWrites(false).
 		WithLogger(nil).
 		WithMemTableSize(16 << 20).
 		WithValueLogFileSize(16 << 20).

@@ -40,8 +40,8 @@
 // # Event log
 //
 // EventLog is a durable, deduplicating queue of accepted record events on
-// a Badger database opened with SyncWrites. Append commits a batch in one
-// transaction, so the server may acknowledge the request once it returns.
+// a Badger database. Append commits a batch in one transaction and flushes
+// it to disk, so the server may acknowledge the request once it returns.
 //
 // The documentation page docs/triggers.md in the repository states these
 // rules at length.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/execvault/execvault/runtime/statedb"
 )
 
 // Key layout of the event log. Sequence numbers are 8-byte big-endian, so
@@ -114,6 +116,7 @@ type AppendResult struct {
 // still pending. A redelivery after that is accepted again.
 type EventLog struct {
 	db     *badger.DB
+	syncer *statedb.Syncer
 	cfg    EventLogConfig
 	logger *slog.Logger
 
@@ -121,15 +124,12 @@ type EventLog struct {
 	nextSeq uint64
 }
 
-// OpenEventLog returns an EventLog on db. The caller opens db with
-// SyncWrites on and closes it after the last use of the log. Errors wrap
-// ErrInvalidConfig for a bad config or a db without SyncWrites.
+// OpenEventLog returns an EventLog on db. The caller opens db, normally
+// with statedb.Open, and closes it after the last use of the log. Errors
+// wrap ErrInvalidConfig for a bad config.
 func OpenEventLog(ctx context.Context, db *badger.DB, cfg EventLogConfig) (*EventLog, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("open event log: %w", err)
-	}
-	if !db.Opts().SyncWrites {
-		return nil, fmt.Errorf("open event log: %w: the Badger database has SyncWrites off, so accepted events could be lost on power failure: open it with WithSyncWrites(true)", ErrInvalidConfig)
 	}
 	if cfg.MaxDedupeIDs == 0 {
 		cfg.MaxDedupeIDs = DefaultMaxDedupeIDs
@@ -147,7 +147,7 @@ func OpenEventLog(ctx context.Context, db *badger.DB, cfg EventLogConfig) (*Even
 		return nil, err
 	}
 
-	l := &EventLog{db: db, cfg: cfg, logger: cfg.Logger.With("component", "event_log"), nextSeq: 1}
+	l := &EventLog{db: db, syncer: statedb.NewSyncer(db), cfg: cfg, logger: cfg.Logger.With("component", "event_log"), nextSeq: 1}
 	err := db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(keyNextSeq)
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -171,7 +171,8 @@ func OpenEventLog(ctx context.Context, db *badger.DB, cfg EventLogConfig) (*Even
 }
 
 // Append writes the events to the log in one transaction and returns once
-// it is committed; with SyncWrites on, the events then survive a crash.
+// they are on disk, after a flush it shares with concurrent calls, so they
+// survive a crash or a power failure.
 // Events without an ID get a random one ("evt-" and 26 base32
 // characters). An event whose id was seen before, in the log or earlier in
 // the same call, is dropped and listed in Duplicates.
@@ -194,8 +195,21 @@ func (l *EventLog) Append(ctx context.Context, events []RecordEvent) (AppendResu
 	}
 
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	result, err := l.appendLocked(events)
+	l.mu.Unlock()
+	if err != nil || len(result.Accepted) == 0 {
+		return result, err
+	}
+	if err := l.syncer.Sync(ctx); err != nil {
+		// The events are committed and will be fired, but the caller must
+		// not report them accepted: a power failure could lose them.
+		return AppendResult{}, fmt.Errorf("append events: %w", err)
+	}
+	return result, nil
+}
 
+// appendLocked commits the events of Append. l.mu must be held.
+func (l *EventLog) appendLocked(events []RecordEvent) (AppendResult, error) {
 	now := l.cfg.Clock.Now()
 	var result AppendResult
 	seq := l.nextSeq
@@ -333,7 +347,9 @@ func (l *EventLog) PendingPage(ctx context.Context, afterSeq uint64, limit int) 
 }
 
 // MarkDone removes the pending event seq from the log. Its id stays
-// remembered for deduplication. It returns an error wrapping
+// remembered for deduplication. It does not wait for a flush to disk: when
+// a crash loses the removal, the event is fired again at the next start,
+// which at-least-once delivery allows. It returns an error wrapping
 // ErrEventNotFound when no pending event has that sequence number, for
 // example because it was already marked done.
 func (l *EventLog) MarkDone(ctx context.Context, seq uint64) error {

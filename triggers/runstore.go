@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/execvault/execvault/runtime/statedb"
 )
 
 // runStorePrefix starts every key that BadgerRunStore writes.
@@ -16,12 +18,14 @@ const runStorePrefix = "sched/"
 // and closes. It writes only keys "sched/<name>", each holding an RFC 3339
 // time with nanoseconds. It is safe for concurrent use.
 type BadgerRunStore struct {
-	db *badger.DB
+	db     *badger.DB
+	syncer *statedb.Syncer
 }
 
-// NewBadgerRunStore returns a RunStore on db.
+// NewBadgerRunStore returns a RunStore on db, normally opened with
+// statedb.Open. SetLastRun returns once the time is on disk.
 func NewBadgerRunStore(db *badger.DB) *BadgerRunStore {
-	return &BadgerRunStore{db: db}
+	return &BadgerRunStore{db: db, syncer: statedb.NewSyncer(db)}
 }
 
 // LastRun returns the time stored for name, and false when none is stored.
@@ -62,6 +66,9 @@ func (s *BadgerRunStore) SetLastRun(ctx context.Context, name string, t time.Tim
 	err := s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set([]byte(runStorePrefix+name), []byte(value))
 	})
+	if err == nil {
+		err = s.syncer.Sync(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("store last run of schedule %q: %w", name, err)
 	}

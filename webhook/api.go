@@ -5,14 +5,15 @@ import (
 
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Enqueue stores job as PENDING and schedules its first attempt now. It
-// returns once the job is durable (as durable as the database's SyncWrites
-// setting makes it). A job enqueued before Start, or after Close, waits in
-// the database for the next Start.
+// returns once the job is on disk, after a flush it shares with concurrent
+// calls. A job enqueued before Start, or after Close, waits in the database
+// for the next Start.
 //
 // An empty ID gets a generated one. When a job with the same ID exists,
 // Enqueue stores nothing and returns the existing job, so that an event
@@ -56,7 +57,12 @@ func (d *Dispatcher) Enqueue(ctx context.Context, job Job) (Job, error) {
 		return stored, nil
 	}
 	d.log.Debug("webhook job enqueued", "job_id", stored.ID, "executor", stored.Executor, "event_id", stored.EventID, "url", stored.URL)
+	// The job is committed, so it is delivered even when the flush fails:
+	// the error only says that a power failure could lose it.
 	d.schedule(stored.ID, stored.URL, stored.NextAttemptAt)
+	if err := d.syncer.Sync(ctx); err != nil {
+		return stored.clone(), fmt.Errorf("enqueue job %q: stored, but not known to be on disk: %w", stored.ID, err)
+	}
 	return stored.clone(), nil
 }
 
@@ -103,34 +109,35 @@ func validateJobID(id string) error {
 // It returns at once for a job already finished. Errors: ErrJobNotFound,
 // the context's error, or ErrClosed when the dispatcher stops first.
 func (d *Dispatcher) Wait(ctx context.Context, id string) (Job, error) {
-	for {
-		ch := make(chan struct{})
-		d.mu.Lock()
-		d.waiters[id] = append(d.waiters[id], ch)
-		d.mu.Unlock()
+	ch := make(chan Job, 1)
+	d.mu.Lock()
+	d.waiters[id] = append(d.waiters[id], ch)
+	d.mu.Unlock()
 
-		j, err := d.store.get(id)
-		if err != nil || j.Status.Finished() {
-			d.dropWaiter(id, ch)
-			if err != nil {
-				return Job{}, fmt.Errorf("wait for job: %w", err)
-			}
-			return j, nil
+	// A job that finished before the waiter was registered is read here;
+	// one that finishes later is handed over by notify.
+	j, err := d.store.get(id)
+	if err != nil || j.Status.Finished() {
+		d.dropWaiter(id, ch)
+		if err != nil {
+			return Job{}, fmt.Errorf("wait for job: %w", err)
 		}
+		return j, nil
+	}
 
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			d.dropWaiter(id, ch)
-			return Job{}, fmt.Errorf("wait for job %q: %w", id, ctx.Err())
-		case <-d.stop:
-			d.dropWaiter(id, ch)
-			return Job{}, fmt.Errorf("wait for job %q: %w", id, ErrClosed)
-		}
+	select {
+	case j := <-ch:
+		return j, nil
+	case <-ctx.Done():
+		d.dropWaiter(id, ch)
+		return Job{}, fmt.Errorf("wait for job %q: %w", id, ctx.Err())
+	case <-d.stop:
+		d.dropWaiter(id, ch)
+		return Job{}, fmt.Errorf("wait for job %q: %w", id, ErrClosed)
 	}
 }
 
-func (d *Dispatcher) dropWaiter(id string, ch chan struct{}) {
+func (d *Dispatcher) dropWaiter(id string, ch chan Job) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	list := d.waiters[id]
@@ -157,11 +164,31 @@ func (d *Dispatcher) Jobs(ctx context.Context, executor string, status Status) (
 	if status != "" && !status.Valid() {
 		return nil, fmt.Errorf("list jobs: status %q: %w: use PENDING, RUNNING, SUCCESS, FAILED or CANCELED", status, ErrInvalidState)
 	}
-	jobs, err := d.store.list(executor, status)
+	stored := status
+	if status == StatusRunning {
+		// A job in flight is stored as PENDING.
+		stored = StatusPending
+	}
+	jobs, err := d.store.list(executor, stored)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs of executor %q: %w", executor, err)
 	}
+	d.showRunning(jobs)
+	if status == StatusPending || status == StatusRunning {
+		jobs = slices.DeleteFunc(jobs, func(j Job) bool { return j.Status != status })
+	}
 	return jobs, nil
+}
+
+// showRunning sets the status of the jobs in flight to RUNNING.
+func (d *Dispatcher) showRunning(jobs []Job) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range jobs {
+		if _, ok := d.running[jobs[i].ID]; ok && jobs[i].Status == StatusPending {
+			jobs[i].Status = StatusRunning
+		}
+	}
 }
 
 // Job returns one job with its attempts, or an error wrapping
@@ -174,7 +201,9 @@ func (d *Dispatcher) Job(ctx context.Context, id string) (Job, error) {
 	if err != nil {
 		return Job{}, fmt.Errorf("get job: %w", err)
 	}
-	return j, nil
+	jobs := []Job{j}
+	d.showRunning(jobs)
+	return jobs[0], nil
 }
 
 // Retry moves a FAILED or CANCELED job back to PENDING with a fresh budget
@@ -200,8 +229,11 @@ func (d *Dispatcher) Retry(ctx context.Context, id string) (Job, error) {
 	if err != nil {
 		return Job{}, fmt.Errorf("retry job: %w", err)
 	}
-	d.log.Info("webhook job retried", "job_id", j.ID, "executor", j.Executor, "round", j.Round)
 	d.schedule(j.ID, j.URL, j.NextAttemptAt)
+	if err := d.syncer.Sync(ctx); err != nil {
+		return j, fmt.Errorf("retry job %q: stored, but not known to be on disk: %w", j.ID, err)
+	}
+	d.log.Info("webhook job retried", "job_id", j.ID, "executor", j.Executor, "round", j.Round)
 	return j, nil
 }
 
@@ -231,7 +263,10 @@ func (d *Dispatcher) Cancel(ctx context.Context, id string) (Job, error) {
 		cancel(errCanceledByUser)
 	}
 	d.mu.Unlock()
-	d.notify(id)
+	d.notify(j.clone())
+	if err := d.syncer.Sync(ctx); err != nil {
+		return j, fmt.Errorf("cancel job %q: stored, but not known to be on disk: %w", j.ID, err)
+	}
 	d.log.Info("webhook job canceled", "job_id", j.ID, "executor", j.Executor)
 	return j, nil
 }

@@ -407,3 +407,50 @@ func TestRetryOfCanceledBackoffRunsNow(t *testing.T) {
 		t.Errorf("job = {%s, round %d}, want {SUCCESS, 2}", done.Status, done.Round)
 	}
 }
+
+// TestJobsShowsAttemptInFlightAsRunning checks that a job whose attempt is
+// in flight, which stays PENDING in the database, is listed as RUNNING and
+// found by that status, and is stored as PENDING so that a crash resumes it.
+func TestJobsShowsAttemptInFlightAsRunning(t *testing.T) {
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
+		close(arrived)
+		<-release
+		w.WriteHeader(http.StatusOK)
+	})
+	h := startDispatcher(t, nil, testConfig(), nil)
+	ctx := t.Context()
+	j, err := h.d.Enqueue(ctx, Job{ID: "job-in-flight", Executor: "crm-sync", URL: rc.URL, Body: []byte(`{}`)})
+	if err != nil {
+		t.Fatalf("enqueue: %v", err)
+	}
+	<-arrived
+
+	got, err := h.d.Job(ctx, j.ID)
+	if err != nil || got.Status != StatusRunning {
+		t.Errorf("Job = {%s, %v}, want RUNNING", got.Status, err)
+	}
+	for _, tc := range []struct {
+		status Status
+		want   int
+	}{{StatusRunning, 1}, {StatusPending, 0}, {"", 1}} {
+		jobs, err := h.d.Jobs(ctx, "crm-sync", tc.status)
+		if err != nil || len(jobs) != tc.want || (tc.want == 1 && jobs[0].Status != StatusRunning) {
+			t.Errorf("Jobs(status %q) = %v, %v; want %d job RUNNING", tc.status, jobs, err, tc.want)
+		}
+	}
+	stored, err := h.d.store.get(j.ID)
+	if err != nil || stored.Status != StatusPending {
+		t.Errorf("stored job = {%s, %v}, want PENDING", stored.Status, err)
+	}
+
+	close(release)
+	done, err := h.d.Wait(ctx, j.ID)
+	if err != nil || done.Status != StatusSuccess {
+		t.Fatalf("Wait = {%s, %v}, want SUCCESS", done.Status, err)
+	}
+	if jobs, err := h.d.Jobs(ctx, "crm-sync", StatusRunning); err != nil || len(jobs) != 0 {
+		t.Errorf("Jobs(RUNNING) after delivery = %v, %v; want none", jobs, err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/execvault/execvault/plugins"
+	"github.com/execvault/execvault/runtime/statedb"
 )
 
 // SecretResolver returns the value of a secret for a delivery. An adapter
@@ -45,6 +46,7 @@ var errCanceledByUser = errors.New("job canceled")
 type Dispatcher struct {
 	cfg     Config
 	store   *store
+	syncer  *statedb.Syncer
 	secrets SecretResolver
 	log     *slog.Logger
 	client  *http.Client
@@ -66,15 +68,15 @@ type Dispatcher struct {
 
 	// queued holds the ids in the heap, a ready queue or in flight, so that
 	// a job is never attempted twice at once. running holds the ids in
-	// flight and requeue the jobs that became PENDING again during their
-	// attempt.
+	// flight, which are stored as PENDING and shown as RUNNING, and requeue
+	// the jobs that became PENDING again during their attempt.
 	queued   map[string]queueSlot
 	running  map[string]context.CancelCauseFunc
 	requeue  map[string]time.Time
 	timers   dueHeap
 	dests    map[string]*destination
 	inFlight int
-	waiters  map[string][]chan struct{}
+	waiters  map[string][]chan Job
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -82,8 +84,11 @@ type Dispatcher struct {
 
 // NewDispatcher returns a dispatcher that stores jobs in db under the
 // "job/" and "jobidx/" key prefixes and resolves secret headers through
-// secrets. db should be opened with SyncWrites true, or an acknowledged job
-// can be lost in a power failure. The dispatcher does not close db.
+// secrets. Open db with statedb.Open: the dispatcher flushes a new job to
+// disk before Enqueue returns, sharing the flush with concurrent Enqueue
+// calls, and writes the record of an attempt without waiting for a flush.
+// With SyncWrites on, Badger flushes every write instead, which is
+// correct but several times slower. The dispatcher does not close db.
 //
 // secrets may be nil for a dispatcher that only lists, retries or cancels
 // jobs. With a nil resolver, an attempt of a job that references a secret
@@ -102,6 +107,7 @@ func NewDispatcher(db *badger.DB, cfg Config, secrets SecretResolver, logger *sl
 	return &Dispatcher{
 		cfg:     cfg,
 		store:   newStore(db),
+		syncer:  statedb.NewSyncer(db),
 		secrets: secrets,
 		log:     logger.With("component", "webhook"),
 		client:  newHTTPClient(cfg),
@@ -111,7 +117,7 @@ func NewDispatcher(db *badger.DB, cfg Config, secrets SecretResolver, logger *sl
 		running: make(map[string]context.CancelCauseFunc),
 		requeue: make(map[string]time.Time),
 		dests:   make(map[string]*destination),
-		waiters: make(map[string][]chan struct{}),
+		waiters: make(map[string][]chan Job),
 	}, nil
 }
 
@@ -143,8 +149,10 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	interrupted := 0
 	for _, j := range jobs {
 		if j.Status == StatusRunning {
-			// The process that ran the attempt died before recording it.
-			// The attempt is not counted, and the job is delivered again.
+			// The dispatcher keeps RUNNING in memory, but a database
+			// written by an earlier version may hold it: the process that
+			// ran the attempt died before recording it. The attempt is not
+			// counted, and the job is delivered again.
 			resumed, err := d.store.update(j.ID, func(stored *Job) error {
 				if stored.Status != StatusRunning {
 					return errSkipWrite
@@ -396,23 +404,12 @@ type attemptResult struct {
 	recorded      *Job // the job after the attempt was stored
 }
 
-// attemptJob marks the job RUNNING, delivers it and records the attempt.
+// attemptJob delivers a PENDING job and records the attempt. While the
+// attempt runs, the job stays PENDING in the database and d.running shows
+// it as RUNNING: a crash then leaves it PENDING, to be delivered again
+// without the lost attempt counted, with no write needed to start it.
 func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
-	j, err := d.store.update(id, func(j *Job) error {
-		if j.Status != StatusPending {
-			return errSkipWrite
-		}
-		if ctx.Err() != nil {
-			// Cancel aborted this attempt before it started, and a Retry
-			// may have made the job PENDING again since. The attempt must
-			// not run in the new round with its canceled context; the
-			// requeue that Retry left starts a fresh one.
-			return errSkipWrite
-		}
-		j.Status = StatusRunning
-		j.UpdatedAt = d.cfg.Clock.Now()
-		return nil
-	})
+	j, err := d.store.get(id)
 	if errors.Is(err, ErrJobNotFound) {
 		return attemptResult{}
 	}
@@ -421,8 +418,12 @@ func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
 		next := d.cfg.Clock.Now().Add(d.cfg.Policy.BackoffBase)
 		return attemptResult{next: &next}
 	}
-	if j.Status != StatusRunning {
-		// The job was canceled, or finished, since it was queued.
+	if j.Status != StatusPending || ctx.Err() != nil {
+		// The job was canceled, or finished, since it was queued; or
+		// Cancel aborted this attempt before it started, and a Retry may
+		// have made the job PENDING again since. The attempt must not run
+		// in the new round with its canceled context; the requeue that
+		// Retry left starts a fresh one.
 		return attemptResult{}
 	}
 
@@ -432,26 +433,11 @@ func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
 	out := d.deliver(ctx, j, number)
 
 	if out.aborted && !errors.Is(context.Cause(ctx), errCanceledByUser) {
-		d.requeueAborted(j)
+		// Shutdown cut the attempt short. The job is still PENDING in the
+		// database, and the attempt is not counted.
 		return attemptResult{}
 	}
 	return d.recordAttempt(j, out)
-}
-
-// requeueAborted returns a job whose attempt shutdown cut short to PENDING
-// without counting the attempt.
-func (d *Dispatcher) requeueAborted(j Job) {
-	_, err := d.store.update(j.ID, func(stored *Job) error {
-		if stored.Status != StatusRunning || stored.Round != j.Round {
-			return errSkipWrite
-		}
-		stored.Status = StatusPending
-		stored.UpdatedAt = d.cfg.Clock.Now()
-		return nil
-	})
-	if err != nil {
-		d.log.Error("webhook job left RUNNING after shutdown, to resume at the next start", "job_id", j.ID, "error", err)
-	}
 }
 
 // recordAttempt stores the attempt and the job's next state.
@@ -463,7 +449,7 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 	stored, err := d.store.update(j.ID, func(s *Job) error {
 		s.Attempts = append(s.Attempts, a)
 		s.UpdatedAt = now
-		if s.Status != StatusRunning || s.Round != j.Round {
+		if s.Status != StatusPending || s.Round != j.Round {
 			// The job was canceled, and perhaps retried, during the
 			// attempt. The attempt goes into the history and the status
 			// stays as Cancel or Retry set it.
@@ -492,7 +478,7 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 	})
 	if err != nil {
 		// The attempt happened but its record is lost. The job stays
-		// RUNNING in the database and is delivered again after a restart.
+		// PENDING in the database and is delivered again after a restart.
 		d.log.Error("webhook attempt not recorded", "job_id", j.ID, "attempt", a.Number, "error", err)
 		return res
 	}
@@ -503,7 +489,7 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 		res.next = &next
 	}
 	if stored.Status.Finished() {
-		d.notify(stored.ID)
+		d.notify(stored)
 	}
 	res.recorded = &stored
 	return res
@@ -531,14 +517,17 @@ func (d *Dispatcher) logAttempt(j Job, a Attempt) {
 	}
 }
 
-// notify wakes every Wait on job id.
-func (d *Dispatcher) notify(id string) {
+// notify hands the finished job j to every Wait on it.
+func (d *Dispatcher) notify(j Job) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, ch := range d.waiters[id] {
-		close(ch)
+	for i, ch := range d.waiters[j.ID] {
+		if i > 0 {
+			j = j.clone()
+		}
+		ch <- j // buffered, and each channel gets one job
 	}
-	delete(d.waiters, id)
+	delete(d.waiters, j.ID)
 }
 
 // runRetention deletes old finished jobs every RetentionInterval.

@@ -18,12 +18,14 @@ import (
 	"github.com/execvault/execvault/plugins"
 )
 
-// openDB opens a Badger database with SyncWrites, as the runtime does. An
-// empty dir opens an in-memory database.
+// openDB opens a Badger database with the options of statedb.Open
+// (SyncWrites off, so the dispatcher flushes with group commit) and small
+// caches. An empty dir opens an in-memory database.
 func openDB(t testing.TB, dir string) *badger.DB {
 	t.Helper()
 	opts := badger.DefaultOptions(dir).
-		WithSyncWrites(true).
+		WithSyncWrites(false).
+		WithNumVersionsToKeep(1).
 		WithLogger(nil).
 		WithMemTableSize(16 << 20).
 		WithValueLogFileSize(16 << 20).

@@ -55,16 +55,101 @@ const conflictRetries = 20
 
 // store keeps jobs in Badger. Each change of a job, with its index entries,
 // is one transaction, so a crash never leaves a job without its indexes.
+//
+// The store also keeps a copy of unfinished jobs in memory, so that the
+// changes of a delivery (the attempt's start, its record, the waiters'
+// reads) do not decode the job from the database each time. The copy is
+// written through: it changes only after the database did, under the
+// job's lock. Every write of a job goes through the store, and Badger lets
+// one process open the database, so the copy cannot go stale. Jobs beyond
+// the cache's bounds are read from the database. The most recently
+// finished jobs are kept too, for reads only: a caller that waits for a job
+// usually asks just after it finished.
 type store struct {
 	db *badger.DB
 
 	// locks serialise read-modify-write cycles per job id.
 	seed  maphash.Seed
 	locks [64]sync.Mutex
+
+	cacheMu    sync.Mutex
+	cache      map[string]Job // unfinished jobs
+	cacheBytes int            // sum of the unfinished jobs' body sizes
+	maxJobs    int            // cacheMaxJobs, lower in tests
+	maxBytes   int            // cacheMaxBytes, lower in tests
+	done       map[string]Job // recently finished jobs, read-only
+	doneOrder  [recentDone]string
+	doneNext   int
 }
 
+// Bounds of the in-memory copy of unfinished jobs. A backlog larger than
+// this, for example behind a paused destination, is read from the
+// database as it is delivered.
+const (
+	cacheMaxJobs  = 4096
+	cacheMaxBytes = 32 << 20
+)
+
+// recentDone is the number of recently finished jobs kept in memory, each
+// with a body of at most recentDoneBody bytes.
+const (
+	recentDone     = 256
+	recentDoneBody = 64 << 10
+)
+
 func newStore(db *badger.DB) *store {
-	return &store{db: db, seed: maphash.MakeSeed()}
+	return &store{db: db, seed: maphash.MakeSeed(), cache: make(map[string]Job),
+		maxJobs: cacheMaxJobs, maxBytes: cacheMaxBytes, done: make(map[string]Job)}
+}
+
+// cached returns the in-memory copy of an unfinished job, or with
+// finished set, of any job. The caller must not modify its slices.
+func (s *store) cached(id string, finished bool) (Job, bool) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	j, ok := s.cache[id]
+	if !ok && finished {
+		j, ok = s.done[id]
+	}
+	return j, ok
+}
+
+// remember records j as last written to the database: kept while it is
+// unfinished and the cache has room, dropped once it is finished. j must
+// not be modified afterwards.
+func (s *store) remember(j Job) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if old, ok := s.cache[j.ID]; ok {
+		s.cacheBytes -= len(old.Body)
+		delete(s.cache, j.ID)
+	}
+	delete(s.done, j.ID)
+	if j.Status.Finished() {
+		if len(j.Body) <= recentDoneBody {
+			if evict := s.doneOrder[s.doneNext]; evict != "" {
+				delete(s.done, evict)
+			}
+			s.doneOrder[s.doneNext] = j.ID
+			s.doneNext = (s.doneNext + 1) % recentDone
+			s.done[j.ID] = j
+		}
+		return
+	}
+	if len(s.cache) >= s.maxJobs || s.cacheBytes+len(j.Body) > s.maxBytes {
+		return
+	}
+	s.cache[j.ID] = j
+	s.cacheBytes += len(j.Body)
+}
+
+// forget drops the in-memory copy of deleted jobs.
+func (s *store) forget(ids []string) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	for _, id := range ids {
+		delete(s.done, id)
+	}
 }
 
 func (s *store) lock(id string) func() {
@@ -165,6 +250,9 @@ func (s *store) insert(j Job) (Job, bool, error) {
 		stored, created = j, true
 		return putJob(txn, nil, j)
 	})
+	if err == nil && created {
+		s.remember(j.clone())
+	}
 	return stored, created, err
 }
 
@@ -175,26 +263,41 @@ func (s *store) update(id string, fn func(*Job) error) (Job, error) {
 	defer s.lock(id)()
 
 	var out Job
+	written := false
+	cachedOld, isCached := s.cached(id, false)
 	err := s.runTxn(func(txn *badger.Txn) error {
-		old, err := getJob(txn, id)
-		if err != nil {
-			return err
+		written = false
+		old := cachedOld
+		if !isCached {
+			var err error
+			if old, err = getJob(txn, id); err != nil {
+				return err
+			}
 		}
 		j := old.clone()
 		if err := fn(&j); err != nil {
 			if errors.Is(err, errSkipWrite) {
 				out = old
+				if isCached {
+					out = old.clone()
+				}
 				return nil
 			}
 			return err
 		}
-		out = j
+		out, written = j, true
 		return putJob(txn, &old, j)
 	})
+	if err == nil && written {
+		s.remember(out.clone())
+	}
 	return out, err
 }
 
 func (s *store) get(id string) (Job, error) {
+	if j, ok := s.cached(id, true); ok {
+		return j.clone(), nil
+	}
 	var j Job
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
@@ -264,7 +367,13 @@ func (s *store) openJobs() ([]Job, error) {
 		}
 		return nil
 	})
-	return jobs, err
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		s.remember(j.clone())
+	}
+	return jobs, nil
 }
 
 // deleteBatch bounds the jobs deleted in one transaction, which keeps a
@@ -298,9 +407,9 @@ func (s *store) deleteFinished(cutoff time.Time) (int, error) {
 			return total, err
 		}
 
-		deleted := 0
+		var deleted []string
 		err = s.runTxn(func(txn *badger.Txn) error {
-			deleted = 0
+			deleted = deleted[:0]
 			for _, key := range keys {
 				j, err := getJob(txn, string(key[len(prefixDone)+9:]))
 				if errors.Is(err, ErrJobNotFound) {
@@ -321,11 +430,14 @@ func (s *store) deleteFinished(cutoff time.Time) (int, error) {
 				if err := deleteJob(txn, j); err != nil {
 					return err
 				}
-				deleted++
+				deleted = append(deleted, j.ID)
 			}
 			return nil
 		})
-		total += deleted
+		if err == nil {
+			s.forget(deleted)
+			total += len(deleted)
+		}
 		if err != nil {
 			return total, err
 		}

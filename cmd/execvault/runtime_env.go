@@ -15,6 +15,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/execvault/execvault/runtime"
+	"github.com/execvault/execvault/runtime/statedb"
 	"github.com/execvault/execvault/secrets"
 	"github.com/execvault/execvault/webhook"
 	"github.com/spf13/cobra"
@@ -212,23 +213,15 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 // openState opens the Badger database that holds jobs, the event log and
 // schedule state, in <data dir>/state, or in memory.
 func openState(dataDir string, inMemory bool) (*badger.DB, error) {
-	opts := badger.DefaultOptions("").WithInMemory(true)
+	dir := ""
 	if !inMemory {
-		dir := filepath.Join(dataDir, "state")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create state directory: %w", err)
-		}
-		opts = badger.DefaultOptions(dir).WithSyncWrites(true)
+		dir = filepath.Join(dataDir, "state")
 	}
-	opts = opts.WithLogger(nil).WithNumVersionsToKeep(1)
-	db, err := badger.Open(opts)
-	if err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("open state database in %s: another execvault process is using it; stop it or use another --data-dir", dataDir)
-		}
-		return nil, fmt.Errorf("open state database: %w", err)
+	db, err := statedb.Open(dir)
+	if errors.Is(err, statedb.ErrInUse) {
+		return nil, fmt.Errorf("open state database in %s: another execvault process is using it; stop it or use another --data-dir", dataDir)
 	}
-	return db, nil
+	return db, err
 }
 
 func (e *runtimeEnv) close(ctx context.Context) {

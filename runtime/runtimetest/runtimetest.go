@@ -30,6 +30,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/execvault/execvault/plugins"
 	"github.com/execvault/execvault/runtime"
+	"github.com/execvault/execvault/runtime/statedb"
 	"github.com/execvault/execvault/secrets"
 	"github.com/execvault/execvault/triggers"
 	"github.com/execvault/execvault/webhook"
@@ -218,7 +219,7 @@ func (h *Harness) startLoopback(logger *slog.Logger, status int) error {
 	}
 
 	var err error
-	h.db, err = badger.Open(badger.DefaultOptions("").WithInMemory(true).WithLogger(nil))
+	h.db, err = statedb.Open("")
 	if err != nil {
 		return err
 	}
