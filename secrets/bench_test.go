@@ -108,3 +108,59 @@ func BenchmarkValueOpen(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeSecretRecord measures the decode of the record that the
+// uncached Resolve reads, with a benchValueSize value in its head.
+func BenchmarkDecodeSecretRecord(b *testing.B) {
+	created := time.Unix(1700000000, 0)
+	head := versionRecord{Created: created, DataKey: 1, Sealed: make([]byte, nonceSize+benchValueSize+tagSize)}
+	raw := secretRecord{Created: created, Updated: created, Current: 1, Oldest: 1, Head: head}.encode()
+
+	b.ReportAllocs()
+	for b.Loop() {
+		rec, err := decodeSecretRecord(raw)
+		if err != nil || rec.Current != 1 {
+			b.Fatalf("decodeSecretRecord = version %d, %v", rec.Current, err)
+		}
+	}
+}
+
+// BenchmarkCheckNames measures the name check that every Resolve runs on
+// its vault and secret names.
+func BenchmarkCheckNames(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkNames("api-keys", "STRIPE_API_TOKEN"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadCounterAdd measures counting a read of a key already
+// counted, as every Resolve does, from one goroutine and from GOMAXPROCS
+// goroutines at once.
+func BenchmarkReadCounterAdd(b *testing.B) {
+	key := readKey{actor: "executor:bench", vault: "api-keys", name: "token", version: 1, outcome: OutcomeOK}
+	b.Run("serial", func(b *testing.B) {
+		c := newReadCounter()
+		b.ReportAllocs()
+		for b.Loop() {
+			c.add(key)
+		}
+		if got := c.take()[key]; got != uint64(b.N) {
+			b.Fatalf("counted %d reads, want %d", got, b.N)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		c := newReadCounter()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.add(key)
+			}
+		})
+		if got := c.take()[key]; got != uint64(b.N) {
+			b.Fatalf("counted %d reads, want %d", got, b.N)
+		}
+	})
+}

@@ -24,6 +24,9 @@ func ValidateVaultName(name string) error { return validateName("vault", name) }
 func ValidateName(name string) error { return validateName("secret", name) }
 
 func validateName(kind, name string) error {
+	if isValidName(name) {
+		return nil
+	}
 	fail := func(reason string) error { return &NameError{Kind: kind, Name: name, Reason: reason} }
 
 	switch {
@@ -56,4 +59,31 @@ func validateName(kind, name string) error {
 		}
 	}
 	return nil
+}
+
+// nameBytes marks the bytes a name may contain. isValidName checks the
+// two other parts of the rule: no leading '-' or '.', and no "..".
+var nameBytes = func() (set [256]bool) {
+	for c := range 256 {
+		set[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+	}
+	return set
+}()
+
+// isValidName reports whether name follows the name rule. It makes one
+// pass and builds no error, because Resolve checks two names per call.
+// validateName works out the reason only for a name this rejects.
+func isValidName(name string) bool {
+	if name == "" || len(name) > MaxNameLength || name[0] == '-' || name[0] == '.' {
+		return false
+	}
+	var previous byte
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !nameBytes[c] || c == '.' && previous == '.' {
+			return false
+		}
+		previous = c
+	}
+	return true
 }
