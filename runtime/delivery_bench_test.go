@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,9 +19,22 @@ import (
 	"github.com/execvault/execvault/webhook"
 )
 
-// benchParallelism is the number of goroutines per GOMAXPROCS that both
-// delivery benchmarks use, so that they compare like with like.
-const benchParallelism = 4
+// benchParallelism lists the numbers of goroutines per GOMAXPROCS that
+// both delivery benchmarks run with, one sub-benchmark each, so that they
+// compare like with like: a few concurrent events, and as many as a busy
+// server has in flight.
+var benchParallelism = []int{4, 32}
+
+// runCallers runs body as one sub-benchmark per entry of benchParallelism,
+// named after the total number of goroutines.
+func runCallers(b *testing.B, body func(b *testing.B)) {
+	for _, p := range benchParallelism {
+		b.Run(fmt.Sprintf("callers=%d", p*goruntime.GOMAXPROCS(0)), func(b *testing.B) {
+			b.SetParallelism(p)
+			body(b)
+		})
+	}
+}
 
 func newSink(b *testing.B) *httptest.Server {
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -37,18 +51,18 @@ func BenchmarkBarePost(b *testing.B) {
 	sink := newSink(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	body := `{"orderId":"so-1","customerId":"c","totalPrice":200000,"status":"new","createdAt":"2026-01-01T00:00:00Z"}`
-	b.SetParallelism(benchParallelism)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := client.Post(sink.URL+"/api/v1/orders", "application/json", strings.NewReader(body))
-			if err != nil {
-				b.Error(err)
-				return
+	runCallers(b, func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				resp, err := client.Post(sink.URL+"/api/v1/orders", "application/json", strings.NewReader(body))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
 			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
+		})
 	})
 }
 
@@ -113,18 +127,18 @@ func BenchmarkEventToWebhook(b *testing.B) {
 	sink := newSink(b)
 	opts := DispatchOptions{Wait: true, Rewrites: []URLRewrite{{From: "https://crm.example.com", To: sink.URL}}}
 	var seq atomic.Int64
-	b.SetParallelism(benchParallelism)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			id := fmt.Sprintf("so-%d", seq.Add(1))
-			ev := &triggers.RecordEvent{ID: "evt-" + id, EventType: triggers.EventTypeCreated, TypeName: "salesOrder",
-				NewRecord: []byte(`{"id":"` + id + `","customerID":"c","totalPrice":200000,"status":"new","createdAt":"2026-01-01T00:00:00Z"}`)}
-			firings := rt.HandleRecordEvent(ctx, d, ev, opts)
-			if len(firings) != 1 || firings[0].State != FiringDelivered {
-				b.Errorf("firings = %+v, want one delivered", firings)
-				return
+	runCallers(b, func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				id := fmt.Sprintf("so-%d", seq.Add(1))
+				ev := &triggers.RecordEvent{ID: "evt-" + id, EventType: triggers.EventTypeCreated, TypeName: "salesOrder",
+					NewRecord: []byte(`{"id":"` + id + `","customerID":"c","totalPrice":200000,"status":"new","createdAt":"2026-01-01T00:00:00Z"}`)}
+				firings := rt.HandleRecordEvent(ctx, d, ev, opts)
+				if len(firings) != 1 || firings[0].State != FiringDelivered {
+					b.Errorf("firings = %+v, want one delivered", firings)
+					return
+				}
 			}
-		}
+		})
 	})
 }

@@ -16,9 +16,11 @@
 //	PENDING or RUNNING ──Cancel──▶ CANCELED
 //	FAILED or CANCELED ──Retry──▶ PENDING (fresh attempt budget, same id)
 //
-// Delivery is at least once. After a crash, Start resumes PENDING jobs and
-// RUNNING ones, whose interrupted attempt is not counted. Every attempt of a
-// job sends the same webhook-id header, so receivers deduplicate by it.
+// RUNNING is kept in memory: a job in flight stays PENDING in the database.
+// Delivery is at least once. After a crash, Start resumes every PENDING
+// job, and an attempt the crash interrupted is not counted. Every attempt
+// of a job sends the same webhook-id header, so receivers deduplicate by
+// it.
 //
 // # Attempts and retries
 //
