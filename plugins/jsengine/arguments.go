@@ -6,7 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
-	"unicode/utf8"
+	"unsafe"
 
 	"github.com/dop251/goja"
 )
@@ -23,7 +23,8 @@ import (
 // attributes throw a TypeError. Deleting an array element sets it to
 // undefined.
 type argumentsFactory struct {
-	vm *goja.Runtime
+	vm      *goja.Runtime
+	scanner jsonScanner
 }
 
 func newArgumentsFactory(vm *goja.Runtime) *argumentsFactory {
@@ -37,32 +38,36 @@ var errNotJSON = errors.New("not valid JSON")
 // raw may be reused by the caller after the firing: lazy values keep a
 // copy.
 func (f *argumentsFactory) value(raw []byte) (goja.Value, error) {
-	if !validJSON(raw) {
+	root, ok := f.scanner.scan(raw)
+	if !ok {
 		return nil, errNotJSON
 	}
+	// The copy and the member table belong to this firing's values, which
+	// a callback may keep in a global after the firing ends.
 	raw = append([]byte(nil), raw...)
-	start := skipSpace(raw, 0)
-	end := len(raw)
-	for end > start && isSpace(raw[end-1]) {
-		end--
-	}
-	return f.convert(raw[start:end]), nil
+	members := append([]lazyField(nil), f.scanner.members...)
+	return f.convert(raw, members, &root), nil
 }
 
-// convert returns the value of one valid JSON value without surrounding
-// space.
-func (f *argumentsFactory) convert(raw []byte) goja.Value {
-	switch raw[0] {
+// convert returns the value that field describes. raw and members are the
+// firing's copy of the arguments and its member table.
+func (f *argumentsFactory) convert(raw []byte, members []lazyField, field *lazyField) goja.Value {
+	text := raw[field.valStart:field.valEnd]
+	switch text[0] {
 	case '{':
-		return f.vm.NewDynamicObject(&lazyObject{f: f, raw: raw})
+		return f.vm.NewDynamicObject(&lazyObject{f: f, raw: raw, members: members,
+			fields: members[field.membersStart:field.membersEnd:field.membersEnd]})
 	case '[':
-		return f.vm.NewDynamicArray(&lazyArray{f: f, raw: raw})
+		return f.vm.NewDynamicArray(&lazyArray{f: f, raw: raw, members: members,
+			elements: members[field.membersStart:field.membersEnd:field.membersEnd]})
 	case '"':
-		if s, ok := plainString(raw); ok {
-			return f.vm.ToValue(s)
+		if field.flags&flagPlainString != 0 {
+			// raw is never written after the copy in value, so the
+			// string may share its bytes.
+			return f.vm.ToValue(unsafe.String(unsafe.SliceData(text[1:]), len(text)-2))
 		}
 		var s string
-		_ = json.Unmarshal(raw, &s)
+		_ = json.Unmarshal(text, &s)
 		return f.vm.ToValue(s)
 	case 't':
 		return f.vm.ToValue(true)
@@ -71,73 +76,87 @@ func (f *argumentsFactory) convert(raw []byte) goja.Value {
 	case 'n':
 		return goja.Null()
 	default:
-		n, _ := strconv.ParseFloat(string(raw), 64)
+		if n, ok := smallInteger(text); ok {
+			return f.vm.ToValue(n)
+		}
+		n, _ := strconv.ParseFloat(string(text), 64)
 		return f.vm.ToValue(n)
 	}
 }
 
-// plainString returns the content of a JSON string without escapes. It
-// reports false for content that needs decoding: escapes, or invalid UTF-8,
-// which decoding replaces with U+FFFD as JSON.parse does.
-func plainString(raw []byte) (string, bool) {
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') >= 0 || !utf8.Valid(inner) {
-		return "", false
+// smallInteger parses a JSON number that is an integer of at most 15
+// digits, which a float64 holds exactly. It reports false for every other
+// number, including -0, whose sign an integer would lose.
+func smallInteger(text []byte) (int64, bool) {
+	digits := text
+	if digits[0] == '-' {
+		digits = digits[1:]
 	}
-	return string(inner), true
+	if len(digits) == 0 || len(digits) > 15 || (digits[0] == '0' && len(text) > 1) {
+		return 0, false
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if text[0] == '-' {
+		n = -n
+	}
+	return n, true
 }
 
 // lazyField is one member of a lazy object or array: where its key and
 // value sit in the raw JSON, and the value once converted or assigned.
-// Offsets keep the index small and free of strings. A key that had escapes,
-// or was added by a callback, is kept in lazyObject.extraKeys instead, and
-// keyStart is then -1 minus its position there.
+// Offsets keep the table small and free of strings. A key that had escapes
+// or non-ASCII bytes, or was added by a callback, is kept in
+// lazyObject.extraKeys instead, and keyStart is then -1 minus its position
+// there. For an object or array value, membersStart and membersEnd give its
+// own members in the firing's member table.
 type lazyField struct {
-	keyStart, keyEnd int32
-	valStart, valEnd int32
-	value            goja.Value // nil until converted or assigned
+	keyStart, keyEnd         int32
+	valStart, valEnd         int32
+	membersStart, membersEnd int32
+	flags                    uint8
+	value                    goja.Value // nil until converted or assigned
 }
 
 // lazyObject is a JSON object converted member by member on first read.
 type lazyObject struct {
 	f         *argumentsFactory
 	raw       []byte
+	members   []lazyField
 	fields    []lazyField
 	extraKeys []string
 	indexed   bool
 }
 
-// index splits the object into members once. Later duplicates of a key
-// replace earlier ones, as in JSON.parse.
+// index decodes escaped keys and drops duplicate keys once, before the
+// first access. Later duplicates of a key replace earlier ones, as in
+// JSON.parse.
 func (o *lazyObject) index() {
 	if o.indexed {
 		return
 	}
 	o.indexed = true
-	o.fields = make([]lazyField, 0, 8)
-	pos := skipSpace(o.raw, 1)
-	for pos < len(o.raw) && o.raw[pos] != '}' {
-		keyEnd := skipValue(o.raw, pos)
-		field := lazyField{keyStart: int32(pos + 1), keyEnd: int32(keyEnd - 1)}
-		if key := o.raw[pos+1 : keyEnd-1]; bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+	unique := o.fields[:0]
+	for _, field := range o.fields {
+		if field.keyStart >= 0 && field.flags&flagPlainKey == 0 {
 			var decoded string
-			_ = json.Unmarshal(o.raw[pos:keyEnd], &decoded)
+			_ = json.Unmarshal(o.raw[field.keyStart-1:field.keyEnd+1], &decoded)
 			field.keyStart = o.addExtraKey(decoded)
 		}
-		pos = skipSpace(o.raw, keyEnd)
-		pos = skipSpace(o.raw, pos+1) // the colon
-		valueEnd := skipValue(o.raw, pos)
-		field.valStart, field.valEnd = int32(pos), int32(valueEnd)
-		if i := o.findField(&field); i >= 0 {
-			o.fields[i] = field
+		// unique never grows past the element being read, so writing it
+		// in place is safe.
+		if i := o.findField(unique, &field); i >= 0 {
+			unique[i] = field
 		} else {
-			o.fields = append(o.fields, field)
-		}
-		pos = skipSpace(o.raw, valueEnd)
-		if pos < len(o.raw) && o.raw[pos] == ',' {
-			pos = skipSpace(o.raw, pos+1)
+			unique = append(unique, field)
 		}
 	}
+	o.fields = unique
 }
 
 func (o *lazyObject) addExtraKey(key string) int32 {
@@ -145,23 +164,24 @@ func (o *lazyObject) addExtraKey(key string) int32 {
 	return -int32(len(o.extraKeys))
 }
 
-// key returns a field's key as a new string.
+// key returns a field's key. A key from the JSON shares the bytes of raw,
+// which are never written.
 func (o *lazyObject) key(f *lazyField) string {
 	if f.keyStart < 0 {
 		return o.extraKeys[-f.keyStart-1]
 	}
-	return string(o.raw[f.keyStart:f.keyEnd])
+	return unsafe.String(unsafe.SliceData(o.raw[f.keyStart:]), int(f.keyEnd-f.keyStart))
 }
 
-// findField returns the index of the field whose key equals f's key, or
-// -1. It compares keys in place, without allocating.
-func (o *lazyObject) findField(f *lazyField) int {
+// findField returns the index in fields of the field whose key equals f's
+// key, or -1. It compares keys in place, without allocating.
+func (o *lazyObject) findField(fields []lazyField, f *lazyField) int {
 	if f.keyStart < 0 {
-		return o.find(o.extraKeys[-f.keyStart-1])
+		return o.findIn(fields, o.extraKeys[-f.keyStart-1])
 	}
 	key := o.raw[f.keyStart:f.keyEnd]
-	for i := range o.fields {
-		other := &o.fields[i]
+	for i := range fields {
+		other := &fields[i]
 		if other.keyStart < 0 {
 			if o.extraKeys[-other.keyStart-1] == string(key) {
 				return i
@@ -175,8 +195,12 @@ func (o *lazyObject) findField(f *lazyField) int {
 
 // find returns the index of the field with the given key, or -1.
 func (o *lazyObject) find(key string) int {
-	for i := range o.fields {
-		f := &o.fields[i]
+	return o.findIn(o.fields, key)
+}
+
+func (o *lazyObject) findIn(fields []lazyField, key string) int {
+	for i := range fields {
+		f := &fields[i]
 		if f.keyStart < 0 {
 			if o.extraKeys[-f.keyStart-1] == key {
 				return i
@@ -196,7 +220,7 @@ func (o *lazyObject) Get(key string) goja.Value {
 	}
 	field := &o.fields[i]
 	if field.value == nil {
-		field.value = o.f.convert(o.raw[field.valStart:field.valEnd])
+		field.value = o.f.convert(o.raw, o.members, field)
 	}
 	return field.value
 }
@@ -280,45 +304,26 @@ func isArrayIndex(key string) bool {
 type lazyArray struct {
 	f        *argumentsFactory
 	raw      []byte
+	members  []lazyField
 	elements []lazyField
-	indexed  bool
-}
-
-func (a *lazyArray) index() {
-	if a.indexed {
-		return
-	}
-	a.indexed = true
-	pos := skipSpace(a.raw, 1)
-	for pos < len(a.raw) && a.raw[pos] != ']' {
-		end := skipValue(a.raw, pos)
-		a.elements = append(a.elements, lazyField{valStart: int32(pos), valEnd: int32(end)})
-		pos = skipSpace(a.raw, end)
-		if pos < len(a.raw) && a.raw[pos] == ',' {
-			pos = skipSpace(a.raw, pos+1)
-		}
-	}
 }
 
 func (a *lazyArray) Len() int {
-	a.index()
 	return len(a.elements)
 }
 
 func (a *lazyArray) Get(idx int) goja.Value {
-	a.index()
 	if idx < 0 || idx >= len(a.elements) {
 		return nil
 	}
 	el := &a.elements[idx]
 	if el.value == nil {
-		el.value = a.f.convert(a.raw[el.valStart:el.valEnd])
+		el.value = a.f.convert(a.raw, a.members, el)
 	}
 	return el.value
 }
 
 func (a *lazyArray) Set(idx int, val goja.Value) bool {
-	a.index()
 	if idx < 0 {
 		return false
 	}
@@ -333,7 +338,6 @@ func (a *lazyArray) Set(idx int, val goja.Value) bool {
 }
 
 func (a *lazyArray) SetLen(n int) bool {
-	a.index()
 	if n < 0 {
 		return false
 	}
@@ -353,51 +357,4 @@ func skipSpace(raw []byte, pos int) int {
 		pos++
 	}
 	return pos
-}
-
-// skipValue returns the end of the JSON value starting at pos. raw must be
-// valid JSON, which value checks before any lazy value exists.
-func skipValue(raw []byte, pos int) int {
-	switch raw[pos] {
-	case '"':
-		pos++
-		for pos < len(raw) {
-			switch raw[pos] {
-			case '\\':
-				pos += 2
-			case '"':
-				return pos + 1
-			default:
-				pos++
-			}
-		}
-		return pos
-	case '{', '[':
-		depth := 0
-		for pos < len(raw) {
-			switch raw[pos] {
-			case '"':
-				pos = skipValue(raw, pos)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return pos + 1
-				}
-			}
-			pos++
-		}
-		return pos
-	default:
-		for pos < len(raw) {
-			switch raw[pos] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return pos
-			}
-			pos++
-		}
-		return pos
-	}
 }

@@ -19,6 +19,11 @@ type executor struct {
 	condition goja.Callable
 	url       goja.Callable
 	body      goja.Callable
+
+	// bodyValue is the requestBody function, and bodyShape the shape of
+	// the object literal it returns, or nil (see objectShape).
+	bodyValue goja.Value
+	bodyShape *objectShape
 }
 
 // definitionError reports a definition that does not have the expected
@@ -299,6 +304,7 @@ func (r *definitionReader) readOperation(ex *executor, value goja.Value) error {
 			return r.fail("operation.requestBody", "is %s, expected a function of the arguments that returns the body", describe(body))
 		}
 		ex.body = fn
+		ex.bodyValue = body
 		op.RequestBody = true
 	}
 	return nil

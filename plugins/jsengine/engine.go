@@ -56,6 +56,13 @@ type engine struct {
 	args      *argumentsFactory
 	executors []*executor
 
+	// functionToString is Function.prototype.toString as the runtime
+	// started with it.
+	functionToString goja.Callable
+	// callArgs holds the one argument of a callback call, so that calls do
+	// not allocate the variadic slice.
+	callArgs [1]goja.Value
+
 	// loadCalled is set by the first load, successful or not: a failed
 	// load may leave the runtime's globals half set up, so the instance
 	// is not reused. loaded is set only when that load succeeded.
@@ -76,6 +83,12 @@ func newEngine(h host) *engine {
 	stringify, _ := goja.AssertFunction(vm.Get("JSON").(*goja.Object).Get("stringify"))
 	e.json = &jsonWriter{vm: vm, stringify: stringify}
 	e.args = newArgumentsFactory(vm)
+	function, _ := vm.Get("Function").(*goja.Object)
+	if function != nil {
+		if proto, _ := function.Get("prototype").(*goja.Object); proto != nil {
+			e.functionToString, _ = goja.AssertFunction(proto.Get("toString"))
+		}
+	}
 	installConsole(vm, e.logf)
 	return e
 }
@@ -153,6 +166,11 @@ func (e *engine) load(payload []byte) (err error) {
 			return fmt.Errorf("load bundle: executor name %q is defined in both %s and %s: names must be unique", ex.def.Name, other, file)
 		}
 		names[ex.def.Name] = file
+		if ex.bodyValue != nil {
+			if src, ok := e.functionSource(ex.bodyValue); ok {
+				ex.bodyShape = returnedLiteralShape(src)
+			}
+		}
 		executors = append(executors, ex)
 	}
 	e.executors = executors
@@ -227,7 +245,7 @@ func (e *engine) fire(index int32, args []byte) (result []byte) {
 		if err != nil {
 			return e.failure(fmt.Sprintf("executor %q: requestBody failed: %s", ex.def.Name, describeError(err)))
 		}
-		out, ok, err := e.json.serialize(e.out, v)
+		out, ok, err := e.json.serializeShaped(e.out, v, ex.bodyShape)
 		if err != nil {
 			return e.failure(fmt.Sprintf("executor %q: requestBody result cannot be serialised as JSON: %s", ex.def.Name, describeError(err)))
 		}
@@ -243,7 +261,9 @@ func (e *engine) fire(index int32, args []byte) (result []byte) {
 // returned promise: the job queue runs before the call returns, so a
 // promise that depends only on other promises is settled by then.
 func (e *engine) call(fn goja.Callable, args goja.Value) (goja.Value, error) {
-	v, err := fn(goja.Undefined(), args)
+	e.callArgs[0] = args
+	v, err := fn(goja.Undefined(), e.callArgs[:]...)
+	e.callArgs[0] = nil
 	if err != nil {
 		return nil, err
 	}

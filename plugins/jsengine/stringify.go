@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -32,6 +33,61 @@ func (w *jsonWriter) serialize(dst []byte, v goja.Value) (out []byte, ok bool, e
 	return out, ok, err
 }
 
+// serializeShaped is serialize for a value that is known to be a fresh
+// object of the given shape, such as the result of a requestBody callback
+// that returns an object literal. A nil shape serialises v as serialize
+// does.
+func (w *jsonWriter) serializeShaped(dst []byte, v goja.Value, shape *objectShape) (out []byte, ok bool, err error) {
+	if shape == nil {
+		return w.serialize(dst, v)
+	}
+	if ex := w.vm.Try(func() { out, ok, err = w.appendShaped(dst, v, shape, 0) }); ex != nil {
+		return dst, false, ex
+	}
+	return out, ok, err
+}
+
+// appendShaped appends the JSON form of v, reading the keys of shape
+// instead of enumerating v's keys. It checks what a literal cannot vary:
+// v must be an ordinary object without a toJSON method, inherited ones
+// included. Otherwise it serialises v as appendJSON does.
+func (w *jsonWriter) appendShaped(dst []byte, v goja.Value, shape *objectShape, depth int) (out []byte, ok bool, err error) {
+	obj, isObject := v.(*goja.Object)
+	if !isObject || depth >= maxFastJSONDepth || obj.ClassName() != "Object" || hasToJSON(obj) {
+		return w.appendJSON(dst, v, depth)
+	}
+
+	dst = append(dst, '{')
+	first := true
+	for i, key := range shape.keys {
+		mark := len(dst)
+		if !first {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, shape.prefixes[i]...)
+		var written bool
+		if child := shape.children[i]; child != nil {
+			dst, written, err = w.appendShaped(dst, obj.Get(key), child, depth+1)
+		} else {
+			dst, written, err = w.appendJSON(dst, obj.Get(key), depth+1)
+		}
+		if err != nil {
+			return dst, false, err
+		}
+		if !written {
+			dst = dst[:mark]
+			continue
+		}
+		first = false
+	}
+	return append(dst, '}'), true, nil
+}
+
+func hasToJSON(obj *goja.Object) bool {
+	toJSON := obj.Get("toJSON")
+	return toJSON != nil && !goja.IsUndefined(toJSON)
+}
+
 // appendJSON appends the JSON form of v. ok is false when v has none
 // (undefined, a function or a symbol), where JSON.stringify returns
 // undefined.
@@ -59,6 +115,11 @@ func (w *jsonWriter) appendJSON(dst []byte, v goja.Value, depth int) (out []byte
 			if goja.IsNaN(v) || goja.IsInfinity(v) {
 				return append(dst, "null"...), true, nil
 			}
+			// Integers of magnitude below 2^53 print as JavaScript prints
+			// them, and AppendInt does not allocate as String does.
+			if f := v.ToFloat(); f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+				return strconv.AppendInt(dst, int64(f), 10), true, nil
+			}
 			return append(dst, v.String()...), true, nil
 		}
 		if b, isBool := v.Export().(bool); isBool {
@@ -80,7 +141,7 @@ func (w *jsonWriter) appendJSON(dst []byte, v goja.Value, depth int) (out []byte
 	if class != "Object" && class != "Array" {
 		return w.fallback(dst, v)
 	}
-	if toJSON := obj.Get("toJSON"); toJSON != nil && !goja.IsUndefined(toJSON) {
+	if hasToJSON(obj) {
 		return w.fallback(dst, v)
 	}
 

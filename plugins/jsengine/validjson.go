@@ -1,144 +1,236 @@
 package main
 
-// maxJSONDepth is the nesting limit of validJSON, the same as
+// maxJSONDepth is the nesting limit of the scanner, the same as
 // encoding/json's (Go 1.26).
 const maxJSONDepth = 10000
 
-// validJSON reports whether raw is exactly one JSON value with optional
-// surrounding space, accepting what encoding/json's Valid accepts. It
-// exists because json.Valid steps through a state machine with an
-// indirect call per byte, which cost about a sixth of a firing.
-func validJSON(raw []byte) bool {
-	pos, ok := validValue(raw, skipSpace(raw, 0), 0)
-	return ok && skipSpace(raw, pos) == len(raw)
+// jsonScanner checks that a firing's arguments are one valid JSON value and,
+// in the same pass, records where the members of every object and array sit,
+// so that the lazy arguments never scan the bytes again. It accepts what
+// encoding/json's Valid accepts. It exists because json.Valid steps through
+// a state machine with an indirect call per byte.
+//
+// The scanner keeps its buffers between calls. It is not safe for
+// concurrent use.
+type jsonScanner struct {
+	// open holds the members of the objects and arrays still being
+	// scanned, innermost last.
+	open []lazyField
+	// members holds the members of every closed object and array. Each
+	// container's members are contiguous, and the lazyField of the
+	// container records their range in membersStart and membersEnd.
+	members []lazyField
 }
 
-func validValue(raw []byte, pos, depth int) (int, bool) {
-	if pos >= len(raw) {
-		return pos, false
+// Flags of a lazyField, set by the scanner.
+const (
+	// flagPlainKey marks a key of ASCII without escapes, which is its own
+	// decoded form.
+	flagPlainKey uint8 = 1 << iota
+	// flagPlainString marks a string value of ASCII without escapes.
+	flagPlainString
+)
+
+// validJSON reports whether raw is exactly one JSON value with optional
+// surrounding space.
+func validJSON(raw []byte) bool {
+	var s jsonScanner
+	_, ok := s.scan(raw)
+	return ok
+}
+
+// scan validates raw and returns the field describing its top-level value.
+// After a successful scan, s.members holds the members of every container in
+// raw, and the offsets in all fields index raw.
+func (s *jsonScanner) scan(raw []byte) (lazyField, bool) {
+	s.open = s.open[:0]
+	s.members = s.members[:0]
+	start := skipSpace(raw, 0)
+	end, root, ok := s.value(raw, start, 0)
+	if !ok || skipSpace(raw, end) != len(raw) {
+		return lazyField{}, false
 	}
+	root.valStart, root.valEnd = int32(start), int32(end)
+	return root, true
+}
+
+// value scans the value at pos. It returns the value's end, and a field
+// holding only the value's member range and flags. The field is returned
+// rather than filled through a pointer, which the recursion would move to
+// the heap.
+func (s *jsonScanner) value(raw []byte, pos, depth int) (int, lazyField, bool) {
+	var f lazyField
+	if pos >= len(raw) {
+		return pos, f, false
+	}
+	var ok bool
 	switch c := raw[pos]; {
 	case c == '{':
-		return validObject(raw, pos, depth+1)
+		pos, f.membersStart, f.membersEnd, ok = s.object(raw, pos, depth+1)
 	case c == '[':
-		return validArray(raw, pos, depth+1)
+		pos, f.membersStart, f.membersEnd, ok = s.array(raw, pos, depth+1)
 	case c == '"':
-		return validString(raw, pos)
+		var plain bool
+		pos, plain, ok = scanString(raw, pos)
+		if plain {
+			f.flags = flagPlainString
+		}
 	case c == 't':
-		return validLiteral(raw, pos, "true")
+		pos, ok = validLiteral(raw, pos, "true")
 	case c == 'f':
-		return validLiteral(raw, pos, "false")
+		pos, ok = validLiteral(raw, pos, "false")
 	case c == 'n':
-		return validLiteral(raw, pos, "null")
+		pos, ok = validLiteral(raw, pos, "null")
 	case c == '-' || (c >= '0' && c <= '9'):
-		return validNumber(raw, pos)
+		pos, ok = validNumber(raw, pos)
 	}
-	return pos, false
+	return pos, f, ok
 }
 
-func validObject(raw []byte, pos, depth int) (int, bool) {
+// close moves the members of the container opened at mark from s.open to
+// s.members and returns their range there.
+func (s *jsonScanner) close(mark int) (start, end int32) {
+	start = int32(len(s.members))
+	s.members = append(s.members, s.open[mark:]...)
+	s.open = s.open[:mark]
+	return start, int32(len(s.members))
+}
+
+// object scans the object at pos and returns its end and the range of its
+// members in s.members.
+func (s *jsonScanner) object(raw []byte, pos, depth int) (end int, start, stop int32, ok bool) {
 	if depth > maxJSONDepth {
-		return pos, false
+		return pos, 0, 0, false
 	}
+	mark := len(s.open)
 	pos = skipSpace(raw, pos+1)
 	if pos < len(raw) && raw[pos] == '}' {
-		return pos + 1, true
+		start, stop = s.close(mark)
+		return pos + 1, start, stop, true
 	}
 	for {
 		if pos >= len(raw) || raw[pos] != '"' {
-			return pos, false
+			return pos, 0, 0, false
 		}
-		var ok bool
-		if pos, ok = validString(raw, pos); !ok {
-			return pos, false
+		keyEnd, plain, ok := scanString(raw, pos)
+		if !ok {
+			return keyEnd, 0, 0, false
 		}
-		pos = skipSpace(raw, pos)
+		keyStart := pos + 1
+		pos = skipSpace(raw, keyEnd)
 		if pos >= len(raw) || raw[pos] != ':' {
-			return pos, false
+			return pos, 0, 0, false
 		}
-		if pos, ok = validValue(raw, skipSpace(raw, pos+1), depth); !ok {
-			return pos, false
+		pos = skipSpace(raw, pos+1)
+		valStart := pos
+		var member lazyField
+		if pos, member, ok = s.value(raw, pos, depth); !ok {
+			return pos, 0, 0, false
 		}
+		member.keyStart, member.keyEnd = int32(keyStart), int32(keyEnd-1)
+		member.valStart, member.valEnd = int32(valStart), int32(pos)
+		if plain {
+			member.flags |= flagPlainKey
+		}
+		s.open = append(s.open, member)
+
 		pos = skipSpace(raw, pos)
 		if pos >= len(raw) {
-			return pos, false
+			return pos, 0, 0, false
 		}
 		switch raw[pos] {
 		case '}':
-			return pos + 1, true
+			start, stop = s.close(mark)
+			return pos + 1, start, stop, true
 		case ',':
 			pos = skipSpace(raw, pos+1)
 		default:
-			return pos, false
+			return pos, 0, 0, false
 		}
 	}
 }
 
-func validArray(raw []byte, pos, depth int) (int, bool) {
+// array scans the array at pos and returns its end and the range of its
+// elements in s.members.
+func (s *jsonScanner) array(raw []byte, pos, depth int) (end int, start, stop int32, ok bool) {
 	if depth > maxJSONDepth {
-		return pos, false
+		return pos, 0, 0, false
 	}
+	mark := len(s.open)
 	pos = skipSpace(raw, pos+1)
 	if pos < len(raw) && raw[pos] == ']' {
-		return pos + 1, true
+		start, stop = s.close(mark)
+		return pos + 1, start, stop, true
 	}
 	for {
-		var ok bool
-		if pos, ok = validValue(raw, pos, depth); !ok {
-			return pos, false
+		valStart := pos
+		var element lazyField
+		if pos, element, ok = s.value(raw, pos, depth); !ok {
+			return pos, 0, 0, false
 		}
+		element.valStart, element.valEnd = int32(valStart), int32(pos)
+		s.open = append(s.open, element)
+
 		pos = skipSpace(raw, pos)
 		if pos >= len(raw) {
-			return pos, false
+			return pos, 0, 0, false
 		}
 		switch raw[pos] {
 		case ']':
-			return pos + 1, true
+			start, stop = s.close(mark)
+			return pos + 1, start, stop, true
 		case ',':
 			pos = skipSpace(raw, pos+1)
 		default:
-			return pos, false
+			return pos, 0, 0, false
 		}
 	}
 }
 
-// validString accepts any bytes from 0x20 up, as encoding/json does: it
-// does not check UTF-8, which decoding replaces with U+FFFD.
-func validString(raw []byte, pos int) (int, bool) {
+// scanString returns the end of the string starting at pos. It accepts any
+// bytes from 0x20 up, as encoding/json does: it does not check UTF-8, which
+// decoding replaces with U+FFFD. plain reports a string of ASCII without
+// escapes, whose content needs no decoding.
+func scanString(raw []byte, pos int) (end int, plain, ok bool) {
 	pos++
+	plain = true
 	for pos < len(raw) {
 		c := raw[pos]
 		switch {
 		case c == '"':
-			return pos + 1, true
+			return pos + 1, plain, true
 		case c < 0x20:
-			return pos, false
+			return pos, false, false
 		case c == '\\':
+			plain = false
 			pos++
 			if pos >= len(raw) {
-				return pos, false
+				return pos, false, false
 			}
 			switch raw[pos] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				pos++
 			case 'u':
 				if pos+4 >= len(raw) {
-					return pos, false
+					return pos, false, false
 				}
 				for _, h := range raw[pos+1 : pos+5] {
 					if !isHex(h) {
-						return pos, false
+						return pos, false, false
 					}
 				}
 				pos += 5
 			default:
-				return pos, false
+				return pos, false, false
 			}
 		default:
+			if c >= 0x80 {
+				plain = false
+			}
 			pos++
 		}
 	}
-	return pos, false
+	return pos, false, false
 }
 
 func isHex(c byte) bool {
