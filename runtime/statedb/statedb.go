@@ -155,13 +155,20 @@ func (s *Syncer) Sync(ctx context.Context) error {
 // writes out like any other. The files are synced concurrently, so that the
 // file system can commit them together.
 func (s *Syncer) flush() error {
+	dir, err := os.Open(s.dir)
+	if err != nil {
+		return err
+	}
+	entries, err := dir.Readdirnames(-1)
+	dir.Close()
+	if err != nil {
+		return err
+	}
 	var names []string
-	for _, pattern := range []string{"*.mem", "*.vlog"} {
-		matches, err := filepath.Glob(filepath.Join(s.dir, pattern))
-		if err != nil {
-			return err
+	for _, name := range entries {
+		if strings.HasSuffix(name, ".mem") || strings.HasSuffix(name, ".vlog") {
+			names = append(names, filepath.Join(s.dir, name))
 		}
-		names = append(names, matches...)
 	}
 	syncLog := syncFile
 	if s.syncFile != nil {
