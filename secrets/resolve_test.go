@@ -49,34 +49,57 @@ func TestResolveCacheInvalidation(t *testing.T) {
 				t.Errorf("cache holds %d values after rotation, want 0", s.cache.len())
 			}
 		}, "old"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, _ := openTestStore(t, nil)
-			mustCreateVault(t, s, "v")
-			mustCreateSecret(t, s, "v", "k", "old")
-			if got, err := s.Resolve(ctx, "v", "k", "executor:a"); err != nil || !got.Equal(NewValueString("old")) {
-				t.Fatalf("first Resolve = len %d, %v; want the stored value", got.Len(), err)
+		{"retire old data key", func(t *testing.T, s *Store) {
+			old := s.ring.Load().activeID()
+			if _, err := s.RotateDataKey(ctx); err != nil {
+				t.Fatal(err)
 			}
-			if s.cache.len() != 1 {
-				t.Fatalf("cache holds %d values, want 1", s.cache.len())
+			waitRotation(t, s)
+			if err := s.RetireDataKey(ctx, old); err != nil {
+				t.Fatal(err)
 			}
-
-			tt.change(t, s)
-			got, err := s.Resolve(ctx, "v", "k", "executor:a")
-			if tt.want == "" {
-				if err == nil {
-					t.Fatalf("Resolve after %s succeeded, want an error", tt.name)
+		}, "old"},
+		{"update twice", func(t *testing.T, s *Store) {
+			for _, v := range []string{"mid", "new"} {
+				if _, err := s.UpdateSecret(ctx, "v", "k", NewValueString(v), UpdateOptions{}); err != nil {
+					t.Fatal(err)
 				}
-				return
 			}
-			if err != nil {
-				t.Fatalf("Resolve after %s: %v", tt.name, err)
-			}
-			if !got.Equal(NewValueString(tt.want)) {
-				t.Errorf("Resolve after %s returned a stale value (len %d, want len %d)", tt.name, got.Len(), len(tt.want))
-			}
-		})
+		}, "new"},
+	}
+	// With the cache off, every Resolve reads Badger, through the pooled
+	// read transactions that a commit must make stale.
+	for _, cacheSize := range []int{DefaultCacheSize, 0} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("cache %d/%s", cacheSize, tt.name), func(t *testing.T) {
+				s, _ := openTestStore(t, func(c *Config) { c.CacheSize = cacheSize })
+				mustCreateVault(t, s, "v")
+				mustCreateSecret(t, s, "v", "k", "old")
+				for range 2 {
+					if got, err := s.Resolve(ctx, "v", "k", "executor:a"); err != nil || !got.Equal(NewValueString("old")) {
+						t.Fatalf("first Resolve = len %d, %v; want the stored value", got.Len(), err)
+					}
+				}
+				if want := min(cacheSize, 1); s.cache.len() != want {
+					t.Fatalf("cache holds %d values, want %d", s.cache.len(), want)
+				}
+
+				tt.change(t, s)
+				got, err := s.Resolve(ctx, "v", "k", "executor:a")
+				if tt.want == "" {
+					if err == nil {
+						t.Fatalf("Resolve after %s succeeded, want an error", tt.name)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("Resolve after %s: %v", tt.name, err)
+				}
+				if !got.Equal(NewValueString(tt.want)) {
+					t.Errorf("Resolve after %s returned a stale value (len %d, want len %d)", tt.name, got.Len(), len(tt.want))
+				}
+			})
+		}
 	}
 }
 
@@ -196,8 +219,19 @@ func TestAuditFilterAndLimit(t *testing.T) {
 }
 
 func TestResolveReadsOwnWritesUnderLoad(t *testing.T) {
+	for _, cacheSize := range []int{DefaultCacheSize, 0} {
+		t.Run(fmt.Sprintf("cache %d", cacheSize), func(t *testing.T) {
+			testResolveReadsOwnWritesUnderLoad(t, cacheSize)
+		})
+	}
+}
+
+func testResolveReadsOwnWritesUnderLoad(t *testing.T, cacheSize int) {
 	ctx := context.Background()
-	s, _ := openTestStore(t, func(c *Config) { c.MaxVersions = 1000 })
+	s, _ := openTestStore(t, func(c *Config) {
+		c.MaxVersions = 1000
+		c.CacheSize = cacheSize
+	})
 	mustCreateVault(t, s, "v")
 	mustCreateSecret(t, s, "v", "k", "v0")
 
@@ -221,8 +255,9 @@ func TestResolveReadsOwnWritesUnderLoad(t *testing.T) {
 		}()
 	}
 
-	// Readers keep filling the cache, so a value they loaded before an
-	// update must not be cached after the update's invalidation.
+	// Readers keep filling the cache and the pool of read transactions,
+	// so a value or snapshot from before an update must not serve a read
+	// that starts after the update returns.
 	for i := 1; i <= 60; i++ {
 		want := fmt.Sprintf("v%d", i)
 		if _, err := s.UpdateSecret(ctx, "v", "k", NewValueString(want), UpdateOptions{}); err != nil {

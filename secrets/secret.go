@@ -397,15 +397,19 @@ var readBuffers = sync.Pool{New: func() any {
 // transaction and returns the secret's metadata with it.
 func (s *Store) readValue(vault, name string, version uint64) (SecretInfo, uint64, Value, error) {
 	// The keyring is loaded before the transaction starts, so every data
-	// key a record in the transaction's snapshot can name is in it.
+	// key a record in the transaction's snapshot can name is in it. A
+	// pooled transaction keeps that promise for the keyring it started
+	// with, and get checks that it is this one.
 	ring := s.ring.Load()
 	buf := readBuffers.Get().(*readBuffer)
 	defer readBuffers.Put(buf)
 	key := appendSecretKey(buf.key[:0], vault, name)
+	pooled := s.readTxns.get(ring)
+	defer s.readTxns.put(pooled)
 
 	var info SecretInfo
 	var value Value
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := func(txn *badger.Txn) error {
 		item, err := txn.Get(key)
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			if _, verr := getVault(txn, vault); verr != nil {
@@ -456,7 +460,7 @@ func (s *Store) readValue(vault, name string, version uint64) (SecretInfo, uint6
 			value, err = openSealed(ring, ver, ad)
 			return err
 		})
-	})
+	}(pooled.txn)
 	return info, version, value, err
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,7 @@ type Store struct {
 	auditKey []byte
 	cache    *valueCache
 	reads    *readCounter
+	readTxns *readTxnPool
 
 	createdKeyFile string
 
@@ -212,6 +214,9 @@ func (s *Store) openDB(ring *keyring) error {
 		return fmt.Errorf("open secrets database %s: %w", s.dbDir, err)
 	}
 	s.db = db
+	// Twice GOMAXPROCS is an estimate of the reads that run at once. Reads
+	// beyond it start and discard their own transactions.
+	s.readTxns = newReadTxnPool(db, 2*goruntime.GOMAXPROCS(0))
 	s.securePermissions()
 
 	seq, err := db.GetSequence(auditSequenceKey, 256)
@@ -258,6 +263,7 @@ func (s *Store) Close() error {
 		s.ops.Wait()
 
 		s.flushReads()
+		s.readTxns.close()
 		errs := []error{s.seq.Release(), s.db.Close()}
 		s.securePermissions()
 		s.cache.purge()
@@ -288,6 +294,7 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 			return err
 		}
 		err := s.db.Update(fn)
+		s.readTxns.committed()
 		if !errors.Is(err, badger.ErrConflict) || attempt == maxConflictRetries {
 			return err
 		}
