@@ -56,6 +56,25 @@ func BenchmarkSecretResolveStore(b *testing.B) {
 	benchResolve(b, benchStore(b, 0))
 }
 
+// BenchmarkSecretResolveStoreParallel measures the uncached Resolve from
+// GOMAXPROCS goroutines at once, which share the read counter and the pool
+// of read transactions.
+func BenchmarkSecretResolveStoreParallel(b *testing.B) {
+	s := benchStore(b, 0)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			v, err := s.Resolve(ctx, "api-keys", "token", "executor:bench")
+			if err != nil || v.Len() != benchValueSize {
+				b.Errorf("Resolve = len %d, %v", v.Len(), err)
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkBadgerGetRaw measures one Badger Get of a value of the same size
 // with the store's Badger options, as the floor for the uncached Resolve.
 func BenchmarkBadgerGetRaw(b *testing.B) {
