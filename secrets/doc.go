@@ -29,7 +29,10 @@
 // re-encrypts the old values in the background. RewrapKEK changes the
 // master key. Export and Import move a store as an encrypted archive.
 //
-// Resolve serves webhook sends from an LRU cache of decrypted values.
+// Resolve serves webhook sends from an LRU cache of decrypted values. On a
+// cache miss it reads Badger through a read-only transaction that the
+// store reuses until the next commit, so a read never misses a write that
+// has returned.
 // Every change and read is recorded in an append-only audit log, vault and
 // secret changes in the same transaction as the change. Values never are,
 // only a keyed hash of them.
