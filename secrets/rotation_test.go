@@ -237,11 +237,17 @@ func TestRotationUnderLoad(t *testing.T) {
 		}
 	}()
 
+	// Retiring each old key while readers run checks that no read uses a
+	// snapshot naming a data key that its keyring no longer has.
 	for range 3 {
+		old := s.ring.Load().activeID()
 		if _, err := s.RotateDataKey(ctx); err != nil {
 			t.Fatalf("RotateDataKey: %v", err)
 		}
 		waitRotation(t, s)
+		if err := s.RetireDataKey(ctx, old); err != nil {
+			t.Fatalf("RetireDataKey(%d): %v", old, err)
+		}
 	}
 	close(stop)
 	wg.Wait()
