@@ -56,10 +56,10 @@ func BenchmarkSecretResolveStore(b *testing.B) {
 	benchResolve(b, benchStore(b, 0))
 }
 
-// BenchmarkSecretResolveStoreParallel measures the uncached Resolve from
+// BenchmarkParallelSecretResolveStore measures the uncached Resolve from
 // GOMAXPROCS goroutines at once, which share the read counter and the pool
 // of read transactions.
-func BenchmarkSecretResolveStoreParallel(b *testing.B) {
+func BenchmarkParallelSecretResolveStore(b *testing.B) {
 	s := benchStore(b, 0)
 	ctx := context.Background()
 	b.ReportAllocs()
