@@ -19,6 +19,8 @@ var outbox []byte
 
 var theEngine = newEngine(host{log: hostLog, now: hostNow})
 
+var theCollector = newCollector()
+
 //go:wasmimport execvault log
 //go:noescape
 func execvaultLog(level int32, ptr unsafe.Pointer, size int32)
@@ -74,6 +76,9 @@ func execvaultLoad(ptr, size int32) int64 {
 		// The host adds its own "load bundle" context to the message.
 		return pack([]byte(strings.TrimPrefix(err.Error(), "load bundle: ")))
 	}
+	// Parsing and compiling the bundle leaves garbage that the first
+	// firings would otherwise pay to collect.
+	theCollector.collect()
 	return 0
 }
 
@@ -91,6 +96,7 @@ func execvaultManifest() int64 {
 
 //go:wasmexport execvault_fire
 func execvaultFire(index, ptr, size int32) int64 {
+	theCollector.betweenFirings()
 	args, ok := received(ptr, size)
 	if !ok {
 		return pack(append([]byte{statusError}, "fire: the arguments are not in the buffer returned by execvault_alloc"...))

@@ -357,6 +357,31 @@ func TestGuestProtocol(t *testing.T) {
 	})
 }
 
+// TestEngineMemoryStaysBounded fires sync-to-external-crm many times and
+// checks that the collections between firings keep linear memory near its
+// size after loading, about 16 MiB.
+func TestEngineMemoryStaysBounded(t *testing.T) {
+	const (
+		firings  = 5000
+		maxBytes = 24 << 20
+	)
+	ctx := context.Background()
+	g := loadGuest(t, filepath.Join(examplesDir, "sync-to-external-crm.ts"))
+	args := []byte(`{"newRecord":{"id":"o1","customerID":"c1","totalPrice":250000,"status":"open","createdAt":"2024-05-06T07:08:09Z"}}`)
+	for range firings {
+		data, err := g.fireRaw(ctx, 0, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data[0] != 0x01 {
+			t.Fatalf("status = %#x (%s), want fire", data[0], data[1:])
+		}
+	}
+	if got := g.mod.Memory().Size(); got > maxBytes {
+		t.Errorf("linear memory after %d firings = %.1f MiB, want at most %d MiB", firings, float64(got)/(1<<20), maxBytes>>20)
+	}
+}
+
 func TestConsoleReachesHostLog(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
