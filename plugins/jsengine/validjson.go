@@ -1,5 +1,10 @@
 package main
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // maxJSONDepth is the nesting limit of the scanner, the same as
 // encoding/json's (Go 1.26).
 const maxJSONDepth = 10000
@@ -195,6 +200,20 @@ func scanString(raw []byte, pos int) (end int, plain, ok bool) {
 	pos++
 	plain = true
 	for pos < len(raw) {
+		// Jump eight bytes at a time to the next byte that needs a look,
+		// because a Wasm loop iteration per byte was a visible part of a
+		// firing.
+		for pos+8 <= len(raw) {
+			mask := specialBytes(binary.LittleEndian.Uint64(raw[pos:]))
+			if mask != 0 {
+				pos += bits.TrailingZeros64(mask) / 8
+				break
+			}
+			pos += 8
+		}
+		if pos >= len(raw) {
+			break
+		}
 		c := raw[pos]
 		switch {
 		case c == '"':
@@ -231,6 +250,29 @@ func scanString(raw []byte, pos int) (end int, plain, ok bool) {
 		}
 	}
 	return pos, false, false
+}
+
+// Constants of specialBytes: a byte of 0x01, of 0x20 and of 0x80, and of
+// each special printable byte, repeated in every byte of a word.
+const (
+	eachByte01    = 0x0101010101010101
+	eachByte20    = 0x2020202020202020
+	eachByte80    = 0x8080808080808080
+	eachQuote     = '"' * eachByte01
+	eachBackslash = '\\' * eachByte01
+)
+
+// specialBytes returns a mask that is zero when no byte of the
+// little-endian word w is a quote, a backslash, a control character or
+// not ASCII, the bytes that scanString must look at. Otherwise its lowest
+// set bit is the high bit of the first such byte. Bits above it may be set
+// by mistake: in (x - 0x01..01) & ^x & 0x80..80, which marks the zero bytes
+// of x, a borrow only carries upwards.
+func specialBytes(w uint64) uint64 {
+	control := (w - eachByte20) & ^w & eachByte80
+	quote := ((w ^ eachQuote) - eachByte01) & ^(w ^ eachQuote) & eachByte80
+	backslash := ((w ^ eachBackslash) - eachByte01) & ^(w ^ eachBackslash) & eachByte80
+	return control | quote | backslash | w&eachByte80
 }
 
 func isHex(c byte) bool {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -57,4 +59,61 @@ func FuzzValidJSON(f *testing.F) {
 			t.Fatalf("validJSON(%q) = %v, want %v as json.Valid", input, got, want)
 		}
 	})
+}
+
+func TestSpecialBytesFindsFirst(t *testing.T) {
+	special := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	words := []uint64{0, ^uint64(0), 0x4141414141414141, 0x7e7e7e7e7e7e7e7e, 0x2020202020202020}
+	// Every byte value in every position of an otherwise plain word.
+	for pos := range 8 {
+		for c := range 256 {
+			words = append(words, 0x4141414141414141&^(0xff<<(8*pos))|uint64(c)<<(8*pos))
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		words = append(words, rng.Uint64())
+	}
+	for _, w := range words {
+		want := 8 // no special byte
+		for i := range 8 {
+			if special(byte(w >> (8 * i))) {
+				want = i
+				break
+			}
+		}
+		got := 8
+		if mask := specialBytes(w); mask != 0 {
+			got = bits.TrailingZeros64(mask) / 8
+		}
+		if got != want {
+			t.Fatalf("first special byte of %#016x = %d, want %d (8 means none)", w, got, want)
+		}
+	}
+}
+
+func TestScanStringPlain(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		plain bool
+	}{
+		{name: "empty", input: `""`, plain: true},
+		{name: "short ASCII", input: `"abc"`, plain: true},
+		{name: "long ASCII", input: `"abcdefghijklmnopqrstuvwxyz0123456789"`, plain: true},
+		{name: "escape after a word", input: `"abcdefghij\nkl"`, plain: false},
+		{name: "non-ASCII late", input: `"abcdefghijklmnopé"`, plain: false},
+		{name: "DEL", input: "\"abcdefgh\x7f\"", plain: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			end, plain, ok := scanString([]byte(tt.input), 0)
+			if !ok || end != len(tt.input) {
+				t.Fatalf("scanString = end %d, ok %v; want end %d, ok", end, ok, len(tt.input))
+			}
+			if plain != tt.plain {
+				t.Errorf("plain = %v, want %v", plain, tt.plain)
+			}
+		})
+	}
 }
