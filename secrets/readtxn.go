@@ -11,7 +11,7 @@ import (
 // while nothing has been committed since they started. Such a transaction
 // reads the same data as a new one would. Reusing it saves the handoffs
 // to Badger's oracle goroutine that start and end every transaction, which
-// took about as much CPU time as the Get itself in a CPU profile of
+// took more CPU time than the Get itself in a CPU profile of
 // BenchmarkSecretResolveStore (Badger v4.9).
 //
 // A pooled transaction is used by one goroutine at a time, as Badger

@@ -384,8 +384,8 @@ type readBuffer struct {
 	ad  []byte
 }
 
-// readBuffers contains *readBuffer values sized for the longest names, so that a
-// read builds its key and associated data without allocating.
+// readBuffers contains *readBuffer values sized for the longest names, so
+// that a read builds its key and associated data without allocating.
 var readBuffers = sync.Pool{New: func() any {
 	return &readBuffer{
 		key: make([]byte, 0, 3+2*MaxNameLength+8),
@@ -401,67 +401,86 @@ func (s *Store) readValue(vault, name string, version uint64) (SecretInfo, uint6
 	// pooled transaction keeps that promise for the keyring it started
 	// with, and get checks that it is this one.
 	ring := s.ring.Load()
-	buf := readBuffers.Get().(*readBuffer)
-	defer readBuffers.Put(buf)
-	key := appendSecretKey(buf.key[:0], vault, name)
 	pooled := s.readTxns.get(ring)
 	defer s.readTxns.put(pooled)
+	buf := readBuffers.Get().(*readBuffer)
+	defer readBuffers.Put(buf)
 
-	var info SecretInfo
-	var value Value
-	err := func(txn *badger.Txn) error {
-		item, err := txn.Get(key)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			if _, verr := getVault(txn, vault); verr != nil {
-				return verr
-			}
-			return ErrSecretNotFound
+	r := valueRead{txn: pooled.txn, ring: ring, buf: buf, vault: vault, name: name, version: version}
+	err := r.run()
+	return r.info, r.version, r.value, err
+}
+
+// valueRead is one readValue inside a transaction. run sets version to
+// the version read, and info and value to its results.
+type valueRead struct {
+	txn         *badger.Txn
+	ring        *keyring
+	buf         *readBuffer
+	vault, name string
+	version     uint64
+
+	info  SecretInfo
+	value Value
+}
+
+func (r *valueRead) run() error {
+	item, err := r.txn.Get(appendSecretKey(r.buf.key[:0], r.vault, r.name))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		if _, verr := getVault(r.txn, r.vault); verr != nil {
+			return verr
 		}
+		return ErrSecretNotFound
+	}
+	if err != nil {
+		return err
+	}
+
+	// The current version is decrypted inside Value, straight from the
+	// buffer Badger copied the record into, so this code allocates only
+	// the plaintext.
+	var current bool
+	err = item.Value(func(raw []byte) error {
+		rec, err := decodeSecretRecord(raw)
 		if err != nil {
 			return err
 		}
-		// The current version is decrypted inside Value, straight from
-		// Badger's buffer, so only the plaintext is allocated.
-		var current bool
-		err = item.Value(func(raw []byte) error {
-			rec, err := decodeSecretRecord(raw)
-			if err != nil {
-				return err
-			}
-			info = SecretInfo{Vault: vault, Name: name, Version: rec.Current, CreatedAt: rec.Created, UpdatedAt: rec.Updated}
-			if version == 0 {
-				version = rec.Current
-			}
-			if version != rec.Current {
-				return nil
-			}
-			current = true
-			ad := appendValueAD(buf.ad[:0], vault, name, version, rec.Head.DataKey, rec.Head.Created)
-			value, err = openSealed(ring, rec.Head, ad)
-			return err
-		})
-		if err != nil || current {
-			return err
+		r.info = SecretInfo{Vault: r.vault, Name: r.name, Version: rec.Current, CreatedAt: rec.Created, UpdatedAt: rec.Updated}
+		if r.version == 0 {
+			r.version = rec.Current
 		}
+		if r.version != rec.Current {
+			return nil
+		}
+		current = true
+		return r.open(rec.Head)
+	})
+	if err != nil || current {
+		return err
+	}
 
-		item, err = txn.Get(versionKey(vault, name, version))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrVersionNotFound
-		}
+	item, err = r.txn.Get(versionKey(r.vault, r.name, r.version))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return ErrVersionNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(raw []byte) error {
+		ver, err := decodeVersionRecord(raw)
 		if err != nil {
 			return err
 		}
-		return item.Value(func(raw []byte) error {
-			ver, err := decodeVersionRecord(raw)
-			if err != nil {
-				return err
-			}
-			ad := appendValueAD(buf.ad[:0], vault, name, version, ver.DataKey, ver.Created)
-			value, err = openSealed(ring, ver, ad)
-			return err
-		})
-	}(pooled.txn)
-	return info, version, value, err
+		return r.open(ver)
+	})
+}
+
+// open decrypts rec, a record of version r.version, into r.value.
+func (r *valueRead) open(rec versionRecord) error {
+	ad := appendValueAD(r.buf.ad[:0], r.vault, r.name, r.version, rec.DataKey, rec.Created)
+	value, err := openSealed(r.ring, rec, ad)
+	r.value = value
+	return err
 }
 
 // RevealSecret decrypts a version of a secret, 0 meaning the current one,
