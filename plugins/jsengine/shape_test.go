@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/dop251/goja"
-
-	"github.com/execvault/execvault/plugins/jsengine/jsbundle"
-	"github.com/execvault/execvault/plugins/tsbuild"
 )
 
 // shapeOf evaluates a function expression in a fresh engine and returns the
@@ -166,22 +160,7 @@ export default createExecutor({
   },
 });
 `
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "executor.ts"), []byte(source), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b, err := tsbuild.Bundle(context.Background(), tsbuild.Options{Entries: []string{dir}, BaseDir: dir})
-	if err != nil {
-		t.Fatalf("bundle: %v", err)
-	}
-	payload, err := jsbundle.Encode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEngine(host{})
-	if err := e.load(payload); err != nil {
-		t.Fatalf("load: %v", err)
-	}
+	e, _ := newSourceEngine(t, source)
 	if got := shapeKeys(e.executors[0].bodyShape); !slices.Equal(got, []string{"id", "n"}) {
 		t.Errorf("body shape = %q, want [id n]", got)
 	}

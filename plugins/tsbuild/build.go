@@ -142,6 +142,7 @@ func Bundle(ctx context.Context, opts Options) (*jsbundle.Bundle, error) {
 		Platform:       api.PlatformNeutral,
 		MainFields:     []string{"module", "main"},
 		Target:         api.ES2017,
+		Supported:      nativeSyntax,
 		Sourcemap:      api.SourceMapExternal,
 		SourcesContent: api.SourcesContentExclude,
 		Charset:        api.CharsetUTF8,
@@ -170,6 +171,16 @@ func Bundle(ctx context.Context, opts Options) (*jsbundle.Bundle, error) {
 	logger.Debug("executors bundled", "files", len(files), "code_bytes", len(code),
 		"source_map_bytes", len(sourceMap), "duration", time.Since(start))
 	return &jsbundle.Bundle{Code: code, SourceMap: sourceMap, Files: names}, nil
+}
+
+// nativeSyntax lists the syntax newer than the ES2017 target that esbuild
+// leaves as written, because goja runs it directly. Left as written, ?? and
+// ?. skip the temporary variables of esbuild's lowered form, which made a
+// condition such as (r.total ?? 0) > 100 about 2 µs slower per firing
+// under Wasm.
+var nativeSyntax = map[string]bool{
+	"nullish-coalescing": true,
+	"optional-chain":     true,
 }
 
 // displayName is path relative to baseDir with forward slashes, which is
