@@ -12,8 +12,10 @@ import (
 
 // Enqueue stores job as PENDING and schedules its first attempt now. It
 // returns once the job is on disk, after a flush it shares with concurrent
-// calls. A job enqueued before Start, or after Close, waits in the database
-// for the next Start.
+// calls. When the flush fails, Enqueue returns the stored job with the
+// error: the job is delivered, but a power failure could lose it. A job
+// enqueued before Start, or after Close, waits in the database for the next
+// Start.
 //
 // An empty ID gets a generated one. When a job with the same ID exists,
 // Enqueue stores nothing and returns the existing job, so that an event
