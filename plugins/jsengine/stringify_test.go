@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/dop251/goja"
@@ -136,4 +137,31 @@ func FuzzLazyArguments(f *testing.F) {
 			t.Fatalf("lazy serialises as %s, want %s", got, want)
 		}
 	})
+}
+
+// TestAppendJSONSpecialBytePositions puts each kind of byte that needs care
+// at every position of strings up to 19 bytes long, across the boundaries
+// of the eight-byte steps, and compares with JSON.stringify.
+func TestAppendJSONSpecialBytePositions(t *testing.T) {
+	vm := goja.New()
+	w := newJSONWriter(vm)
+	for _, special := range []string{`"`, `\`, "\n", "\x01", "\x7f", "é"} {
+		for length := range 20 {
+			for pos := range length + 1 {
+				s := strings.Repeat("a", pos) + special + strings.Repeat("b", length-pos)
+				v := vm.ToValue(s)
+				got, ok, err := w.serialize(nil, v)
+				if err != nil || !ok {
+					t.Fatalf("serialize(%q) = ok %v, error %v", s, ok, err)
+				}
+				want, err := w.stringify(goja.Undefined(), v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got) != want.String() {
+					t.Fatalf("serialize(%q) = %s, want %s", s, got, want)
+				}
+			}
+		}
+	}
 }
