@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestUnknownFlagSuggestion(t *testing.T) {
+	c := newSecretCLI(t)
+	tests := []struct {
+		name string
+		args []string
+		want string // the suggestion, or "" for none
+	}{
+		{"one letter missing", []string{"secret", "list", "--vault-nam", "v"}, "(did you mean --vault-name?)"},
+		{"letters swapped", []string{"secret", "create", "-V", "v", "-n", "k", "--vaule-stdin"}, "(did you mean --value-stdin?)"},
+		{"inherited flag by prefix", []string{"secret", "vault", "list", "--dat", "x"}, "(did you mean --data-dir?)"},
+		{"nothing near", []string{"secret", "vault", "list", "--zzzzzz"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := c.run("", tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit status = %d, want %d", code, exitUsage)
+			}
+			if !strings.Contains(stderr, "unknown flag: --") {
+				t.Errorf("stderr = %q, want it to name the unknown flag", stderr)
+			}
+			if tt.want == "" && strings.Contains(stderr, "did you mean") {
+				t.Errorf("stderr = %q, want no suggestion", stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr = %q, want suggestion %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0},
+		{"", "abc", 3},
+		{"vault-nam", "vault-name", 1},
+		{"vaule", "value", 2},
+		{"dry-run", "dry-run", 0},
+		{"kitten", "sitting", 3},
+	}
+	for _, tt := range tests {
+		if got := editDistance(tt.a, tt.b); got != tt.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
