@@ -48,9 +48,10 @@ func readTestGuest(tb testing.TB, path ...string) []byte {
 func TestDeadlineChecksStopRunawayGuests(t *testing.T) {
 	const timeout = 50 * time.Millisecond
 	rt := openTestRuntime(t, timeout, map[string][]byte{
-		"echo.wasm":      readTestGuest(t, "testdata", "plugins", "echo.wasm"),
-		"loop.wasm":      readTestGuest(t, "testdata", "plugins", "loop.wasm"),
-		"recursion.wasm": readTestGuest(t, "testdata", "bench", "recursion.wasm"),
+		"echo.wasm":           readTestGuest(t, "testdata", "plugins", "echo.wasm"),
+		"loop.wasm":           readTestGuest(t, "testdata", "plugins", "loop.wasm"),
+		"recursion.wasm":      readTestGuest(t, "testdata", "bench", "recursion.wasm"),
+		"loop-recursion.wasm": readTestGuest(t, "testdata", "bench", "loop-recursion.wasm"),
 	})
 	echo, err := rt.Executor("test-echo")
 	if err != nil {
@@ -64,6 +65,7 @@ func TestDeadlineChecksStopRunawayGuests(t *testing.T) {
 	}{
 		{"endless loop", "test-loop"},
 		{"exponential recursion", "test-recursion"},
+		{"exponential recursion through a loop header", "test-loop-recursion"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -241,6 +243,32 @@ func TestInstrumentDeadlineChecksShiftsCalls(t *testing.T) {
 	}
 }
 
+func TestEntryCovered(t *testing.T) {
+	tests := []struct {
+		name string
+		body []byte
+		want bool
+	}{
+		{"loop first", []byte{wabin.OpcodeLoop, 0x40, wabin.OpcodeEnd, wabin.OpcodeEnd}, true},
+		{"plain instructions, then a loop", []byte{wabin.OpcodeGlobalGet, 0, wabin.OpcodeLocalSet, 1,
+			wabin.OpcodeBlock, 0x40, wabin.OpcodeLoop, 0x40, wabin.OpcodeEnd, wabin.OpcodeEnd, wabin.OpcodeEnd}, true},
+		{"call before the loop", []byte{wabin.OpcodeCall, 0, wabin.OpcodeLoop, 0x40, wabin.OpcodeEnd, wabin.OpcodeEnd}, false},
+		{"branch before the loop", []byte{wabin.OpcodeBlock, 0x40, wabin.OpcodeBr, 0, wabin.OpcodeEnd,
+			wabin.OpcodeLoop, 0x40, wabin.OpcodeEnd, wabin.OpcodeEnd}, false},
+		{"if before the loop", []byte{wabin.OpcodeI32Const, 1, wabin.OpcodeIf, 0x40, wabin.OpcodeLoop, 0x40,
+			wabin.OpcodeEnd, wabin.OpcodeEnd, wabin.OpcodeEnd}, false},
+		{"no loop", []byte{wabin.OpcodeI32Const, 1, wabin.OpcodeDrop, wabin.OpcodeEnd}, false},
+		{"undecodable instruction", []byte{0xFF, wabin.OpcodeLoop, 0x40, wabin.OpcodeEnd, wabin.OpcodeEnd}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := entryCovered(tt.body); got != tt.want {
+				t.Errorf("entryCovered(% x) = %v, want %v", tt.body, got, tt.want)
+			}
+		})
+	}
+}
+
 func FuzzInstrumentBody(f *testing.F) {
 	f.Add([]byte{wabin.OpcodeEnd})
 	f.Add([]byte{wabin.OpcodeLoop, 0x40, wabin.OpcodeBr, 0, wabin.OpcodeEnd, wabin.OpcodeEnd})
@@ -258,8 +286,11 @@ func FuzzInstrumentBody(f *testing.F) {
 		// The output may be shorter than the body plus a check, because a
 		// function index in a longer LEB128 form than needed is written
 		// back in its shortest form.
-		if !bytes.HasPrefix(out, check) {
+		if covered := entryCovered(body); !covered && !bytes.HasPrefix(out, check) {
 			t.Fatalf("output % x does not start with the check % x", out, check)
+		}
+		if loop := bytes.IndexByte(out, wabin.OpcodeLoop); entryCovered(body) && !bytes.Contains(out[loop:], check) {
+			t.Fatalf("output % x has no check after its first loop, which covers the entry", out)
 		}
 	})
 }
