@@ -38,25 +38,44 @@ var errNotJSON = errors.New("not valid JSON")
 // raw may be reused by the caller after the firing: lazy values keep a
 // copy.
 func (f *argumentsFactory) value(raw []byte) (goja.Value, error) {
+	v, _, err := f.valueObject(raw)
+	return v, err
+}
+
+// valueObject is value that also returns the lazy object behind the value,
+// or nil when raw is not a JSON object.
+func (f *argumentsFactory) valueObject(raw []byte) (goja.Value, *lazyObject, error) {
 	root, ok := f.scanner.scan(raw)
 	if !ok {
-		return nil, errNotJSON
+		return nil, nil, errNotJSON
 	}
 	// The copy and the member table belong to this firing's values, which
 	// a callback may keep in a global after the firing ends.
 	raw = append([]byte(nil), raw...)
 	members := append([]lazyField(nil), f.scanner.members...)
-	return f.convert(raw, members, &root), nil
+	f.convertField(raw, members, &root)
+	return root.value, root.object, nil
 }
 
-// convert returns the value that field describes. raw and members are the
-// firing's copy of the arguments and its member table.
+// convertField sets field.value, and field.object when the value is a JSON
+// object.
+func (f *argumentsFactory) convertField(raw []byte, members []lazyField, field *lazyField) {
+	if raw[field.valStart] == '{' {
+		obj := &lazyObject{f: f, raw: raw, members: members,
+			fields: members[field.membersStart:field.membersEnd:field.membersEnd]}
+		field.value = f.vm.NewDynamicObject(obj)
+		field.object = obj
+		return
+	}
+	field.value = f.convert(raw, members, field)
+}
+
+// convert returns the value that field describes when that is not a JSON
+// object, which convertField converts. raw and members are the firing's
+// copy of the arguments and its member table.
 func (f *argumentsFactory) convert(raw []byte, members []lazyField, field *lazyField) goja.Value {
 	text := raw[field.valStart:field.valEnd]
 	switch text[0] {
-	case '{':
-		return f.vm.NewDynamicObject(&lazyObject{f: f, raw: raw, members: members,
-			fields: members[field.membersStart:field.membersEnd:field.membersEnd]})
 	case '[':
 		return f.vm.NewDynamicArray(&lazyArray{f: f, raw: raw, members: members,
 			elements: members[field.membersStart:field.membersEnd:field.membersEnd]})
@@ -121,6 +140,9 @@ type lazyField struct {
 	membersStart, membersEnd int32
 	flags                    uint8
 	value                    goja.Value // nil until converted or assigned
+	// object is the lazy object behind value while value is the
+	// conversion of a JSON object, else nil.
+	object *lazyObject
 }
 
 // lazyObject is a JSON object converted member by member on first read.
@@ -220,9 +242,25 @@ func (o *lazyObject) Get(key string) goja.Value {
 	}
 	field := &o.fields[i]
 	if field.value == nil {
-		field.value = o.f.convert(o.raw, o.members, field)
+		o.f.convertField(o.raw, o.members, field)
 	}
 	return field.value
+}
+
+// member returns the value of the own property key and, when that value
+// is still the conversion of a JSON object, its lazy object. ok is false
+// when the object has no such own property.
+func (o *lazyObject) member(key string) (value goja.Value, object *lazyObject, ok bool) {
+	o.index()
+	i := o.find(key)
+	if i < 0 {
+		return nil, nil, false
+	}
+	field := &o.fields[i]
+	if field.value == nil {
+		o.f.convertField(o.raw, o.members, field)
+	}
+	return field.value, field.object, true
 }
 
 func (o *lazyObject) Set(key string, val goja.Value) bool {
@@ -232,6 +270,7 @@ func (o *lazyObject) Set(key string, val goja.Value) bool {
 	}
 	if i := o.find(key); i >= 0 {
 		o.fields[i].value = val
+		o.fields[i].object = nil
 		return true
 	}
 	o.fields = append(o.fields, lazyField{keyStart: o.addExtraKey(key), value: val})
@@ -318,7 +357,7 @@ func (a *lazyArray) Get(idx int) goja.Value {
 	}
 	el := &a.elements[idx]
 	if el.value == nil {
-		el.value = a.f.convert(a.raw, a.members, el)
+		a.f.convertField(a.raw, a.members, el)
 	}
 	return el.value
 }

@@ -24,6 +24,9 @@ type executor struct {
 	// the object literal it returns, or nil (see objectShape).
 	bodyValue goja.Value
 	bodyShape *objectShape
+	// direct is the requestBody function when the engine can evaluate it
+	// itself, or nil (see directBody).
+	direct *directBody
 }
 
 // definitionError reports a definition that does not have the expected

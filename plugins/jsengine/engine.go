@@ -80,8 +80,7 @@ func newEngine(h host) *engine {
 		vm.SetTimeSource(h.now)
 	}
 	e := &engine{host: h, vm: vm}
-	stringify, _ := goja.AssertFunction(vm.Get("JSON").(*goja.Object).Get("stringify"))
-	e.json = &jsonWriter{vm: vm, stringify: stringify}
+	e.json = newJSONWriter(vm)
 	e.args = newArgumentsFactory(vm)
 	function, _ := vm.Get("Function").(*goja.Object)
 	if function != nil {
@@ -169,6 +168,7 @@ func (e *engine) load(payload []byte) (err error) {
 		if ex.bodyValue != nil {
 			if src, ok := e.functionSource(ex.bodyValue); ok {
 				ex.bodyShape = returnedLiteralShape(src)
+				ex.direct = directBodyOf(src)
 			}
 		}
 		executors = append(executors, ex)
@@ -204,7 +204,7 @@ func (e *engine) fire(index int32, args []byte) (result []byte) {
 	}
 	ex := e.executors[index]
 
-	argsValue, err := e.args.value(args)
+	argsValue, argsObject, err := e.args.valueObject(args)
 	if err != nil {
 		return e.failure(fmt.Sprintf("executor %q: invalid arguments: %v; the host must send one JSON object", ex.def.Name, err))
 	}
@@ -240,6 +240,16 @@ func (e *engine) fire(index int32, args []byte) (result []byte) {
 	binary.LittleEndian.PutUint32(e.out[1:5], uint32(len(url)))
 	e.out = append(e.out, url...)
 
+	if ex.direct != nil {
+		out, done, err := e.json.serializeDirect(e.out, argsObject, ex.direct)
+		if err != nil {
+			return e.failure(fmt.Sprintf("executor %q: requestBody result cannot be serialised as JSON: %s", ex.def.Name, describeError(err)))
+		}
+		if done {
+			e.out = out
+			return e.out
+		}
+	}
 	if ex.body != nil {
 		v, err := e.call(ex.body, argsValue)
 		if err != nil {

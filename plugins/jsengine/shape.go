@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/ast"
-	"github.com/dop251/goja/parser"
 )
 
 // objectShape is the list of own keys of an object that an object literal
@@ -37,23 +36,8 @@ const maxShapeKeys = 256
 // whose body is one object literal or a block of declarations ending in
 // the only return statement, which returns one object literal.
 func returnedLiteralShape(src string) *objectShape {
-	program, err := parser.ParseFile(nil, "", "("+src+")", 0)
-	if err != nil {
-		// goja (v0.0.0-20260311) ends the source text of an arrow
-		// function whose body is a parenthesised expression at the end
-		// of that expression, without the closing parenthesis.
-		program, err = parser.ParseFile(nil, "", "("+src+"))", 0)
-	}
-	if err != nil || len(program.Body) != 1 {
-		return nil
-	}
-	stmt, ok := program.Body[0].(*ast.ExpressionStatement)
-	if !ok {
-		return nil
-	}
-
 	var returned ast.Expression
-	switch fn := stmt.Expression.(type) {
+	switch fn := parseFunctionSource(src).(type) {
 	case *ast.ArrowFunctionLiteral:
 		if fn.Async {
 			return nil

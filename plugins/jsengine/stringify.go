@@ -24,6 +24,13 @@ const maxFastJSONDepth = 64
 type jsonWriter struct {
 	vm        *goja.Runtime
 	stringify goja.Callable
+	// objectPrototype is the prototype of object literals.
+	objectPrototype *goja.Object
+}
+
+func newJSONWriter(vm *goja.Runtime) *jsonWriter {
+	stringify, _ := goja.AssertFunction(vm.Get("JSON").(*goja.Object).Get("stringify"))
+	return &jsonWriter{vm: vm, stringify: stringify, objectPrototype: vm.NewObject().Prototype()}
 }
 
 // serialize appends the JSON form of v, turning an exception thrown while

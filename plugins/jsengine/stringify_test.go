@@ -26,11 +26,6 @@ func stringifyBoth(t *testing.T, vm *goja.Runtime, w *jsonWriter, expr string) (
 	return string(out), s.String(), ok, !goja.IsUndefined(s)
 }
 
-func newJSONWriter(vm *goja.Runtime) *jsonWriter {
-	stringify, _ := goja.AssertFunction(vm.Get("JSON").(*goja.Object).Get("stringify"))
-	return &jsonWriter{vm: vm, stringify: stringify}
-}
-
 func TestAppendJSONMatchesStringify(t *testing.T) {
 	tests := []struct {
 		name string

@@ -13,7 +13,7 @@ import (
 
 // newSourceEngine bundles one executor file with the given source, loads it
 // into a native engine and returns the engine and the bundled script.
-func newSourceEngine(t *testing.T, source string) (*engine, string) {
+func newSourceEngine(t testing.TB, source string) (*engine, string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "executor.ts"), []byte(source), 0o644); err != nil {
