@@ -247,20 +247,16 @@ func (o *lazyObject) Get(key string) goja.Value {
 	return field.value
 }
 
-// member returns the value of the own property key and, when that value
-// is still the conversion of a JSON object, its lazy object. ok is false
-// when the object has no such own property.
-func (o *lazyObject) member(key string) (value goja.Value, object *lazyObject, ok bool) {
+// field returns the field of the own property key, or false when the
+// object has none. The pointer is valid until the object's next Set or
+// Delete.
+func (o *lazyObject) field(key string) (*lazyField, bool) {
 	o.index()
 	i := o.find(key)
 	if i < 0 {
-		return nil, nil, false
+		return nil, false
 	}
-	field := &o.fields[i]
-	if field.value == nil {
-		o.f.convertField(o.raw, o.members, field)
-	}
-	return field.value, field.object, true
+	return &o.fields[i], true
 }
 
 func (o *lazyObject) Set(key string, val goja.Value) bool {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/dop251/goja"
 	"github.com/dop251/goja/ast"
 	"github.com/dop251/goja/parser"
 )
@@ -232,11 +231,18 @@ func (w *jsonWriter) appendDirect(dst []byte, args *lazyObject, obj *directObjec
 				return dst[:start], false, nil
 			}
 		} else {
-			v, ok := readPath(args, obj.values[i].path)
+			owner, field, ok := readPath(args, obj.values[i].path)
 			if !ok {
 				return dst[:start], false, nil
 			}
-			dst, written, err = w.appendJSON(dst, v, depth+1)
+			if text, ok := owner.rawJSON(field); ok {
+				dst, written = append(dst, text...), true
+			} else {
+				if field.value == nil {
+					owner.f.convertField(owner.raw, owner.members, field)
+				}
+				dst, written, err = w.appendJSON(dst, field.value, depth+1)
+			}
 		}
 		if err != nil {
 			return dst[:start], false, err
@@ -250,26 +256,51 @@ func (w *jsonWriter) appendDirect(dst []byte, args *lazyObject, obj *directObjec
 	return append(dst, '}'), true, nil
 }
 
-// readPath reads the member path from the arguments object. ok is false
-// when a member is missing or a value before the last is not an unchanged
-// JSON object of the arguments.
-func readPath(args *lazyObject, path []string) (goja.Value, bool) {
-	if len(path) == 0 {
-		return nil, false
-	}
+// readPath finds the member that path names in the arguments object and
+// returns it with the lazy object that owns it. ok is false when a member
+// is missing or a value before the last is not an unchanged JSON object of
+// the arguments.
+func readPath(args *lazyObject, path []string) (owner *lazyObject, field *lazyField, ok bool) {
 	obj := args
 	for i, key := range path {
-		v, next, ok := obj.member(key)
+		field, ok := obj.field(key)
 		if !ok {
-			return nil, false
+			return nil, nil, false
 		}
 		if i == len(path)-1 {
-			return v, true
+			return obj, field, true
 		}
-		if next == nil {
-			return nil, false
+		if field.value == nil {
+			obj.f.convertField(obj.raw, obj.members, field)
 		}
-		obj = next
+		if field.object == nil {
+			return nil, nil, false
+		}
+		obj = field.object
 	}
-	return nil, false
+	return nil, nil, false
+}
+
+// rawJSON returns the JSON text of a field that no callback has read or
+// assigned, when that text is what JSON.stringify writes for its value:
+// an ASCII string without escapes, an integer of at most 15 digits other
+// than -0, true, false or null. Serialising from the text skips converting
+// the field, which allocates a goja value.
+func (o *lazyObject) rawJSON(field *lazyField) ([]byte, bool) {
+	// Only fields from the JSON have a nil value: Set stores undefined
+	// for nil.
+	if field.value != nil {
+		return nil, false
+	}
+	text := o.raw[field.valStart:field.valEnd]
+	switch text[0] {
+	case '"':
+		return text, field.flags&flagPlainString != 0
+	case 't', 'f', 'n':
+		return text, true
+	case '{', '[':
+		return nil, false
+	}
+	_, ok := smallInteger(text)
+	return text, ok
 }

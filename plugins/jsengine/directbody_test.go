@@ -132,6 +132,10 @@ func TestDirectBodyMatchesCall(t *testing.T) {
 			want: `{}`},
 		{name: "object and array values", cond: pass, fn: `({ r }) => ({ a: r.a, b: r.b })`,
 			args: `{"r":{"a":{"k":[1,"\u00e9",null]},"b":[true,{"x":-0}]}}`, want: `{"a":{"k":[1,"é",null]},"b":[true,{"x":0}]}`},
+		{name: "scalar text forms", cond: pass,
+			fn:   `({ r }) => ({ a: r.a, b: r.b, c: r.c, d: r.d, e: r.e, f: r.f, g: r.g, h: r.h, i: r.i, j: r.j })`,
+			args: `{"r":{"a":12.50,"b":1e2,"c":-0,"d":1234567890123456789,"e":"x\/y","f":"plain","g":true,"h":null,"i":-15,"j":false}}`,
+			want: `{"a":12.5,"b":100,"c":0,"d":1234567890123456800,"e":"x/y","f":"plain","g":true,"h":null,"i":-15,"j":false}`},
 		{name: "member replaced by condition", cond: `(a) => { a.newRecord = { id: "new", customer: { name: marker } }; return true; }`,
 			fn: body, args: record, want: `{"id":"new","n":{"c":"marker"},"event":"created"}`},
 		{name: "member read then replaced", cond: `(a) => { const old = a.newRecord; a.newRecord = { id: old.id + "!" }; return true; }`,
@@ -196,6 +200,7 @@ func FuzzDirectBody(f *testing.F) {
 		`{"newRecord":null}`,
 		`[1,2]`,
 		`{"newRecord":{"id":"\ud800","customer":{"name":"a\u0000b"}}}`,
+		`{"newRecord":{"id":1.50,"price":-0,"customer":{"name":123456789012345678}},"event":1E-7}`,
 	} {
 		f.Add(seed)
 	}
