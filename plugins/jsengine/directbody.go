@@ -19,10 +19,10 @@ import (
 //
 // Reading an own property of a lazy argument object runs no JavaScript and
 // cannot throw, so the result and its JSON are the ones the callback would
-// produce. Whenever that does not hold for a firing, because a member is
-// missing (the callback would read the prototype or throw a TypeError), a
-// value on the way is not an unchanged JSON object of the arguments, or
-// Object.prototype has a toJSON, the engine calls the callback as usual.
+// produce. Some firings break that, and the engine then calls the callback
+// as usual: a member is missing, so the callback would read the prototype
+// or throw a TypeError. Or a value on the way is not an unchanged JSON
+// object of the arguments. Or Object.prototype has a toJSON.
 type directBody struct {
 	root *directObject
 }
@@ -198,13 +198,19 @@ func parseFunctionSource(src string) ast.Expression {
 // the callback must be called instead (see directBody). An exception that
 // a value's toJSON method or getter throws while serialising becomes err.
 func (w *jsonWriter) serializeDirect(dst []byte, args *lazyObject, body *directBody) (out []byte, done bool, err error) {
-	// NOTE: a toJSON getter on Object.prototype runs here with
-	// Object.prototype as this, and again when the callback's result is
-	// serialised after the fallback call.
-	if args == nil || hasToJSON(w.objectPrototype) {
+	if args == nil {
 		return dst, false, nil
 	}
-	if ex := w.vm.Try(func() { out, done, err = w.appendDirect(dst, args, body.root, 0) }); ex != nil {
+	if ex := w.vm.Try(func() {
+		// NOTE: a toJSON getter on Object.prototype runs here with
+		// Object.prototype as this, and again when the callback's result
+		// is serialised after the fallback call.
+		if hasToJSON(w.objectPrototype) {
+			out, done = dst, false
+			return
+		}
+		out, done, err = w.appendDirect(dst, args, body.root, 0)
+	}); ex != nil {
 		return dst, false, ex
 	}
 	if !done {
@@ -282,10 +288,10 @@ func readPath(args *lazyObject, path []string) (owner *lazyObject, field *lazyFi
 }
 
 // rawJSON returns the JSON text of a field that no callback has read or
-// assigned, when that text is what JSON.stringify writes for its value:
-// an ASCII string without escapes, an integer of at most 15 digits other
-// than -0, true, false or null. Serialising from the text skips converting
-// the field, which allocates a goja value.
+// assigned, when that text is what JSON.stringify writes for its value.
+// That holds for an ASCII string without escapes, an integer of at most 15
+// digits other than -0, true, false and null. Serialising from the text
+// skips converting the field, which allocates a goja value.
 func (o *lazyObject) rawJSON(field *lazyField) ([]byte, bool) {
 	// Only fields from the JSON have a nil value: Set stores undefined
 	// for nil.

@@ -146,6 +146,9 @@ func TestDirectBodyMatchesCall(t *testing.T) {
 			fn: body, args: record},
 		{name: "Object.prototype.toJSON", cond: `() => { Object.prototype.toJSON = () => "proto"; return true; }`,
 			fn: body, args: record, want: `"proto"`},
+		{name: "throwing Object.prototype.toJSON getter",
+			cond: `() => { Object.defineProperty(Object.prototype, "toJSON", { get() { throw new Error("no toJSON"); }, configurable: true }); return true; }`,
+			fn:   body, args: record},
 		{name: "throwing toJSON", cond: `(a) => { a.event = { toJSON() { throw new Error("no JSON"); } }; return true; }`,
 			fn: body, args: record},
 	}

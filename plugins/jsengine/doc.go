@@ -17,7 +17,10 @@
 // references, a url string becomes a fixed URL and a url function a dynamic
 // one, and a condition callback sets trigger.condition. On every firing it
 // calls the condition, the url function and the requestBody function with
-// the arguments object, and serialises the body as JSON.stringify does.
+// the arguments object, and serialises the body as JSON.stringify does. A
+// requestBody that only copies members of the arguments into an object
+// literal is not called: the engine reads those members and writes the same
+// JSON itself (see directBody).
 //
 // A thrown exception, a rejected promise, or a callback returning the wrong
 // type fails the firing with status 0x02 and a message holding the
