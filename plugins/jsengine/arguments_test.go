@@ -98,3 +98,48 @@ func TestLazyArgumentsDocumentedDifferences(t *testing.T) {
 		})
 	}
 }
+
+// TestLazyObjectDuplicateKeys compares the keys and values of objects with
+// duplicate keys, and with distinct keys of the same length and the same
+// first and last bytes, against JSON.parse's result.
+func TestLazyObjectDuplicateKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+	}{
+		{name: "distinct similar keys", raw: `{"axb":1,"ayb":2,"azb":3}`},
+		{name: "duplicate after colliding key", raw: `{"axb":1,"ayb":2,"axb":3}`},
+		{name: "empty keys", raw: `{"":1,"a":2,"":3}`},
+		{name: "escaped duplicate", raw: `{"axb":1,"a\u0078b":2,"ayb":3}`},
+		{name: "many keys", raw: `{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k3":33,"k0":0.5}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vm := goja.New()
+			lazy, err := newArgumentsFactory(vm).value([]byte(tt.raw))
+			if err != nil {
+				t.Fatalf("lazy arguments: %v", err)
+			}
+			parsed, err := vm.RunString("JSON.parse('" + tt.raw + "')")
+			if err != nil {
+				t.Fatalf("JSON.parse: %v", err)
+			}
+			summary, err := vm.RunString(`(o) => Object.keys(o).join(",") + " " + JSON.stringify(o)`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fn, _ := goja.AssertFunction(summary)
+			got, err := fn(goja.Undefined(), lazy)
+			if err != nil {
+				t.Fatalf("summarize lazy: %v", err)
+			}
+			want, err := fn(goja.Undefined(), parsed)
+			if err != nil {
+				t.Fatalf("summarize parsed: %v", err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("lazy object = %s, want %s as JSON.parse", got, want)
+			}
+		})
+	}
+}
