@@ -11,9 +11,9 @@ import (
 	"github.com/execvault/execvault/plugins/tsbuild"
 )
 
-// loadSource bundles one executor file with the given source and returns
-// the error of loading it, or nil.
-func loadSource(t *testing.T, source string) error {
+// bundleSource bundles one executor file with the given source and returns
+// the bundle payload and the bundled script.
+func bundleSource(t testing.TB, source string) ([]byte, string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "executor.ts"), []byte(source), 0o644); err != nil {
@@ -27,6 +27,14 @@ func loadSource(t *testing.T, source string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return payload, b.Code
+}
+
+// loadSource bundles one executor file with the given source and returns
+// the error of loading it, or nil.
+func loadSource(t *testing.T, source string) error {
+	t.Helper()
+	payload, _ := bundleSource(t, source)
 	return newEngine(host{}).load(payload)
 }
 

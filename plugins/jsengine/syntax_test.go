@@ -1,37 +1,20 @@
 package main
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/execvault/execvault/plugins/jsengine/jsbundle"
-	"github.com/execvault/execvault/plugins/tsbuild"
 )
 
 // newSourceEngine bundles one executor file with the given source, loads it
 // into a native engine and returns the engine and the bundled script.
 func newSourceEngine(t testing.TB, source string) (*engine, string) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "executor.ts"), []byte(source), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b, err := tsbuild.Bundle(context.Background(), tsbuild.Options{Entries: []string{dir}, BaseDir: dir})
-	if err != nil {
-		t.Fatalf("bundle: %v", err)
-	}
-	payload, err := jsbundle.Encode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	payload, code := bundleSource(t, source)
 	e := newEngine(host{})
 	if err := e.load(payload); err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	return e, b.Code
+	return e, code
 }
 
 // TestNativeNullishAndOptionalChain runs ?? and ?. as esbuild leaves them
