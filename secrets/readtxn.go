@@ -20,7 +20,7 @@ import (
 // still current:
 //   - Store.update calls committed after every commit attempt, before the
 //     write operation returns, so a read that starts after a write returns
-//     always gets a transaction that sees the write.
+//     always gets a transaction that reads the write.
 //   - The keyring is loaded before the transaction starts, as in a
 //     one-off read, so every data key its snapshot can name is in the
 //     keyring. A transaction is reused only with that same keyring.
@@ -50,7 +50,7 @@ func newReadTxnPool(db *badger.DB, max int) *readTxnPool {
 	return &readTxnPool{db: db, max: max}
 }
 
-// get returns a read-only transaction that sees every commit made before
+// get returns a read-only transaction that reads every commit made before
 // the call and whose data keys are all in ring, which the caller loaded
 // first. Return it with put.
 func (p *readTxnPool) get(ring *keyring) pooledTxn {

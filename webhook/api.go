@@ -59,8 +59,8 @@ func (d *Dispatcher) Enqueue(ctx context.Context, job Job) (Job, error) {
 		return stored, nil
 	}
 	d.log.Debug("webhook job enqueued", "job_id", stored.ID, "executor", stored.Executor, "event_id", stored.EventID, "url", stored.URL)
-	// The job is committed, so it is delivered even when the flush fails:
-	// the error only says that a power failure could lose it.
+	// The job is committed, so it is delivered even when the flush fails.
+	// The error then reports that a power failure could lose it.
 	d.schedule(stored.ID, stored.URL, stored.NextAttemptAt)
 	if err := d.syncer.Sync(ctx); err != nil {
 		return stored.clone(), fmt.Errorf("enqueue job %q: stored, but not known to be on disk: %w", stored.ID, err)

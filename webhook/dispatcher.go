@@ -419,11 +419,11 @@ func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
 		return attemptResult{next: &next}
 	}
 	if j.Status != StatusPending || ctx.Err() != nil {
-		// The job was canceled, or finished, since it was queued; or
-		// Cancel aborted this attempt before it started, and a Retry may
-		// have made the job PENDING again since. The attempt must not run
-		// in the new round with its canceled context; the requeue that
-		// Retry left starts a fresh one.
+		// The job was canceled, or finished, since it was queued. Or Cancel
+		// aborted this attempt before it started, and a Retry may have made
+		// the job PENDING again since. The attempt must not run in the new
+		// round with its canceled context, because the requeue that Retry
+		// left starts a fresh one.
 		return attemptResult{}
 	}
 

@@ -63,8 +63,8 @@ const conflictRetries = 20
 // job's lock. Every write of a job goes through the store, and Badger lets
 // one process open the database, so the copy cannot go stale. Jobs beyond
 // the cache's bounds are read from the database. The most recently
-// finished jobs are kept too, for reads only: a caller that waits for a job
-// usually asks just after it finished.
+// finished jobs are kept too, for reads only, because a caller that waits
+// for a job usually reads it just after it finished.
 type store struct {
 	db *badger.DB
 

@@ -62,11 +62,10 @@ func Open(dir string) (*badger.DB, error) {
 	return db, nil
 }
 
-// Syncer flushes a Badger database to disk for many waiting writers at
-// once. It is safe for concurrent use. The zero value is not usable; call
+// Syncer flushes the logs of a Badger database to disk for many waiting
+// writers at once. It is safe for concurrent use. The zero value is not usable; call
 // NewSyncer.
 type Syncer struct {
-	db   *badger.DB
 	dir  string
 	noop bool
 
@@ -88,7 +87,6 @@ type Syncer struct {
 func NewSyncer(db *badger.DB) *Syncer {
 	opts := db.Opts()
 	return &Syncer{
-		db:      db,
 		dir:     opts.Dir,
 		noop:    opts.SyncWrites || opts.InMemory,
 		changed: make(chan struct{}),
