@@ -62,7 +62,7 @@ func (d *Dispatcher) Enqueue(ctx context.Context, job Job) (Job, error) {
 	// The job is committed, so it is delivered even when the flush fails.
 	// The error then reports that a power failure could lose it.
 	d.schedule(stored.ID, stored.URL, stored.NextAttemptAt)
-	if err := d.syncer.Sync(ctx); err != nil {
+	if err := d.store.sync(ctx); err != nil {
 		return stored.clone(), fmt.Errorf("enqueue job %q: stored, but not known to be on disk: %w", stored.ID, err)
 	}
 	return stored.clone(), nil
@@ -232,7 +232,7 @@ func (d *Dispatcher) Retry(ctx context.Context, id string) (Job, error) {
 		return Job{}, fmt.Errorf("retry job: %w", err)
 	}
 	d.schedule(j.ID, j.URL, j.NextAttemptAt)
-	if err := d.syncer.Sync(ctx); err != nil {
+	if err := d.store.sync(ctx); err != nil {
 		return j, fmt.Errorf("retry job %q: stored, but not known to be on disk: %w", j.ID, err)
 	}
 	d.log.Info("webhook job retried", "job_id", j.ID, "executor", j.Executor, "round", j.Round)
@@ -266,7 +266,7 @@ func (d *Dispatcher) Cancel(ctx context.Context, id string) (Job, error) {
 	}
 	d.mu.Unlock()
 	d.notify(j.clone())
-	if err := d.syncer.Sync(ctx); err != nil {
+	if err := d.store.sync(ctx); err != nil {
 		return j, fmt.Errorf("cancel job %q: stored, but not known to be on disk: %w", j.ID, err)
 	}
 	d.log.Info("webhook job canceled", "job_id", j.ID, "executor", j.Executor)

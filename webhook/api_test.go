@@ -304,8 +304,15 @@ func TestStartResumesInterruptedJob(t *testing.T) {
 		Policy: DefaultPolicy(), Status: StatusRunning, Round: 1,
 		CreatedAt: now, UpdatedAt: now, NextAttemptAt: now,
 	}
-	if _, _, err := newStore(db).insert(interrupted); err != nil {
+	s, err := openStore(db, nil)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	if _, _, err := s.insert(interrupted); err != nil {
 		t.Fatalf("insert: %v", err)
+	}
+	if err := s.close(); err != nil {
+		t.Fatalf("close store: %v", err)
 	}
 	h := startDispatcher(t, db, testConfig(), nil)
 

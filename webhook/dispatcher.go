@@ -14,7 +14,6 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/execvault/execvault/plugins"
-	"github.com/execvault/execvault/runtime/statedb"
 )
 
 // SecretResolver returns the value of a secret for a delivery. An adapter
@@ -46,7 +45,6 @@ var errCanceledByUser = errors.New("job canceled")
 type Dispatcher struct {
 	cfg     Config
 	store   *store
-	syncer  *statedb.Syncer
 	secrets SecretResolver
 	log     *slog.Logger
 	client  *http.Client
@@ -84,16 +82,20 @@ type Dispatcher struct {
 
 // NewDispatcher returns a dispatcher that stores jobs in db under the
 // "job/" and "jobidx/" key prefixes and resolves secret headers through
-// secrets. Open db with statedb.Open: the dispatcher flushes a new job to
-// disk before Enqueue returns, sharing the flush with concurrent Enqueue
-// calls, and writes the record of an attempt without waiting for a flush.
-// With SyncWrites on, Badger flushes every write instead, which is
-// correct but several times slower. The dispatcher does not close db.
+// secrets. Open db with statedb.Open. Every change of a job is appended to
+// a journal in the "webhook-journal" directory inside db's directory, and
+// written to db in batches later; NewDispatcher first replays what an
+// earlier process left in the journal. Enqueue returns once the new job is
+// flushed to disk, sharing the flush with concurrent calls; the record of
+// an attempt is written without waiting for a flush. An in-memory db gets
+// no journal. Close the dispatcher before db: the dispatcher does not
+// close db.
 //
 // secrets may be nil for a dispatcher that only lists, retries or cancels
 // jobs. With a nil resolver, an attempt of a job that references a secret
 // fails as a configuration error. A nil logger discards logs. It returns an error
-// wrapping ErrInvalidConfig when cfg is invalid or db is nil.
+// wrapping ErrInvalidConfig when cfg is invalid or db is nil, and an error
+// wrapping statedb.ErrJournalCorrupt when the journal cannot be replayed.
 func NewDispatcher(db *badger.DB, cfg Config, secrets SecretResolver, logger *slog.Logger) (*Dispatcher, error) {
 	if db == nil {
 		return nil, fmt.Errorf("new dispatcher: database is nil: %w", ErrInvalidConfig)
@@ -104,12 +106,16 @@ func NewDispatcher(db *badger.DB, cfg Config, secrets SecretResolver, logger *sl
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	log := logger.With("component", "webhook")
+	st, err := openStore(db, log)
+	if err != nil {
+		return nil, fmt.Errorf("new dispatcher: %w", err)
+	}
 	return &Dispatcher{
 		cfg:     cfg,
-		store:   newStore(db),
-		syncer:  statedb.NewSyncer(db),
+		store:   st,
 		secrets: secrets,
-		log:     logger.With("component", "webhook"),
+		log:     log,
 		client:  newHTTPClient(cfg),
 		stop:    make(chan struct{}),
 		wake:    make(chan struct{}, 1),
@@ -199,7 +205,9 @@ func (d *Dispatcher) shutdown() {
 // Close stops scheduling new attempts and waits for the attempts in flight
 // to end, each within its attempt timeout. Cancel the context passed to
 // Start first to abort them. Jobs not yet delivered stay in the database and
-// resume at the next Start. Close always returns nil and may be called more
+// resume at the next Start. Close then writes the jobs' latest changes from
+// the journal to the database and returns the error of that write, which
+// leaves them in the journal for the next start. It may be called more
 // than once.
 func (d *Dispatcher) Close() error {
 	d.shutdown()
@@ -210,7 +218,13 @@ func (d *Dispatcher) Close() error {
 	d.mu.Unlock()
 	if cancel != nil {
 		cancel(ErrClosed)
+	}
+	err := d.store.close()
+	if cancel != nil {
 		d.closeOnce.Do(func() { d.log.Info("webhook dispatcher stopped") })
+	}
+	if err != nil {
+		return fmt.Errorf("close dispatcher: %w", err)
 	}
 	return nil
 }

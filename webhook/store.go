@@ -1,23 +1,28 @@
 package webhook
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/execvault/execvault/runtime/statedb"
 )
 
 // Key layout. The database is shared with other packages, so every key
 // starts with "job/" or "jobidx/".
 //
-//	job/<id>                                   the job as JSON
+//	job/<id>                                   the job's latest record
 //	jobidx/exec/<executor>\x00<id>             one per job, for listing by executor
 //	jobidx/open/<id>                           one per PENDING or RUNNING job
 //	jobidx/done/<updatedAt ns, 8 bytes BE>/<id> one per finished job, for retention
@@ -44,42 +49,142 @@ func doneKey(updated time.Time, id string) []byte {
 	return append(k, id...)
 }
 
+// journalDir is the journal's directory inside the state database's
+// directory.
+const journalDir = "webhook-journal"
+
+// Record kinds. A record is the kind, the job's version as a uvarint, and
+// for recordJob the job in appendJob's form, for recordDelete its id. The
+// journal and the job/<id> keys hold the same records.
+const (
+	recordJob    = 'J'
+	recordDelete = 'D'
+)
+
+func appendRecord(dst []byte, kind byte, version uint64) []byte {
+	dst = append(dst, kind)
+	return binary.AppendUvarint(dst, version)
+}
+
+// parseRecord splits a record into its kind, version and payload.
+func parseRecord(rec []byte) (kind byte, version uint64, payload []byte, err error) {
+	if len(rec) == 0 {
+		return 0, 0, nil, fmt.Errorf("%w: empty record", errCorruptJob)
+	}
+	if rec[0] == '{' {
+		// Jobs stored as JSON, before records had versions.
+		return recordJob, 0, rec, nil
+	}
+	kind = rec[0]
+	if kind != recordJob && kind != recordDelete {
+		return 0, 0, nil, fmt.Errorf("%w: unknown record kind %#x", errCorruptJob, kind)
+	}
+	version, n := binary.Uvarint(rec[1:])
+	if n <= 0 {
+		return 0, 0, nil, fmt.Errorf("%w: bad record version", errCorruptJob)
+	}
+	return kind, version, rec[1+n:], nil
+}
+
+// decodeRecordJob decodes a recordJob payload, or a JSON job stored before
+// records had versions.
+func decodeRecordJob(payload []byte) (Job, error) {
+	if len(payload) > 0 && payload[0] == '{' {
+		var j Job
+		err := json.Unmarshal(payload, &j)
+		return j, err
+	}
+	return decodeJob(payload)
+}
+
 // errSkipWrite is returned by a store.update callback to leave the job
 // unchanged.
 var errSkipWrite = errors.New("skip write")
 
-// conflictRetries bounds how often a transaction that lost a write conflict
-// is run again. Writers of one job are serialised by a lock, so conflicts
-// come only from retention sweeps and are rare.
-const conflictRetries = 20
-
-// store keeps jobs in Badger. Each change of a job, with its index entries,
-// is one transaction, so a crash never leaves a job without its indexes.
+// store keeps jobs in Badger, fronted by a journal.
 //
-// The store also keeps a copy of unfinished jobs in memory, so that the
-// changes of a delivery (the attempt's start, its record, the waiters'
-// reads) do not decode the job from the database each time. The copy is
-// written through: it changes only after the database did, under the
-// job's lock. Every write of a job goes through the store, and Badger lets
-// one process open the database, so the copy cannot go stale. Jobs beyond
-// the cache's bounds are read from the database. The most recently
+// A change of a job is appended to the journal and kept in memory as
+// pending; nothing is written to Badger at that point. A checkpoint later
+// writes every pending change to Badger in a few large transactions,
+// flushes Badger and drops the journal segments that it covered. Each
+// job's record and index entries are written in one transaction, so the
+// database never holds a job without its indexes. After a crash, opening
+// the store replays the journal on top of Badger: a record whose version
+// is newer than the job in Badger wins.
+//
+// Compared with a Badger transaction per change, this turns the three or
+// four changes of a delivered job into one write of its final state, and
+// the flush that Enqueue waits for into an append to one file.
+//
+// Reads look at the pending changes first, then at an in-memory copy of
+// unfinished jobs, then at Badger. The copy is written through on every
+// change; jobs beyond its bounds are read from Badger. The most recently
 // finished jobs are kept too, for reads only, because a caller that waits
 // for a job usually reads it just after it finished.
 type store struct {
-	db *badger.DB
+	db      *badger.DB
+	journal *statedb.Journal
+	syncer  *statedb.Syncer
+	log     *slog.Logger
 
 	// locks serialise read-modify-write cycles per job id.
 	seed  maphash.Seed
 	locks [64]sync.Mutex
 
-	cacheMu    sync.Mutex
-	cache      map[string]Job // unfinished jobs
-	cacheBytes int            // sum of the unfinished jobs' body sizes
-	maxJobs    int            // cacheMaxJobs, lower in tests
-	maxBytes   int            // cacheMaxBytes, lower in tests
-	done       map[string]Job // recently finished jobs, read-only
-	doneOrder  [recentDone]string
-	doneNext   int
+	mu           sync.Mutex
+	pending      map[string]*change // changes not yet in Badger
+	pendingBytes int                // sum of the pending records' sizes
+	drained      chan struct{}      // closed and replaced after each checkpoint
+	cache        map[string]cachedJob
+	cacheBytes   int            // sum of the cached jobs' body sizes
+	maxJobs      int            // cacheMaxJobs, lower in tests
+	maxBytes     int            // cacheMaxBytes, lower in tests
+	done         map[string]Job // recently finished jobs, read-only
+	doneOrder    [recentDone]string
+	doneNext     int
+
+	// checkpointMu lets one checkpoint run at a time.
+	checkpointMu sync.Mutex
+	kick         chan struct{} // capacity 1: a checkpoint is due
+	stop         chan struct{}
+	stopped      chan struct{}
+	closeOnce    sync.Once
+	closeErr     error
+
+	// checkpointJobs and checkpointBytes start a checkpoint when the
+	// pending changes reach them; lower in tests.
+	checkpointJobs  int
+	checkpointBytes int
+}
+
+// change is a job's state that Badger does not have yet. A change is never
+// modified after it is stored in store.pending, except for base, which
+// is guarded by store.mu.
+type change struct {
+	job     Job
+	version uint64
+	rec     []byte // the record written to the journal and to Badger
+	deleted bool
+	// base is what Badger holds for the job, nil when nothing: the index
+	// entries to replace.
+	base *indexed
+}
+
+// indexed is the part of a stored job that its index entries depend on.
+type indexed struct {
+	executor  string
+	finished  bool
+	updatedAt time.Time
+}
+
+func indexOf(j Job) *indexed {
+	return &indexed{executor: j.Executor, finished: j.Status.Finished(), updatedAt: j.UpdatedAt}
+}
+
+// cachedJob is a job whose latest state Badger holds, with its version.
+type cachedJob struct {
+	job     Job
+	version uint64
 }
 
 // Bounds of the in-memory copy of unfinished jobs. A backlog larger than
@@ -97,119 +202,248 @@ const (
 	recentDoneBody = 64 << 10
 )
 
-func newStore(db *badger.DB) *store {
-	return &store{db: db, seed: maphash.MakeSeed(), cache: make(map[string]Job),
-		maxJobs: cacheMaxJobs, maxBytes: cacheMaxBytes, done: make(map[string]Job)}
+// Checkpoint triggers. A checkpoint starts when this many changes, or
+// changes of this many bytes, are pending, or checkpointInterval after
+// the first pending change. Writers wait when pending changes reach
+// pendingLimit times the triggers, which happens only when Badger cannot
+// keep up.
+const (
+	checkpointJobs     = 4096
+	checkpointBytes    = 16 << 20
+	checkpointInterval = time.Second
+	pendingLimit       = 8
+)
+
+// openStore opens the job store on db, replaying the journal left by an
+// earlier process.
+func openStore(db *badger.DB, logger *slog.Logger) (*store, error) {
+	dir := db.Opts().Dir
+	if dir != "" {
+		dir = filepath.Join(dir, journalDir)
+	}
+	j, err := statedb.OpenJournal(dir, logger)
+	if err != nil {
+		return nil, fmt.Errorf("open job journal: %w", err)
+	}
+	s := &store{
+		db: db, journal: j, syncer: statedb.NewSyncer(db), log: logger,
+		seed:    maphash.MakeSeed(),
+		pending: make(map[string]*change), drained: make(chan struct{}),
+		cache: make(map[string]cachedJob), maxJobs: cacheMaxJobs, maxBytes: cacheMaxBytes,
+		done: make(map[string]Job),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
+		checkpointJobs: checkpointJobs, checkpointBytes: checkpointBytes,
+	}
+	if err := s.replay(); err != nil {
+		_ = j.Close()
+		return nil, err
+	}
+	go s.runCheckpoints()
+	return s, nil
 }
 
-// cached returns the in-memory copy of an unfinished job, or with
-// finished set, of any job. The caller must not modify its slices.
-func (s *store) cached(id string, finished bool) (Job, bool) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	j, ok := s.cache[id]
-	if !ok && finished {
-		j, ok = s.done[id]
-	}
-	return j, ok
-}
-
-// remember records j as last written to the database: kept while it is
-// unfinished and the cache has room, dropped once it is finished. j must
-// not be modified afterwards.
-func (s *store) remember(j Job) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	if old, ok := s.cache[j.ID]; ok {
-		s.cacheBytes -= len(old.Body)
-		delete(s.cache, j.ID)
-	}
-	delete(s.done, j.ID)
-	if j.Status.Finished() {
-		if len(j.Body) <= recentDoneBody {
-			if evict := s.doneOrder[s.doneNext]; evict != "" {
-				delete(s.done, evict)
-			}
-			s.doneOrder[s.doneNext] = j.ID
-			s.doneNext = (s.doneNext + 1) % recentDone
-			s.done[j.ID] = j
-		}
-		return
-	}
-	if len(s.cache) >= s.maxJobs || s.cacheBytes+len(j.Body) > s.maxBytes {
-		return
-	}
-	s.cache[j.ID] = j
-	s.cacheBytes += len(j.Body)
-}
-
-// forget drops the in-memory copy of deleted jobs.
-func (s *store) forget(ids []string) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	for _, id := range ids {
-		delete(s.done, id)
-	}
-}
-
-func (s *store) lock(id string) func() {
-	m := &s.locks[maphash.String(s.seed, id)%uint64(len(s.locks))]
-	m.Lock()
-	return m.Unlock
-}
-
-// runTxn runs fn in an update transaction and runs it again after a write
-// conflict.
-func (s *store) runTxn(fn func(txn *badger.Txn) error) error {
-	var err error
-	for range conflictRetries {
-		err = s.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) {
+// replay loads the journal's records that are newer than Badger's copy as
+// pending changes and checkpoints them.
+func (s *store) replay() error {
+	latest := make(map[string]*change)
+	err := s.journal.Replay(func(rec []byte) error {
+		kind, version, payload, err := parseRecord(rec)
+		if err != nil {
 			return err
 		}
+		c := &change{version: version, deleted: kind == recordDelete}
+		if c.deleted {
+			c.job.ID = string(payload)
+		} else if c.job, err = decodeRecordJob(payload); err != nil {
+			return err
+		}
+		if old := latest[c.job.ID]; old == nil || version > old.version {
+			c.rec = slices.Clone(rec)
+			latest[c.job.ID] = c
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("replay job journal: %w", err)
 	}
-	return err
+	for id, c := range latest {
+		stored, version, err := s.read(id)
+		switch {
+		case errors.Is(err, ErrJobNotFound):
+		case err != nil:
+			return fmt.Errorf("replay job journal: %w", err)
+		default:
+			if version >= c.version {
+				continue
+			}
+			c.base = indexOf(stored)
+		}
+		if c.deleted && c.base == nil {
+			continue
+		}
+		s.pending[id] = c
+		s.pendingBytes += len(c.rec)
+	}
+	if len(latest) > 0 {
+		s.log.Info("webhook job journal replayed", "jobs", len(latest), "newer_than_database", len(s.pending))
+	}
+	return s.checkpoint()
 }
 
-func getJob(txn *badger.Txn, id string) (Job, error) {
-	item, err := txn.Get(jobKey(id))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return Job{}, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
-	}
-	if err != nil {
-		return Job{}, fmt.Errorf("read job %q: %w", id, err)
-	}
-	var j Job
-	err = item.Value(func(v []byte) error { return json.Unmarshal(v, &j) })
-	if err != nil {
-		return Job{}, fmt.Errorf("decode job %q: %w", id, err)
-	}
-	return j, nil
+// sync returns once every change made before the call is on disk.
+func (s *store) sync(ctx context.Context) error {
+	return s.journal.Sync(ctx)
 }
 
-// putJob writes j and moves its index entries from the state of old, which
-// is nil for a new job.
-func putJob(txn *badger.Txn, old *Job, j Job) error {
-	data, err := json.Marshal(j)
-	if err != nil {
-		return fmt.Errorf("encode job %q: %w", j.ID, err)
+// close checkpoints the pending changes and closes the journal, whose
+// segments are then empty.
+func (s *store) close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.stopped
+		s.closeErr = errors.Join(s.checkpoint(), s.journal.Close())
+	})
+	return s.closeErr
+}
+
+func (s *store) runCheckpoints() {
+	defer close(s.stopped)
+	timer := time.NewTimer(checkpointInterval)
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		case <-timer.C:
+		}
+		if err := s.checkpoint(); err != nil {
+			s.log.Error("webhook job checkpoint failed; the journal keeps the jobs", "error", err)
+		}
+		timer.Reset(checkpointInterval)
 	}
-	if err := txn.Set(jobKey(j.ID), data); err != nil {
-		return fmt.Errorf("write job %q: %w", j.ID, err)
+}
+
+// checkpoint writes the pending changes to Badger, flushes Badger and
+// removes the journal segments they came from.
+func (s *store) checkpoint() error {
+	s.checkpointMu.Lock()
+	defer s.checkpointMu.Unlock()
+
+	// Every change whose record is in a segment up to seg was made
+	// pending before its record was appended, so the changes taken
+	// below include it or a later state of the same job.
+	seg, err := s.journal.Rotate()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	batch := make([]*change, 0, len(s.pending))
+	bases := make([]*indexed, 0, len(s.pending))
+	for _, c := range s.pending {
+		batch = append(batch, c)
+		bases = append(bases, c.base)
+	}
+	s.mu.Unlock()
+
+	if err := s.writeChanges(batch, bases); err != nil {
+		return err
+	}
+	if err := s.syncer.Sync(context.Background()); err != nil {
+		return err
+	}
+	if err := s.journal.Remove(seg); err != nil {
+		return err
 	}
 
-	if old != nil && old.Status.Finished() {
-		if err := txn.Delete(doneKey(old.UpdatedAt, j.ID)); err != nil {
-			return fmt.Errorf("write job %q index: %w", j.ID, err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range batch {
+		now := s.pending[c.job.ID]
+		if now == c {
+			delete(s.pending, c.job.ID)
+			s.pendingBytes -= len(c.rec)
+			continue
+		}
+		// A later change is pending; Badger now holds this one.
+		if now != nil {
+			now.base = nil
+			if !c.deleted {
+				now.base = indexOf(c.job)
+			}
 		}
 	}
-	var idx error
-	if j.Status.Finished() {
-		idx = errors.Join(txn.Delete(openKey(j.ID)), txn.Set(doneKey(j.UpdatedAt, j.ID), nil))
-	} else {
-		idx = txn.Set(openKey(j.ID), nil)
+	close(s.drained)
+	s.drained = make(chan struct{})
+	return nil
+}
+
+// maxTxnEntries and maxTxnBytes bound a checkpoint transaction, well below
+// Badger's limits for the state database's memtable size.
+const (
+	maxTxnEntries = 2000
+	maxTxnBytes   = 1 << 20
+)
+
+// writeChanges writes the changes to Badger, each with its index entries
+// in one transaction, batching many changes per transaction.
+func (s *store) writeChanges(batch []*change, bases []*indexed) error {
+	txn := s.db.NewTransaction(true)
+	defer func() { txn.Discard() }()
+	entries, size := 0, 0
+	for i, c := range batch {
+		if entries > 0 && (entries+5 > maxTxnEntries || size+len(c.rec) > maxTxnBytes) {
+			if err := txn.Commit(); err != nil {
+				return fmt.Errorf("write jobs: %w", err)
+			}
+			txn = s.db.NewTransaction(true)
+			entries, size = 0, 0
+		}
+		var err error
+		if c.deleted {
+			err = deleteJob(txn, c.job.ID, bases[i])
+		} else {
+			err = putJob(txn, bases[i], c.job, c.rec)
+		}
+		if errors.Is(err, badger.ErrTxnTooBig) && entries > 0 {
+			// Start over with this change in a transaction of its own.
+			txn.Discard()
+			txn = s.db.NewTransaction(true)
+			if c.deleted {
+				err = deleteJob(txn, c.job.ID, bases[i])
+			} else {
+				err = putJob(txn, bases[i], c.job, c.rec)
+			}
+			entries, size = 0, 0
+		}
+		if err != nil {
+			return err
+		}
+		entries += 5
+		size += len(c.rec)
 	}
-	if old == nil {
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("write jobs: %w", err)
+	}
+	return nil
+}
+
+// putJob writes j's record and moves its index entries from base, which
+// is nil for a job that Badger does not hold.
+func putJob(txn *badger.Txn, base *indexed, j Job, rec []byte) error {
+	if err := txn.Set(jobKey(j.ID), rec); err != nil {
+		return fmt.Errorf("write job %q: %w", j.ID, err)
+	}
+	var idx error
+	if base != nil && base.finished {
+		idx = txn.Delete(doneKey(base.updatedAt, j.ID))
+	}
+	if j.Status.Finished() {
+		idx = errors.Join(idx, txn.Delete(openKey(j.ID)), txn.Set(doneKey(j.UpdatedAt, j.ID), nil))
+	} else {
+		idx = errors.Join(idx, txn.Set(openKey(j.ID), nil))
+	}
+	if base == nil {
 		idx = errors.Join(idx, txn.Set(executorKey(j.Executor, j.ID), nil))
 	}
 	if idx != nil {
@@ -218,17 +452,175 @@ func putJob(txn *badger.Txn, old *Job, j Job) error {
 	return nil
 }
 
-func deleteJob(txn *badger.Txn, j Job) error {
+// deleteJob deletes job id and the index entries of base.
+func deleteJob(txn *badger.Txn, id string, base *indexed) error {
+	if base == nil {
+		return nil
+	}
 	err := errors.Join(
-		txn.Delete(jobKey(j.ID)),
-		txn.Delete(executorKey(j.Executor, j.ID)),
-		txn.Delete(openKey(j.ID)),
-		txn.Delete(doneKey(j.UpdatedAt, j.ID)),
+		txn.Delete(jobKey(id)),
+		txn.Delete(executorKey(base.executor, id)),
+		txn.Delete(openKey(id)),
+		txn.Delete(doneKey(base.updatedAt, id)),
 	)
 	if err != nil {
-		return fmt.Errorf("delete job %q: %w", j.ID, err)
+		return fmt.Errorf("delete job %q: %w", id, err)
 	}
 	return nil
+}
+
+// read returns the job and its version from Badger.
+func (s *store) read(id string) (Job, uint64, error) {
+	var j Job
+	var version uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		j, version, err = getJob(txn, id)
+		return err
+	})
+	return j, version, err
+}
+
+func getJob(txn *badger.Txn, id string) (Job, uint64, error) {
+	item, err := txn.Get(jobKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return Job{}, 0, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
+	}
+	if err != nil {
+		return Job{}, 0, fmt.Errorf("read job %q: %w", id, err)
+	}
+	var j Job
+	var version uint64
+	err = item.Value(func(v []byte) error {
+		kind, ver, payload, err := parseRecord(v)
+		if err != nil {
+			return err
+		}
+		if kind != recordJob {
+			return fmt.Errorf("%w: record kind %#x under a job key", errCorruptJob, kind)
+		}
+		version = ver
+		j, err = decodeRecordJob(payload)
+		return err
+	})
+	if err != nil {
+		return Job{}, 0, fmt.Errorf("decode job %q: %w", id, err)
+	}
+	return j, version, nil
+}
+
+func (s *store) lock(id string) func() {
+	m := &s.locks[maphash.String(s.seed, id)%uint64(len(s.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// current returns the latest state of job id and its version. from is the
+// pending change it came from, nil when Badger holds that state, and base
+// is what Badger holds when from is nil. The caller holds the job's lock.
+func (s *store) current(id string) (j Job, version uint64, from *change, base *indexed, err error) {
+	s.mu.Lock()
+	if c := s.pending[id]; c != nil {
+		s.mu.Unlock()
+		if c.deleted {
+			return Job{}, c.version, c, nil, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
+		}
+		return c.job, c.version, c, nil, nil
+	}
+	if c, ok := s.cache[id]; ok {
+		s.mu.Unlock()
+		return c.job, c.version, nil, indexOf(c.job), nil
+	}
+	s.mu.Unlock()
+	j, version, err = s.read(id)
+	if err != nil {
+		return Job{}, 0, nil, nil, err
+	}
+	return j, version, nil, indexOf(j), nil
+}
+
+// commit makes next the job's pending state, one version above the state
+// that current returned with version, from and base, and appends its
+// record to the journal. With deleted set it records the job's deletion.
+// The caller holds the job's lock.
+func (s *store) commit(next Job, version uint64, from *change, base *indexed, deleted bool) error {
+	kind := byte(recordJob)
+	if deleted {
+		kind = recordDelete
+	}
+	rec := appendRecord(make([]byte, 0, 256+len(next.Body)), kind, version+1)
+	if deleted {
+		rec = append(rec, next.ID...)
+	} else {
+		rec = appendJob(rec, next)
+	}
+	c := &change{job: next, version: version + 1, rec: rec, deleted: deleted, base: base}
+
+	s.mu.Lock()
+	for len(s.pending) >= pendingLimit*s.checkpointJobs || s.pendingBytes >= pendingLimit*s.checkpointBytes {
+		// Badger is behind: wait for a checkpoint to drain the changes.
+		ch := s.drained
+		s.kickCheckpoint()
+		s.mu.Unlock()
+		<-ch
+		s.mu.Lock()
+	}
+	// The job's lock keeps other writers out, so a pending change is
+	// the one current returned, and a missing one was checkpointed.
+	if old := s.pending[next.ID]; old != nil {
+		c.base = old.base
+		s.pendingBytes -= len(old.rec)
+	} else if from != nil {
+		c.base = nil
+		if !from.deleted {
+			c.base = indexOf(from.job)
+		}
+	}
+	s.pending[next.ID] = c
+	s.pendingBytes += len(rec)
+	if len(s.pending) >= s.checkpointJobs || s.pendingBytes >= s.checkpointBytes {
+		s.kickCheckpoint()
+	}
+	s.rememberLocked(next, c.version, deleted)
+	s.mu.Unlock()
+
+	return s.journal.Append(rec)
+}
+
+// kickCheckpoint asks for a checkpoint without blocking.
+func (s *store) kickCheckpoint() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// rememberLocked updates the in-memory copies after a change of j: an
+// unfinished job is kept while the cache has room, a finished one joins
+// the recently finished, a deleted one leaves both. The caller holds mu,
+// and j must not be modified afterwards.
+func (s *store) rememberLocked(j Job, version uint64, deleted bool) {
+	if old, ok := s.cache[j.ID]; ok {
+		s.cacheBytes -= len(old.job.Body)
+		delete(s.cache, j.ID)
+	}
+	delete(s.done, j.ID)
+	switch {
+	case deleted:
+		return
+	case j.Status.Finished():
+		if len(j.Body) <= recentDoneBody {
+			if evict := s.doneOrder[s.doneNext]; evict != "" {
+				delete(s.done, evict)
+			}
+			s.doneOrder[s.doneNext] = j.ID
+			s.doneNext = (s.doneNext + 1) % recentDone
+			s.done[j.ID] = j
+		}
+	case len(s.cache) < s.maxJobs && s.cacheBytes+len(j.Body) <= s.maxBytes:
+		s.cache[j.ID] = cachedJob{job: j, version: version}
+		s.cacheBytes += len(j.Body)
+	}
 }
 
 // insert stores j unless a job with its id exists, and returns the stored
@@ -236,74 +628,62 @@ func deleteJob(txn *badger.Txn, j Job) error {
 func (s *store) insert(j Job) (Job, bool, error) {
 	defer s.lock(j.ID)()
 
-	var stored Job
-	created := false
-	err := s.runTxn(func(txn *badger.Txn) error {
-		existing, err := getJob(txn, j.ID)
-		if err == nil {
-			stored, created = existing, false
-			return nil
-		}
-		if !errors.Is(err, ErrJobNotFound) {
-			return err
-		}
-		stored, created = j, true
-		return putJob(txn, nil, j)
-	})
-	if err == nil && created {
-		s.remember(j.clone())
+	existing, version, from, _, err := s.current(j.ID)
+	if err == nil {
+		return existing.clone(), false, nil
 	}
-	return stored, created, err
+	if !errors.Is(err, ErrJobNotFound) {
+		return Job{}, false, err
+	}
+	stored := j.clone()
+	if err := s.commit(stored, version, from, nil, false); err != nil {
+		return Job{}, false, err
+	}
+	return j, true, nil
 }
 
-// update applies fn to the stored job in one transaction. fn returns
+// update applies fn to a copy of the job and stores the result. fn returns
 // errSkipWrite to leave the job as it is; update then returns the unchanged
 // job and no error.
 func (s *store) update(id string, fn func(*Job) error) (Job, error) {
 	defer s.lock(id)()
 
-	var out Job
-	written := false
-	cachedOld, isCached := s.cached(id, false)
-	err := s.runTxn(func(txn *badger.Txn) error {
-		written = false
-		old := cachedOld
-		if !isCached {
-			var err error
-			if old, err = getJob(txn, id); err != nil {
-				return err
-			}
-		}
-		j := old.clone()
-		if err := fn(&j); err != nil {
-			if errors.Is(err, errSkipWrite) {
-				out = old
-				if isCached {
-					out = old.clone()
-				}
-				return nil
-			}
-			return err
-		}
-		out, written = j, true
-		return putJob(txn, &old, j)
-	})
-	if err == nil && written {
-		s.remember(out.clone())
+	old, version, from, base, err := s.current(id)
+	if err != nil {
+		return Job{}, err
 	}
-	return out, err
+	j := old.clone()
+	if err := fn(&j); err != nil {
+		if errors.Is(err, errSkipWrite) {
+			return old.clone(), nil
+		}
+		return Job{}, err
+	}
+	if err := s.commit(j, version, from, base, false); err != nil {
+		return Job{}, err
+	}
+	return j.clone(), nil
 }
 
 func (s *store) get(id string) (Job, error) {
-	if j, ok := s.cached(id, true); ok {
+	s.mu.Lock()
+	if c := s.pending[id]; c != nil {
+		s.mu.Unlock()
+		if c.deleted {
+			return Job{}, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
+		}
+		return c.job.clone(), nil
+	}
+	if c, ok := s.cache[id]; ok {
+		s.mu.Unlock()
+		return c.job.clone(), nil
+	}
+	if j, ok := s.done[id]; ok {
+		s.mu.Unlock()
 		return j.clone(), nil
 	}
-	var j Job
-	err := s.db.View(func(txn *badger.Txn) error {
-		var err error
-		j, err = getJob(txn, id)
-		return err
-	})
+	s.mu.Unlock()
+	j, _, err := s.read(id)
 	return j, err
 }
 
@@ -322,62 +702,78 @@ func idsWithPrefix(txn *badger.Txn, prefix string) []string {
 	return ids
 }
 
-// list returns the jobs of executor, or of every executor when it is
-// empty, with the given status, or any status when it is empty. Jobs are
-// ordered by creation time, then id.
-func (s *store) list(executor string, status Status) ([]Job, error) {
+// scan returns the jobs that match keep, from the ids under prefix in
+// Badger and from the pending changes, which take precedence. The pending
+// changes are taken first: one checkpointed after that is in Badger by
+// the time the scan reads it.
+func (s *store) scan(prefix string, keep func(Job) bool) ([]Job, error) {
+	s.mu.Lock()
+	overlay := make(map[string]*change, len(s.pending))
+	for id, c := range s.pending {
+		overlay[id] = c
+	}
+	s.mu.Unlock()
+
 	var jobs []Job
 	err := s.db.View(func(txn *badger.Txn) error {
-		var ids []string
-		if executor == "" {
-			ids = idsWithPrefix(txn, prefixJob)
-		} else {
-			ids = idsWithPrefix(txn, prefixExecutor+executor+"\x00")
-		}
-		for _, id := range ids {
-			j, err := getJob(txn, id)
+		for _, id := range idsWithPrefix(txn, prefix) {
+			if _, ok := overlay[id]; ok {
+				continue
+			}
+			j, _, err := getJob(txn, id)
+			if errors.Is(err, ErrJobNotFound) {
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			if status == "" || j.Status == status {
+			if keep(j) {
 				jobs = append(jobs, j)
 			}
-		}
-		return nil
-	})
-	slices.SortFunc(jobs, func(a, b Job) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return jobs, err
-}
-
-// openJobs returns every PENDING or RUNNING job.
-func (s *store) openJobs() ([]Job, error) {
-	var jobs []Job
-	err := s.db.View(func(txn *badger.Txn) error {
-		for _, id := range idsWithPrefix(txn, prefixOpen) {
-			j, err := getJob(txn, id)
-			if err != nil {
-				return err
-			}
-			jobs = append(jobs, j)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, j := range jobs {
-		s.remember(j.clone())
+	for _, c := range overlay {
+		if !c.deleted && keep(c.job) {
+			jobs = append(jobs, c.job.clone())
+		}
+	}
+	slices.SortFunc(jobs, func(a, b Job) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return jobs, nil
+}
+
+// list returns the jobs of executor, or of every executor when it is
+// empty, with the given status, or any status when it is empty. Jobs are
+// ordered by creation time, then id.
+func (s *store) list(executor string, status Status) ([]Job, error) {
+	prefix := prefixJob
+	if executor != "" {
+		prefix = prefixExecutor + executor + "\x00"
+	}
+	return s.scan(prefix, func(j Job) bool {
+		return (executor == "" || j.Executor == executor) && (status == "" || j.Status == status)
+	})
+}
+
+// openJobs returns every PENDING or RUNNING job, ordered by creation
+// time, and keeps a copy of each in memory.
+func (s *store) openJobs() ([]Job, error) {
+	jobs, err := s.scan(prefixOpen, func(j Job) bool { return !j.Status.Finished() })
+	if err != nil {
+		return nil, err
 	}
 	return jobs, nil
 }
 
-// deleteBatch bounds the jobs deleted in one transaction, which keeps a
-// sweep of many jobs under Badger's transaction size limit.
+// deleteBatch bounds the jobs deleted in one round of deleteFinished.
 const deleteBatch = 256
 
 // deleteFinished deletes finished jobs last updated before cutoff and
@@ -385,6 +781,12 @@ const deleteBatch = 256
 func (s *store) deleteFinished(cutoff time.Time) (int, error) {
 	total := 0
 	for {
+		// Badger's done index lists every finished job once the pending
+		// changes are checkpointed, and the deletions of the last round
+		// with them.
+		if err := s.checkpoint(); err != nil {
+			return total, err
+		}
 		var keys [][]byte
 		err := s.db.View(func(txn *badger.Txn) error {
 			opts := badger.DefaultIteratorOptions
@@ -407,42 +809,42 @@ func (s *store) deleteFinished(cutoff time.Time) (int, error) {
 			return total, err
 		}
 
-		var deleted []string
-		err = s.runTxn(func(txn *badger.Txn) error {
-			deleted = deleted[:0]
-			for _, key := range keys {
-				j, err := getJob(txn, string(key[len(prefixDone)+9:]))
-				if errors.Is(err, ErrJobNotFound) {
-					// An index entry without its job is dropped, so the
-					// next scan does not find it again.
-					if err := txn.Delete(key); err != nil {
-						return fmt.Errorf("delete job index: %w", err)
-					}
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				// A retry since the scan makes the job unfinished again.
-				if !j.Status.Finished() || !j.UpdatedAt.Before(cutoff) {
-					continue
-				}
-				if err := deleteJob(txn, j); err != nil {
-					return err
-				}
-				deleted = append(deleted, j.ID)
+		for _, key := range keys {
+			deleted, err := s.deleteIfFinished(key, cutoff)
+			if err != nil {
+				return total, err
 			}
-			return nil
-		})
-		if err == nil {
-			s.forget(deleted)
-			total += len(deleted)
-		}
-		if err != nil {
-			return total, err
+			if deleted {
+				total++
+			}
 		}
 		if len(keys) < deleteBatch {
-			return total, nil
+			return total, s.checkpoint()
 		}
 	}
+}
+
+// deleteIfFinished deletes the job of a done index key when it is still
+// finished and last updated before cutoff.
+func (s *store) deleteIfFinished(key []byte, cutoff time.Time) (bool, error) {
+	id := string(key[len(prefixDone)+9:])
+	defer s.lock(id)()
+	j, version, from, base, err := s.current(id)
+	if errors.Is(err, ErrJobNotFound) {
+		// An index entry without its job is dropped, so the next scan
+		// does not find it again.
+		err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(key) })
+		if err != nil {
+			return false, fmt.Errorf("delete job index: %w", err)
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	// A retry since the scan makes the job unfinished again.
+	if !j.Status.Finished() || !j.UpdatedAt.Before(cutoff) {
+		return false, nil
+	}
+	return true, s.commit(j, version, from, base, true)
 }

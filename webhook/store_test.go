@@ -17,7 +17,7 @@ func readStored(t *testing.T, s *store, id string) Job {
 	var j Job
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		j, err = getJob(txn, id)
+		j, _, err = getJob(txn, id)
 		return err
 	})
 	if err != nil {
@@ -26,12 +26,28 @@ func readStored(t *testing.T, s *store, id string) Job {
 	return j
 }
 
+// openTestStore opens a job store on db and closes it at the end of the
+// test, before db.
+func openTestStore(t *testing.T, db *badger.DB) *store {
+	t.Helper()
+	s, err := openStore(db, nil)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	return s
+}
+
 // TestStoreCacheMatchesDatabase takes jobs through their statuses with a
 // cache too small for all of them. After every step, what the store
 // returns must equal what the database contains, and the cache must keep
 // only unfinished jobs, within its bounds.
 func TestStoreCacheMatchesDatabase(t *testing.T) {
-	s := newStore(openDB(t, ""))
+	s := openTestStore(t, openDB(t, ""))
 	s.maxJobs = 2
 	s.maxBytes = 10
 
@@ -49,6 +65,9 @@ func TestStoreCacheMatchesDatabase(t *testing.T) {
 
 	check := func(step string) {
 		t.Helper()
+		if err := s.checkpoint(); err != nil {
+			t.Fatalf("%s: checkpoint: %v", step, err)
+		}
 		for _, id := range ids {
 			got, err := s.get(id)
 			if err != nil {
@@ -60,14 +79,14 @@ func TestStoreCacheMatchesDatabase(t *testing.T) {
 				t.Fatalf("%s: get %s = %s, database holds %s", step, id, gotJSON, wantJSON)
 			}
 		}
-		s.cacheMu.Lock()
-		defer s.cacheMu.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		if len(s.cache) > s.maxJobs || s.cacheBytes > s.maxBytes {
 			t.Fatalf("%s: cache holds %d jobs and %d bytes, bounds are %d and %d", step, len(s.cache), s.cacheBytes, s.maxJobs, s.maxBytes)
 		}
-		for id, j := range s.cache {
-			if j.Status.Finished() {
-				t.Fatalf("%s: cache holds %s, which is %s", step, id, j.Status)
+		for id, c := range s.cache {
+			if c.job.Status.Finished() {
+				t.Fatalf("%s: cache holds %s, which is %s", step, id, c.job.Status)
 			}
 		}
 	}

@@ -1,0 +1,519 @@
+package statedb
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// A Journal is an append-only log of records in numbered segment files,
+// written to disk with group commit. A store that keeps its data in Badger
+// can append each change to a journal, which costs a memory copy, and write
+// the changes to Badger later in large batches; after a restart it replays
+// the journal's segments on top of what Badger holds.
+//
+// One goroutine writes the appended records to the current segment as soon
+// as they arrive, so a record reaches the operating system within
+// microseconds and survives the process being killed. Sync waits until
+// the records are also flushed to the disk, and callers waiting at the
+// same time share one flush.
+//
+// Each segment starts with journalMagic and holds records framed as
+//
+//	length   uint32, little endian, of the payload
+//	checksum uint32, CRC-32C of the payload
+//	payload  length bytes
+//
+// A record cut short by a crash can only be at the end of the last segment,
+// because a segment is flushed before the next one is created. Opening the
+// journal cuts such a tail off; a bad record anywhere else is corruption,
+// which Replay reports.
+type Journal struct {
+	dir string // empty for a journal that keeps nothing
+	log *slog.Logger
+
+	// first is the number of the first segment this process writes.
+	// Replay reads the segments before it.
+	first uint64
+
+	mu       sync.Mutex
+	wake     chan struct{} // capacity 1: there is work for the writer
+	changed  chan struct{} // closed and replaced when a round ends
+	buf      []byte        // framed records not yet taken by the writer
+	spare    []byte        // the writer's last buffer, for reuse
+	appended uint64        // records appended
+	synced   uint64        // records flushed to disk
+	syncWant uint64        // records some caller waits to have flushed
+	rotate   []chan rotated
+	err      error // the first write or flush error; it stops the journal
+	closed   bool
+	seg      uint64   // number of the segment being written
+	f        *os.File // the segment being written
+	done     chan struct{}
+}
+
+type rotated struct {
+	seg uint64
+	err error
+}
+
+// journalMagic starts every segment file.
+const journalMagic = "execvault journal 1\n"
+
+// maxRecord bounds a record's payload. A length above it in a segment is
+// corruption or a torn write, not a record.
+const maxRecord = 256 << 20
+
+// headerSize is the size of a record's length and checksum.
+const headerSize = 8
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrJournalCorrupt is returned by Replay for a segment with a bad record
+// before its end, or one that is not a journal segment.
+var ErrJournalCorrupt = errors.New("journal segment is corrupt")
+
+// ErrJournalClosed is returned by the methods of a closed Journal.
+var ErrJournalClosed = errors.New("journal is closed")
+
+const segmentSuffix = ".journal"
+
+func segmentName(dir string, n uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%016d%s", n, segmentSuffix))
+}
+
+// OpenJournal opens the journal in dir, creating dir with mode 0700 when it
+// is missing. An empty dir gives a journal that keeps nothing, for an
+// in-memory database: Append and Sync do nothing and Replay finds no
+// records. It cuts off a record torn by a crash at the end of the last
+// segment, logging a warning, and starts a new segment for this process.
+// Read the older segments with Replay, then drop them with Remove once
+// their records are stored elsewhere. Call Close when done.
+func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	j := &Journal{dir: dir, log: logger, changed: make(chan struct{})}
+	if dir == "" {
+		return j, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create journal directory: %w", err)
+	}
+	segs, err := listSegments(dir)
+	if err != nil {
+		return nil, err
+	}
+	j.first = 1
+	if len(segs) > 0 {
+		last := segs[len(segs)-1]
+		if err := j.cutTornTail(segmentName(dir, last)); err != nil {
+			return nil, err
+		}
+		j.first = last + 1
+	}
+	f, err := createSegment(dir, j.first)
+	if err != nil {
+		return nil, err
+	}
+	j.f, j.seg = f, j.first
+	j.wake = make(chan struct{}, 1)
+	j.done = make(chan struct{})
+	go j.run()
+	return j, nil
+}
+
+func listSegments(dir string) ([]uint64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read journal directory: %w", err)
+	}
+	var segs []uint64
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), segmentSuffix)
+		if !ok || e.IsDir() {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 10, 64)
+		if err != nil {
+			continue
+		}
+		segs = append(segs, n)
+	}
+	slices.Sort(segs)
+	return segs, nil
+}
+
+// createSegment creates segment n with its header and flushes it and the
+// directory entry, so that a crash cannot leave a later segment without
+// an earlier one's contents being on disk.
+func createSegment(dir string, n uint64) (*os.File, error) {
+	name := segmentName(dir, n)
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create journal segment: %w", err)
+	}
+	if _, err := f.WriteString(journalMagic); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write journal segment %s: %w", name, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("flush journal segment %s: %w", name, err)
+	}
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open journal directory: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("flush journal directory: %w", err)
+	}
+	return nil
+}
+
+// scanSegment calls fn for each record of a segment's contents and returns
+// the offset where the valid records end and the reason they end there,
+// nil when they fill data.
+func scanSegment(data []byte, fn func(rec []byte) error) (int, error) {
+	if !strings.HasPrefix(string(data), journalMagic) {
+		return 0, errors.New("no journal header")
+	}
+	off := len(journalMagic)
+	for off < len(data) {
+		if len(data)-off < headerSize {
+			return off, errors.New("record header cut short")
+		}
+		n := binary.LittleEndian.Uint32(data[off:])
+		sum := binary.LittleEndian.Uint32(data[off+4:])
+		if n > maxRecord {
+			return off, fmt.Errorf("record length %d over the limit of %d", n, maxRecord)
+		}
+		if uint64(len(data)-off-headerSize) < uint64(n) {
+			return off, fmt.Errorf("record of %d bytes cut short", n)
+		}
+		rec := data[off+headerSize : off+headerSize+int(n)]
+		if crc32.Checksum(rec, castagnoli) != sum {
+			return off, errors.New("record checksum mismatch")
+		}
+		if fn != nil {
+			if err := fn(rec); err != nil {
+				return off, err
+			}
+		}
+		off += headerSize + int(n)
+	}
+	return off, nil
+}
+
+// cutTornTail truncates the last segment after its last whole record. Only
+// the writer's final round can be torn, and no caller was told that round
+// was on disk.
+func (j *Journal) cutTornTail(name string) error {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("read journal segment: %w", err)
+	}
+	end, reason := scanSegment(data, nil)
+	if reason == nil {
+		return nil
+	}
+	if end == 0 && len(data) >= len(journalMagic) {
+		return fmt.Errorf("journal segment %s: %w: it does not start with a journal header; move it out of %s", name, ErrJournalCorrupt, j.dir)
+	}
+	j.log.Warn("journal tail dropped", "file", name, "offset", end, "bytes", len(data)-end, "reason", reason.Error())
+	if end == 0 {
+		// The header itself was torn: the segment holds nothing.
+		if err := os.Remove(name); err != nil {
+			return fmt.Errorf("remove torn journal segment: %w", err)
+		}
+		return syncDir(j.dir)
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open journal segment: %w", err)
+	}
+	err = f.Truncate(int64(end))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cut torn tail of journal segment %s: %w", name, err)
+	}
+	return nil
+}
+
+// Replay calls fn with the payload of every record written before this
+// process opened the journal, oldest first. The payload is valid only
+// during the call. It returns an error wrapping ErrJournalCorrupt that
+// names the segment and offset of a bad record, or fn's error.
+func (j *Journal) Replay(fn func(rec []byte) error) error {
+	if j.dir == "" {
+		return nil
+	}
+	segs, err := listSegments(j.dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range segs {
+		if n >= j.first {
+			break
+		}
+		name := segmentName(j.dir, n)
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("read journal segment: %w", err)
+		}
+		var fnErr error
+		end, reason := scanSegment(data, func(rec []byte) error {
+			fnErr = fn(rec)
+			return fnErr
+		})
+		if fnErr != nil {
+			return fnErr
+		}
+		if reason != nil {
+			return fmt.Errorf("journal segment %s at offset %d: %w: %v; restore the file from a backup, or move it out of %s to start without its records",
+				name, end, ErrJournalCorrupt, reason, j.dir)
+		}
+	}
+	return nil
+}
+
+// Append adds a record to the journal. The writer goroutine writes it to
+// the current segment at once; call Sync to wait until it is on disk.
+// Records appended by one goroutine keep their order. It returns the
+// journal's write error, if any, or ErrJournalClosed.
+func (j *Journal) Append(rec []byte) error {
+	if j.dir == "" {
+		return nil
+	}
+	if len(rec) > maxRecord {
+		return fmt.Errorf("append journal record of %d bytes: over the limit of %d", len(rec), maxRecord)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return ErrJournalClosed
+	}
+	if j.err != nil {
+		return j.err
+	}
+	idle := len(j.buf) == 0
+	j.buf = binary.LittleEndian.AppendUint32(j.buf, uint32(len(rec)))
+	j.buf = binary.LittleEndian.AppendUint32(j.buf, crc32.Checksum(rec, castagnoli))
+	j.buf = append(j.buf, rec...)
+	j.appended++
+	if idle {
+		j.poke()
+	}
+	return nil
+}
+
+// poke wakes the writer. The caller holds mu.
+func (j *Journal) poke() {
+	select {
+	case j.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Sync returns once every record appended before the call is on disk.
+// Callers that arrive while a flush runs share the next one. It returns
+// the journal's write error, or the context's error when ctx ends first.
+func (j *Journal) Sync(ctx context.Context) error {
+	if j.dir == "" {
+		return nil
+	}
+	j.mu.Lock()
+	target := j.appended
+	if target > j.syncWant {
+		j.syncWant = target
+		j.poke()
+	}
+	for j.synced < target && j.err == nil {
+		ch := j.changed
+		j.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("sync journal: %w", ctx.Err())
+		}
+		j.mu.Lock()
+	}
+	err := j.err
+	j.mu.Unlock()
+	return err
+}
+
+// Rotate flushes the current segment and starts the next one. It returns
+// the number of the segment it closed: every record appended before Rotate
+// was called is in that segment or an earlier one, so after storing those
+// records elsewhere the caller can drop them with Remove.
+func (j *Journal) Rotate() (uint64, error) {
+	if j.dir == "" {
+		return 0, nil
+	}
+	ch := make(chan rotated, 1)
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return 0, ErrJournalClosed
+	}
+	if j.err != nil {
+		err := j.err
+		j.mu.Unlock()
+		return 0, err
+	}
+	j.rotate = append(j.rotate, ch)
+	j.poke()
+	j.mu.Unlock()
+	r := <-ch
+	return r.seg, r.err
+}
+
+// Remove deletes the segments numbered upTo and below.
+func (j *Journal) Remove(upTo uint64) error {
+	if j.dir == "" {
+		return nil
+	}
+	segs, err := listSegments(j.dir)
+	if err != nil {
+		return err
+	}
+	removed := false
+	for _, n := range segs {
+		if n > upTo {
+			break
+		}
+		if err := os.Remove(segmentName(j.dir, n)); err != nil {
+			return fmt.Errorf("remove journal segment: %w", err)
+		}
+		removed = true
+	}
+	if !removed {
+		return nil
+	}
+	return syncDir(j.dir)
+}
+
+// Close writes and flushes the records appended so far, stops the writer
+// and closes the current segment. Further calls return nil.
+func (j *Journal) Close() error {
+	if j.dir == "" {
+		return nil
+	}
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	j.closed = true
+	j.syncWant = j.appended
+	j.poke()
+	j.mu.Unlock()
+	<-j.done
+
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	err := j.err
+	if cerr := j.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close journal segment: %w", cerr)
+	}
+	return err
+}
+
+// run is the writer goroutine. Each round takes every record appended
+// since the last one, writes them with one system call and, when a caller
+// waits in Sync or Rotate, flushes the segment.
+func (j *Journal) run() {
+	defer close(j.done)
+	for {
+		j.mu.Lock()
+		for !j.closed && len(j.buf) == 0 && j.syncWant <= j.synced && len(j.rotate) == 0 {
+			j.mu.Unlock()
+			<-j.wake
+			j.mu.Lock()
+		}
+		if j.closed && len(j.buf) == 0 && j.syncWant <= j.synced && len(j.rotate) == 0 {
+			j.mu.Unlock()
+			return
+		}
+		data := j.buf
+		j.buf = j.spare[:0]
+		j.spare = nil
+		high := j.appended
+		flush := j.syncWant > j.synced || len(j.rotate) > 0
+		rotate := j.rotate
+		j.rotate = nil
+		failed := j.err != nil
+		f, seg := j.f, j.seg
+		j.mu.Unlock()
+
+		var err error
+		if !failed {
+			err = j.writeRound(f, data, flush)
+		}
+		var next *os.File
+		if err == nil && !failed && len(rotate) > 0 {
+			next, err = createSegment(j.dir, seg+1)
+		}
+
+		j.mu.Lock()
+		if cap(data) <= 1<<20 {
+			j.spare = data[:0]
+		}
+		if err != nil && j.err == nil {
+			j.err = fmt.Errorf("write journal segment %s: %w: check the disk; restart execvault to recover from the journal", segmentName(j.dir, seg), err)
+		}
+		if next != nil {
+			_ = f.Close()
+			j.f, j.seg = next, seg+1
+		}
+		if j.err == nil && flush {
+			j.synced = high
+		}
+		close(j.changed)
+		j.changed = make(chan struct{})
+		jerr := j.err
+		j.mu.Unlock()
+		for _, ch := range rotate {
+			ch <- rotated{seg: seg, err: jerr}
+		}
+	}
+}
+
+func (j *Journal) writeRound(f *os.File, data []byte, flush bool) error {
+	if len(data) > 0 {
+		if _, err := f.Write(data); err != nil {
+			return err
+		}
+	}
+	if !flush {
+		return nil
+	}
+	return fdatasync(f)
+}
