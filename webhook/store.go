@@ -215,8 +215,11 @@ const (
 )
 
 // openStore opens the job store on db, replaying the journal left by an
-// earlier process.
+// earlier process. A nil logger discards logs.
 func openStore(db *badger.DB, logger *slog.Logger) (*store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	dir := db.Opts().Dir
 	if dir != "" {
 		dir = filepath.Join(dir, journalDir)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -145,5 +147,213 @@ func TestStoreCacheMatchesDatabase(t *testing.T) {
 		if deleted := id != ids[1]; deleted != errors.Is(err, ErrJobNotFound) {
 			t.Errorf("get %s after retention = %v, want ErrJobNotFound: %v", id, err, deleted)
 		}
+	}
+}
+
+// abandon stops s the way a killed process would: the journal's records
+// are written, but no checkpoint moves them to the database.
+func abandon(t *testing.T, s *store) {
+	t.Helper()
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.stopped
+		if err := s.journal.Close(); err != nil {
+			t.Fatalf("close journal: %v", err)
+		}
+	})
+}
+
+func testJob(id string, now time.Time) Job {
+	return Job{ID: id, Executor: "crm-sync", URL: "http://127.0.0.1:1/", Body: []byte(`{"id":"` + id + `"}`),
+		Policy: DefaultPolicy(), Status: StatusPending, Round: 1, CreatedAt: now, UpdatedAt: now, NextAttemptAt: now}
+}
+
+// TestStoreReplaysJournal changes jobs without a checkpoint, abandons the
+// store, and opens it again: every change must be back, in the database
+// too, and the old journal segments gone.
+func TestStoreReplaysJournal(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	s, err := openStore(db, nil)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	s.checkpointJobs = 1 << 30
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, id := range []string{"job-pending", "job-done", "job-retried"} {
+		if _, _, err := s.insert(testJob(id, now)); err != nil {
+			t.Fatalf("insert %s: %v", id, err)
+		}
+	}
+	finish := func(j *Job) error {
+		j.Attempts = append(j.Attempts, Attempt{Round: j.Round, Number: 1, StatusCode: 204, Retryable: true})
+		j.Status = StatusSuccess
+		j.UpdatedAt = now.Add(time.Second)
+		return nil
+	}
+	for _, id := range []string{"job-done", "job-retried"} {
+		if _, err := s.update(id, finish); err != nil {
+			t.Fatalf("finish %s: %v", id, err)
+		}
+	}
+	if _, err := s.update("job-retried", func(j *Job) error { j.Status = StatusPending; j.Round++; return nil }); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	want := make(map[string]Job)
+	for _, id := range []string{"job-pending", "job-done", "job-retried"} {
+		if want[id], err = s.get(id); err != nil {
+			t.Fatalf("get %s: %v", id, err)
+		}
+	}
+	if err := s.sync(t.Context()); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	abandon(t, s)
+	if err := db.Close(); err != nil {
+		t.Fatalf("close database: %v", err)
+	}
+
+	db = openDB(t, dir)
+	s = openTestStore(t, db)
+	for id, w := range want {
+		wantJSON, _ := json.Marshal(w)
+		got, err := s.get(id)
+		if err != nil {
+			t.Fatalf("get %s after replay: %v", id, err)
+		}
+		if gotJSON, _ := json.Marshal(got); !bytes.Equal(gotJSON, wantJSON) {
+			t.Errorf("get %s after replay = %s, want %s", id, gotJSON, wantJSON)
+		}
+		if gotJSON, _ := json.Marshal(readStored(t, s, id)); !bytes.Equal(gotJSON, wantJSON) {
+			t.Errorf("database holds %s after replay as %s, want %s", id, gotJSON, wantJSON)
+		}
+	}
+	open, err := s.openJobs()
+	if err != nil {
+		t.Fatalf("open jobs: %v", err)
+	}
+	var openIDs []string
+	for _, j := range open {
+		openIDs = append(openIDs, j.ID)
+	}
+	if fmt.Sprint(openIDs) != "[job-pending job-retried]" {
+		t.Errorf("open jobs after replay = %v, want [job-pending job-retried]", openIDs)
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, journalDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("journal directory holds %d files after replay, want only the new segment", len(entries))
+	}
+}
+
+// TestStoreReplayKeepsNewerDatabase puts a later version of a job in the
+// database than the journal holds, as a checkpoint that raced a crash can:
+// the replay must not roll the job back.
+func TestStoreReplayKeepsNewerDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	s, err := openStore(db, nil)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	s.checkpointJobs = 1 << 30
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if _, _, err := s.insert(testJob("job-1", now)); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	if err := s.sync(t.Context()); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	abandon(t, s)
+
+	later := testJob("job-1", now)
+	later.Status = StatusSuccess
+	later.UpdatedAt = now.Add(time.Minute)
+	rec := appendJob(appendRecord(nil, recordJob, 5), later)
+	if err := db.Update(func(txn *badger.Txn) error { return putJob(txn, nil, later, rec) }); err != nil {
+		t.Fatalf("write later version: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("close database: %v", err)
+	}
+
+	s = openTestStore(t, openDB(t, dir))
+	got, err := s.get("job-1")
+	if err != nil {
+		t.Fatalf("get after replay: %v", err)
+	}
+	if got.Status != StatusSuccess {
+		t.Errorf("status after replay = %s, want SUCCESS from the database", got.Status)
+	}
+}
+
+// TestStoreDeletionSurvivesReplay deletes a finished job and abandons the
+// store before its next checkpoint: the job must stay deleted.
+func TestStoreDeletionSurvivesReplay(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	s, err := openStore(db, nil)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	j := testJob("job-old", now)
+	j.Status = StatusSuccess
+	if _, _, err := s.insert(j); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	if _, _, err := s.insert(testJob("job-new", now)); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	if n, err := s.deleteFinished(now.Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("deleteFinished = %d, %v; want 1 deleted", n, err)
+	}
+	if _, err := s.get("job-old"); !errors.Is(err, ErrJobNotFound) {
+		t.Fatalf("get after deleteFinished = %v, want ErrJobNotFound", err)
+	}
+	if _, _, err := s.insert(j); err != nil {
+		t.Fatalf("insert again: %v", err)
+	}
+	if err := s.checkpoint(); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	// Delete it again, and insert it once more while the deletion is
+	// still pending. The new job's versions start above the deletion's,
+	// so replaying the deletion cannot remove it.
+	s.checkpointJobs = 1 << 30
+	deleted, err := s.deleteIfFinished(doneKey(j.UpdatedAt, j.ID), now.Add(time.Hour))
+	if err != nil || !deleted {
+		t.Fatalf("deleteIfFinished = %v, %v; want deleted", deleted, err)
+	}
+	if _, _, err := s.insert(j); err != nil {
+		t.Fatalf("insert again: %v", err)
+	}
+	if _, err := s.update("job-old", func(j *Job) error { j.LastError = "again"; return nil }); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if err := s.sync(t.Context()); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	abandon(t, s)
+	if err := db.Close(); err != nil {
+		t.Fatalf("close database: %v", err)
+	}
+
+	s = openTestStore(t, openDB(t, dir))
+	got, err := s.get("job-old")
+	if err != nil {
+		t.Fatalf("get the job inserted again: %v", err)
+	}
+	if got.LastError != "again" {
+		t.Errorf("job inserted again has last error %q, want %q", got.LastError, "again")
+	}
+	jobs, err := s.list("", "")
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	if len(jobs) != 2 {
+		t.Errorf("list after replay has %d jobs, want 2", len(jobs))
 	}
 }
