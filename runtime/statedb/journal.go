@@ -23,15 +23,19 @@ import (
 //
 // One goroutine writes the appended records to the current segment as soon
 // as they arrive, so a record reaches the operating system within
-// microseconds and survives the process being killed. Sync waits until
-// the records are also flushed to the disk, and callers waiting at the
-// same time share one flush.
+// microseconds and survives the process being killed; Written waits for
+// that. Another goroutine flushes the segment to the disk whenever a caller
+// waits in Sync, and callers waiting at the same time share one flush.
+// Writes go on while a flush runs.
 //
 // Each segment starts with journalMagic and holds records framed as
 //
 //	length   uint32, little endian, of the payload
-//	checksum uint32, CRC-32C of the payload
+//	checksum uint32, CRC-32C of the length's 4 bytes and the payload
 //	payload  length bytes
+//
+// The checksum covers the length so that a run of zero bytes, which some
+// file systems leave after a crash, is not a valid empty record.
 //
 // A record cut short by a crash can only be at the end of the last segment,
 // because a segment is flushed before the next one is created. Opening the
@@ -45,20 +49,27 @@ type Journal struct {
 	// Replay reads the segments before it.
 	first uint64
 
-	mu       sync.Mutex
-	wake     chan struct{} // capacity 1: there is work for the writer
-	changed  chan struct{} // closed and replaced when a round ends
-	buf      []byte        // framed records not yet taken by the writer
-	spare    []byte        // the writer's last buffer, for reuse
-	appended uint64        // records appended
-	synced   uint64        // records flushed to disk
-	syncWant uint64        // records some caller waits to have flushed
-	rotate   []chan rotated
-	err      error // the first write or flush error; it stops the journal
-	closed   bool
-	seg      uint64   // number of the segment being written
-	f        *os.File // the segment being written
-	done     chan struct{}
+	// fileMu is held shared by a flush and exclusively by the writer while
+	// it replaces the segment, so that a flush never uses a closed file.
+	fileMu sync.RWMutex
+
+	mu         sync.Mutex
+	writeWake  chan struct{} // capacity 1: there is work for the writer
+	flushWake  chan struct{} // capacity 1: there is work for the flusher
+	changed    chan struct{} // closed and replaced when written or synced grows, or on error
+	buf        []byte        // framed records not yet taken by the writer
+	spare      []byte        // the writer's last buffer, for reuse
+	appended   uint64        // records appended
+	written    uint64        // records written to a segment
+	synced     uint64        // records flushed to disk
+	syncWant   uint64        // records some caller waits to have flushed
+	rotate     []chan rotated
+	err        error // the first write or flush error, which stops the journal
+	closed     bool
+	writerDone bool
+	seg        uint64   // number of the segment being written
+	f          *os.File // the segment being written
+	wg         sync.WaitGroup
 }
 
 type rotated struct {
@@ -78,11 +89,18 @@ const headerSize = 8
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// recordChecksum returns the checksum of a record's framing for payload.
+func recordChecksum(payload []byte) uint32 {
+	var n [4]byte
+	binary.LittleEndian.PutUint32(n[:], uint32(len(payload)))
+	return crc32.Update(crc32.Checksum(n[:], castagnoli), castagnoli, payload)
+}
+
 // ErrJournalCorrupt is returned by Replay for a segment with a bad record
 // before its end, or one that is not a journal segment.
 var ErrJournalCorrupt = errors.New("journal segment is corrupt")
 
-// ErrJournalClosed is returned by the methods of a closed Journal.
+// ErrJournalClosed is returned by Append and Rotate after Close.
 var ErrJournalClosed = errors.New("journal is closed")
 
 const segmentSuffix = ".journal"
@@ -126,9 +144,11 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 		return nil, err
 	}
 	j.f, j.seg = f, j.first
-	j.wake = make(chan struct{}, 1)
-	j.done = make(chan struct{})
-	go j.run()
+	j.writeWake = make(chan struct{}, 1)
+	j.flushWake = make(chan struct{}, 1)
+	j.wg.Add(2)
+	go j.runWriter()
+	go j.runFlusher()
 	return j, nil
 }
 
@@ -213,7 +233,7 @@ func scanSegment(data []byte, fn func(rec []byte) error) (int, error) {
 			return off, fmt.Errorf("record of %d bytes cut short", n)
 		}
 		rec := data[off+headerSize : off+headerSize+int(n)]
-		if crc32.Checksum(rec, castagnoli) != sum {
+		if recordChecksum(rec) != sum {
 			return off, errors.New("record checksum mismatch")
 		}
 		if fn != nil {
@@ -303,42 +323,54 @@ func (j *Journal) Replay(fn func(rec []byte) error) error {
 	return nil
 }
 
-// Append adds a record to the journal. The writer goroutine writes it to
-// the current segment at once; call Sync to wait until it is on disk.
-// Records appended by one goroutine keep their order. It returns the
+// Append adds a record to the journal and returns its sequence number,
+// counting from 1. The writer goroutine writes it to the current segment
+// at once: call Written to wait for that, and Sync to wait until it is on
+// disk. Records appended by one goroutine keep their order. It returns the
 // journal's write error, if any, or ErrJournalClosed.
-func (j *Journal) Append(rec []byte) error {
+func (j *Journal) Append(rec []byte) (uint64, error) {
 	if j.dir == "" {
-		return nil
+		return 0, nil
 	}
 	if len(rec) > maxRecord {
-		return fmt.Errorf("append journal record of %d bytes: over the limit of %d", len(rec), maxRecord)
+		return 0, fmt.Errorf("append journal record of %d bytes: over the limit of %d", len(rec), maxRecord)
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
-		return ErrJournalClosed
+		return 0, ErrJournalClosed
 	}
 	if j.err != nil {
-		return j.err
+		return 0, j.err
 	}
 	idle := len(j.buf) == 0
 	j.buf = binary.LittleEndian.AppendUint32(j.buf, uint32(len(rec)))
-	j.buf = binary.LittleEndian.AppendUint32(j.buf, crc32.Checksum(rec, castagnoli))
+	j.buf = binary.LittleEndian.AppendUint32(j.buf, recordChecksum(rec))
 	j.buf = append(j.buf, rec...)
 	j.appended++
 	if idle {
-		j.poke()
+		poke(j.writeWake)
 	}
-	return nil
+	return j.appended, nil
 }
 
-// poke wakes the writer. The caller holds mu.
-func (j *Journal) poke() {
+// poke wakes the goroutine waiting on ch without blocking.
+func poke(ch chan struct{}) {
 	select {
-	case j.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
+}
+
+// Written returns once the record with sequence number seq, and every one
+// before it, is written to a segment, where it survives the process being
+// killed but not the machine losing power. It returns the journal's write
+// error, or the context's error when ctx ends first.
+func (j *Journal) Written(ctx context.Context, seq uint64) error {
+	if j.dir == "" {
+		return nil
+	}
+	return j.await(ctx, func() bool { return j.written >= seq }, "write journal record")
 }
 
 // Sync returns once every record appended before the call is on disk.
@@ -352,21 +384,35 @@ func (j *Journal) Sync(ctx context.Context) error {
 	target := j.appended
 	if target > j.syncWant {
 		j.syncWant = target
-		j.poke()
+		poke(j.flushWake)
 	}
-	for j.synced < target && j.err == nil {
+	j.mu.Unlock()
+	return j.await(ctx, func() bool { return j.synced >= target }, "sync journal")
+}
+
+// await waits until done, called with mu held, reports true, or the
+// journal fails, or ctx ends.
+func (j *Journal) await(ctx context.Context, done func() bool, op string) error {
+	j.mu.Lock()
+	for !done() && j.err == nil {
 		ch := j.changed
 		j.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("sync journal: %w", ctx.Err())
+			return fmt.Errorf("%s: %w", op, ctx.Err())
 		}
 		j.mu.Lock()
 	}
 	err := j.err
 	j.mu.Unlock()
 	return err
+}
+
+// broadcast wakes every waiter in await. The caller holds mu.
+func (j *Journal) broadcast() {
+	close(j.changed)
+	j.changed = make(chan struct{})
 }
 
 // Rotate flushes the current segment and starts the next one. It returns
@@ -389,16 +435,23 @@ func (j *Journal) Rotate() (uint64, error) {
 		return 0, err
 	}
 	j.rotate = append(j.rotate, ch)
-	j.poke()
+	poke(j.writeWake)
 	j.mu.Unlock()
 	r := <-ch
 	return r.seg, r.err
 }
 
-// Remove deletes the segments numbered upTo and below.
+// Remove deletes the segments numbered upTo and below. upTo must be below
+// the segment being written, as the number that Rotate returns is.
 func (j *Journal) Remove(upTo uint64) error {
 	if j.dir == "" {
 		return nil
+	}
+	j.mu.Lock()
+	current := j.seg
+	j.mu.Unlock()
+	if upTo >= current {
+		return fmt.Errorf("remove journal segments up to %d: segment %d is being written; remove only segments that Rotate returned", upTo, current)
 	}
 	segs, err := listSegments(j.dir)
 	if err != nil {
@@ -420,8 +473,9 @@ func (j *Journal) Remove(upTo uint64) error {
 	return syncDir(j.dir)
 }
 
-// Close writes and flushes the records appended so far, stops the writer
-// and closes the current segment. Further calls return nil.
+// Close writes and flushes the records appended so far, stops the
+// journal's goroutines and closes the current segment. Further calls
+// return nil.
 func (j *Journal) Close() error {
 	if j.dir == "" {
 		return nil
@@ -433,9 +487,10 @@ func (j *Journal) Close() error {
 	}
 	j.closed = true
 	j.syncWant = j.appended
-	j.poke()
+	poke(j.writeWake)
+	poke(j.flushWake)
 	j.mu.Unlock()
-	<-j.done
+	j.wg.Wait()
 
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -446,19 +501,30 @@ func (j *Journal) Close() error {
 	return err
 }
 
-// run is the writer goroutine. Each round takes every record appended
-// since the last one, writes them with one system call and, when a caller
-// waits in Sync or Rotate, flushes the segment.
-func (j *Journal) run() {
-	defer close(j.done)
+// fail records err as the journal's error unless it has one. The caller
+// holds mu.
+func (j *Journal) fail(err error, seg uint64) {
+	if j.err == nil {
+		j.err = fmt.Errorf("write journal segment %s: %w: check the disk; restart execvault to recover from the journal",
+			segmentName(j.dir, seg), err)
+	}
+}
+
+// runWriter is the writer goroutine. Each round takes every record
+// appended since the last one and writes them with one system call. A
+// rotation flushes the segment and creates the next one.
+func (j *Journal) runWriter() {
+	defer j.wg.Done()
 	for {
 		j.mu.Lock()
-		for !j.closed && len(j.buf) == 0 && j.syncWant <= j.synced && len(j.rotate) == 0 {
+		for !j.closed && len(j.buf) == 0 && len(j.rotate) == 0 {
 			j.mu.Unlock()
-			<-j.wake
+			<-j.writeWake
 			j.mu.Lock()
 		}
-		if j.closed && len(j.buf) == 0 && j.syncWant <= j.synced && len(j.rotate) == 0 {
+		if j.closed && len(j.buf) == 0 && len(j.rotate) == 0 {
+			j.writerDone = true
+			poke(j.flushWake)
 			j.mu.Unlock()
 			return
 		}
@@ -466,7 +532,6 @@ func (j *Journal) run() {
 		j.buf = j.spare[:0]
 		j.spare = nil
 		high := j.appended
-		flush := j.syncWant > j.synced || len(j.rotate) > 0
 		rotate := j.rotate
 		j.rotate = nil
 		failed := j.err != nil
@@ -474,30 +539,33 @@ func (j *Journal) run() {
 		j.mu.Unlock()
 
 		var err error
-		if !failed {
-			err = j.writeRound(f, data, flush)
+		if !failed && len(data) > 0 {
+			_, err = f.Write(data)
 		}
-		var next *os.File
+		rotatedOK := false
 		if err == nil && !failed && len(rotate) > 0 {
-			next, err = createSegment(j.dir, seg+1)
+			err = j.replaceSegment(f, seg)
+			rotatedOK = err == nil
 		}
 
 		j.mu.Lock()
 		if cap(data) <= 1<<20 {
 			j.spare = data[:0]
 		}
-		if err != nil && j.err == nil {
-			j.err = fmt.Errorf("write journal segment %s: %w: check the disk; restart execvault to recover from the journal", segmentName(j.dir, seg), err)
+		if err != nil {
+			j.fail(err, seg)
 		}
-		if next != nil {
-			_ = f.Close()
-			j.f, j.seg = next, seg+1
+		if j.err == nil {
+			j.written = high
+			if rotatedOK {
+				// The old segment was flushed before it was replaced.
+				j.synced = max(j.synced, high)
+			}
+			if j.syncWant > j.synced {
+				poke(j.flushWake)
+			}
 		}
-		if j.err == nil && flush {
-			j.synced = high
-		}
-		close(j.changed)
-		j.changed = make(chan struct{})
+		j.broadcast()
 		jerr := j.err
 		j.mu.Unlock()
 		for _, ch := range rotate {
@@ -506,14 +574,61 @@ func (j *Journal) run() {
 	}
 }
 
-func (j *Journal) writeRound(f *os.File, data []byte, flush bool) error {
-	if len(data) > 0 {
-		if _, err := f.Write(data); err != nil {
-			return err
+// replaceSegment flushes f, segment seg, creates segment seg+1 and makes
+// it the current one. It waits for a flush in progress.
+func (j *Journal) replaceSegment(f *os.File, seg uint64) error {
+	j.fileMu.Lock()
+	defer j.fileMu.Unlock()
+	if err := fdatasync(f); err != nil {
+		return err
+	}
+	next, err := createSegment(j.dir, seg+1)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	j.f, j.seg = next, seg+1
+	j.mu.Unlock()
+	_ = f.Close()
+	return nil
+}
+
+// runFlusher is the flusher goroutine. It flushes the current segment
+// whenever a caller waits for records that are written but not flushed.
+// The records of earlier segments were flushed when they were replaced.
+func (j *Journal) runFlusher() {
+	defer j.wg.Done()
+	for {
+		j.mu.Lock()
+		due := func() bool { return j.syncWant > j.synced && j.written > j.synced }
+		for j.err == nil && !due() && !j.writerDone {
+			j.mu.Unlock()
+			<-j.flushWake
+			j.mu.Lock()
 		}
+		if j.err != nil || !due() {
+			// The journal failed, or the writer stopped with nothing
+			// left to flush.
+			j.mu.Unlock()
+			return
+		}
+		target := j.written
+		j.mu.Unlock()
+
+		j.fileMu.RLock()
+		j.mu.Lock()
+		f, seg := j.f, j.seg
+		j.mu.Unlock()
+		err := fdatasync(f)
+		j.fileMu.RUnlock()
+
+		j.mu.Lock()
+		if err != nil {
+			j.fail(err, seg)
+		} else {
+			j.synced = max(j.synced, target)
+		}
+		j.broadcast()
+		j.mu.Unlock()
 	}
-	if !flush {
-		return nil
-	}
-	return fdatasync(f)
 }

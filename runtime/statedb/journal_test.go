@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -31,19 +30,9 @@ func openJournal(t *testing.T, dir string) *Journal {
 	return j
 }
 
-// appendRecord appends rec to j and returns Append's error. It passes
-// Append's results on as a list, so it compiles whether or not Append also
-// returns the record's sequence number.
+// appendRecord appends rec to j and returns Append's error.
 func appendRecord(j *Journal, rec []byte) error {
-	return lastError(j.Append(rec))
-}
-
-// lastError returns the last of results as an error, nil when it is nil.
-func lastError(results ...any) error {
-	if len(results) == 0 {
-		return nil
-	}
-	err, _ := results[len(results)-1].(error)
+	_, err := j.Append(rec)
 	return err
 }
 
@@ -64,7 +53,7 @@ func replayAll(t *testing.T, j *Journal) [][]byte {
 // frameRecord returns rec framed as a segment stores it.
 func frameRecord(rec []byte) []byte {
 	b := binary.LittleEndian.AppendUint32(nil, uint32(len(rec)))
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(rec, castagnoli))
+	b = binary.LittleEndian.AppendUint32(b, recordChecksum(rec))
 	return append(b, rec...)
 }
 
@@ -534,6 +523,86 @@ func TestJournalRemoveNothing(t *testing.T) {
 	}
 	if got := segmentFiles(t, dir); !slices.Equal(got, before) {
 		t.Errorf("segments after Remove(0) = %q, want %q", got, before)
+	}
+}
+
+// TestJournalZeroTailIsNotRecords appends zero bytes after the last
+// record, as a file system can leave after a crash: they must not replay
+// as empty records.
+func TestJournalZeroTailIsNotRecords(t *testing.T) {
+	dir := t.TempDir()
+	seg := writeJournal(t, dir, [][]byte{[]byte("a")})
+	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j := openJournal(t, dir)
+	if got := replayAll(t, j); len(got) != 1 {
+		t.Errorf("replayed %d records, want 1", len(got))
+	}
+}
+
+// TestJournalRemoveRejectsCurrentSegment asks Remove for the segment being
+// written: it must refuse and keep the records written to it.
+func TestJournalRemoveRejectsCurrentSegment(t *testing.T) {
+	dir := t.TempDir()
+	j, err := OpenJournal(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Remove(j.first); err == nil {
+		t.Errorf("Remove(%d) of the segment being written = nil, want an error", j.first)
+	}
+	if err := appendRecord(j, []byte("after remove")); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := replayAll(t, openJournal(t, dir)); len(got) != 1 {
+		t.Errorf("replayed %d records, want 1", len(got))
+	}
+}
+
+// TestJournalCloseAfterWriteError makes the segment's writes fail: Sync
+// must return the error, and Close must still return.
+func TestJournalCloseAfterWriteError(t *testing.T) {
+	dir := t.TempDir()
+	j, err := OpenJournal(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readOnly, err := os.Open(segmentName(dir, j.first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.mu.Lock()
+	writable := j.f
+	j.f = readOnly
+	j.mu.Unlock()
+	defer writable.Close()
+
+	if err := appendRecord(j, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Sync(t.Context()); err == nil {
+		t.Fatal("Sync = nil, want the write error")
+	}
+	done := make(chan error, 1)
+	go func() { done <- j.Close() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Close = nil, want the write error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return within 10 s after a write error")
 	}
 }
 
