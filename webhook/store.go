@@ -545,8 +545,9 @@ func (s *store) current(id string) (j Job, version uint64, from *change, base *i
 // commit makes next the job's pending state, one version above the state
 // that current returned with version, from and base, and appends its
 // record to the journal. With deleted set it records the job's deletion.
-// The caller holds the job's lock.
-func (s *store) commit(next Job, version uint64, from *change, base *indexed, deleted bool) error {
+// It returns the record's journal sequence number. The caller holds the
+// job's lock.
+func (s *store) commit(next Job, version uint64, from *change, base *indexed, deleted bool) (uint64, error) {
 	kind := byte(recordJob)
 	if deleted {
 		kind = recordDelete
@@ -639,7 +640,14 @@ func (s *store) insert(j Job) (Job, bool, error) {
 		return Job{}, false, err
 	}
 	stored := j.clone()
-	if err := s.commit(stored, version, from, nil, false); err != nil {
+	seq, err := s.commit(stored, version, from, nil, false)
+	if err == nil {
+		// A job is in the journal's file before its first attempt can
+		// start, so that killing the process cannot lose a job that a
+		// receiver has seen.
+		err = s.journal.Written(context.Background(), seq)
+	}
+	if err != nil {
 		return Job{}, false, err
 	}
 	return j, true, nil
@@ -662,7 +670,7 @@ func (s *store) update(id string, fn func(*Job) error) (Job, error) {
 		}
 		return Job{}, err
 	}
-	if err := s.commit(j, version, from, base, false); err != nil {
+	if _, err := s.commit(j, version, from, base, false); err != nil {
 		return Job{}, err
 	}
 	return j.clone(), nil
@@ -849,5 +857,6 @@ func (s *store) deleteIfFinished(key []byte, cutoff time.Time) (bool, error) {
 	if !j.Status.Finished() || !j.UpdatedAt.Before(cutoff) {
 		return false, nil
 	}
-	return true, s.commit(j, version, from, base, true)
+	_, err = s.commit(j, version, from, base, true)
+	return err == nil, err
 }
