@@ -442,8 +442,10 @@ func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
 	}
 
 	number := j.AttemptsInRound() + 1
-	d.log.Debug("webhook attempt started", "job_id", j.ID, "executor", j.Executor, "url", j.URL,
-		"round", j.Round, "attempt", number, "headers", attemptHeaders(j))
+	if d.log.Enabled(ctx, slog.LevelDebug) {
+		d.log.Debug("webhook attempt started", "job_id", j.ID, "executor", j.Executor, "url", j.URL,
+			"round", j.Round, "attempt", number, "headers", attemptHeaders(j))
+	}
 	out := d.deliver(ctx, j, number)
 
 	if out.aborted && !errors.Is(context.Cause(ctx), errCanceledByUser) {
@@ -517,6 +519,9 @@ func (d *Dispatcher) retryDelay(p Policy, failures int, out outcome) time.Durati
 }
 
 func (d *Dispatcher) logAttempt(j Job, a Attempt) {
+	if a.Error == "" && !d.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
 	log := d.log.With("job_id", j.ID, "executor", j.Executor, "url", j.URL, "round", a.Round,
 		"attempt", a.Number, "status_code", a.StatusCode, "duration", a.Duration)
 	switch {
