@@ -108,7 +108,13 @@ func BenchmarkEventToWebhook(b *testing.B) {
 	}
 	b.Cleanup(func() { db.Close() })
 	resolver := StoreSecrets{Store: store}
-	d, err := webhook.NewDispatcher(db, webhook.DefaultConfig(), resolver, quiet)
+	// The dispatcher may have as many attempts in flight to the sink as
+	// BenchmarkBarePost has callers. Its default of 8 per destination
+	// would measure that limit instead of the delivery path.
+	wcfg := webhook.DefaultConfig()
+	wcfg.Workers = benchParallelism[len(benchParallelism)-1] * goruntime.GOMAXPROCS(0)
+	wcfg.PerHostConcurrency = wcfg.Workers
+	d, err := webhook.NewDispatcher(db, wcfg, resolver, quiet)
 	if err != nil {
 		b.Fatal(err)
 	}

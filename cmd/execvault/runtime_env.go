@@ -229,7 +229,11 @@ func (e *runtimeEnv) close(ctx context.Context) {
 		_ = e.rt.Close(ctx)
 	}
 	if e.dispatcher != nil {
-		_ = e.dispatcher.Close()
+		if err := e.dispatcher.Close(); err != nil {
+			// The journal keeps the jobs' changes, and the next start
+			// replays them.
+			e.log.Warn("webhook dispatcher did not close cleanly", "error", err)
+		}
 	}
 	if e.state != nil {
 		_ = e.state.Close()
