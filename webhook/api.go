@@ -29,8 +29,42 @@ import (
 // secrets fail the stored job at its first attempt, so that they show up in
 // its history.
 func (d *Dispatcher) Enqueue(ctx context.Context, job Job) (Job, error) {
+	stored, err := d.submit(ctx, job, "enqueue")
+	if err != nil {
+		return Job{}, err
+	}
+	if err := d.store.sync(ctx); err != nil {
+		return stored, fmt.Errorf("enqueue job %q: stored, but not known to be on disk: %w", stored.ID, err)
+	}
+	return stored, nil
+}
+
+// Submit stores and schedules job as Enqueue does, but returns without
+// waiting for the flush to disk: the job is in the journal's file, where
+// it survives the process being killed, and a power failure could lose it
+// until Sync returns. A caller that stores many jobs submits them all and
+// then calls Sync once. It returns the errors of Enqueue except the
+// flush's.
+func (d *Dispatcher) Submit(ctx context.Context, job Job) (Job, error) {
+	return d.submit(ctx, job, "submit")
+}
+
+// Sync returns once every job stored by Submit, Enqueue, Retry or Cancel
+// before the call is on disk, after a flush it shares with concurrent
+// calls. It returns the flush's error, or the context's error when ctx ends
+// first.
+func (d *Dispatcher) Sync(ctx context.Context) error {
+	if err := d.store.sync(ctx); err != nil {
+		return fmt.Errorf("sync jobs: %w", err)
+	}
+	return nil
+}
+
+// submit is Submit and the first half of Enqueue; op names the operation
+// in errors.
+func (d *Dispatcher) submit(ctx context.Context, job Job, op string) (Job, error) {
 	if err := ctx.Err(); err != nil {
-		return Job{}, fmt.Errorf("enqueue job: %w", err)
+		return Job{}, fmt.Errorf("%s job: %w", op, err)
 	}
 	if job.ID == "" {
 		job.ID = newJobID()
@@ -52,19 +86,16 @@ func (d *Dispatcher) Enqueue(ctx context.Context, job Job) (Job, error) {
 
 	stored, created, err := d.store.insert(job)
 	if err != nil {
-		return Job{}, fmt.Errorf("enqueue job %q: %w", job.ID, err)
+		return Job{}, fmt.Errorf("%s job %q: %w", op, job.ID, err)
 	}
 	if !created {
 		d.log.Debug("webhook job already enqueued", "job_id", stored.ID, "executor", stored.Executor, "status", stored.Status)
 		return stored, nil
 	}
 	d.log.Debug("webhook job enqueued", "job_id", stored.ID, "executor", stored.Executor, "event_id", stored.EventID, "url", stored.URL)
-	// The job is committed, so it is delivered even when the flush fails.
-	// The error then reports that a power failure could lose it.
+	// The job is in the journal, so it is delivered even when the flush
+	// fails. Enqueue then reports that a power failure could lose it.
 	d.schedule(stored.ID, stored.URL, stored.NextAttemptAt)
-	if err := d.store.sync(ctx); err != nil {
-		return stored.clone(), fmt.Errorf("enqueue job %q: stored, but not known to be on disk: %w", stored.ID, err)
-	}
 	return stored.clone(), nil
 }
 

@@ -1,10 +1,13 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -460,4 +463,79 @@ func TestJobsShowsAttemptInFlightAsRunning(t *testing.T) {
 	if jobs, err := h.d.Jobs(ctx, "crm-sync", StatusRunning); err != nil || len(jobs) != 0 {
 		t.Errorf("Jobs(RUNNING) after delivery = %v, %v; want none", jobs, err)
 	}
+}
+
+// TestSubmitThenSync submits jobs without waiting for each flush, syncs
+// once, and abandons the store as a killed process would: every job must
+// come back from the journal, and be delivered after a restart.
+func TestSubmitThenSync(t *testing.T) {
+	rc := newReceiver(t, statusAlways(http.StatusNoContent))
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	h := newHarness(t, db, testConfig(), nil)
+	ids := []string{"job-a", "job-b", "job-c"}
+	for _, id := range ids {
+		got, err := h.d.Submit(t.Context(), Job{ID: id, Executor: "crm-sync", URL: rc.URL, Body: []byte(`{}`)})
+		if err != nil {
+			t.Fatalf("submit %s: %v", id, err)
+		}
+		if got.Status != StatusPending {
+			t.Errorf("submitted %s has status %s, want PENDING", id, got.Status)
+		}
+		// Submit returns once the job is in the journal's file.
+		if !journalFilesContain(t, filepath.Join(dir, journalDir), id) {
+			t.Errorf("journal files lack %s after Submit returned", id)
+		}
+	}
+	if err := h.d.Sync(t.Context()); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	abandon(t, h.d.store)
+	if err := db.Close(); err != nil {
+		t.Fatalf("close database: %v", err)
+	}
+
+	h = startDispatcher(t, openDB(t, dir), testConfig(), nil)
+	for _, id := range ids {
+		done, err := h.d.Wait(t.Context(), id)
+		if err != nil {
+			t.Fatalf("wait %s: %v", id, err)
+		}
+		if done.Status != StatusSuccess {
+			t.Errorf("job %s after restart is %s, want SUCCESS", id, done.Status)
+		}
+	}
+	if n := rc.count.Load(); n != int64(len(ids)) {
+		t.Errorf("receiver got %d requests, want %d", n, len(ids))
+	}
+}
+
+func TestSubmitRejectsInvalidJob(t *testing.T) {
+	h := newHarness(t, nil, testConfig(), nil)
+	_, err := h.d.Submit(t.Context(), Job{ID: "job-1", URL: "http://127.0.0.1:1/"})
+	if !errors.Is(err, ErrInvalidJob) {
+		t.Fatalf("submit without executor = %v, want ErrInvalidJob", err)
+	}
+	if _, err := h.d.Job(t.Context(), "job-1"); !errors.Is(err, ErrJobNotFound) {
+		t.Errorf("rejected job lookup = %v, want ErrJobNotFound", err)
+	}
+}
+
+// journalFilesContain reports whether a file in dir contains s.
+func journalFilesContain(t *testing.T, dir, s string) bool {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte(s)) {
+			return true
+		}
+	}
+	return false
 }
