@@ -21,6 +21,25 @@ type Deliverer interface {
 	Wait(ctx context.Context, id string) (webhook.Job, error)
 }
 
+// BatchDeliverer is a Deliverer that can store jobs without a flush to
+// disk each, and flush them together. *webhook.Dispatcher implements it.
+type BatchDeliverer interface {
+	Deliverer
+	// Submit stores job and schedules its delivery, like Enqueue, but
+	// does not wait for the flush.
+	Submit(ctx context.Context, job webhook.Job) (webhook.Job, error)
+	// Sync returns once every job stored before the call is on disk.
+	Sync(ctx context.Context) error
+}
+
+// submitter is the Deliverer that Server.Process fires a batch of events
+// with: Enqueue submits, and Process syncs once for the whole batch.
+type submitter struct{ BatchDeliverer }
+
+func (s submitter) Enqueue(ctx context.Context, job webhook.Job) (webhook.Job, error) {
+	return s.Submit(ctx, job)
+}
+
 // URLRewrite replaces the prefix From of a webhook URL with To, so that
 // recorded events can be replayed against a local receiver.
 type URLRewrite struct {

@@ -164,34 +164,33 @@ func (s *Server) notify() {
 	}
 }
 
+// processBatch bounds the events that Process fires before it waits for
+// their webhook jobs to reach the disk and marks them done. One flush per
+// batch, rather than per event, lets a backlog run at the speed of the
+// executors instead of the disk's flush latency.
+const processBatch = 256
+
 // Process fires the executors for every pending event of the log, in
 // order, and marks each done once its webhook jobs are stored, until ctx
 // is done. Events left pending by a crash are processed at start; job ids
 // derive from event ids, so an event processed twice makes no second job.
+//
+// When the Deliverer is a BatchDeliverer, Process submits the jobs of up
+// to processBatch events, waits for one flush, and then marks the events
+// done, so that an event is never marked done before its jobs are on
+// disk.
 func (s *Server) Process(ctx context.Context) error {
 	for {
 		pending, err := s.cfg.Events.Pending(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("read pending events failed", "error", err)
 		}
-		for _, le := range pending {
-			if ctx.Err() != nil {
-				return nil
+		for len(pending) > 0 && ctx.Err() == nil {
+			n := min(len(pending), processBatch)
+			if !s.processEvents(ctx, pending[:n]) {
+				break
 			}
-			ev := le.Event
-			firings := s.rt.HandleRecordEvent(ctx, s.cfg.Deliverer, &ev, DispatchOptions{Rewrites: s.cfg.Rewrites})
-			for _, f := range firings {
-				if f.State == FiringFailed {
-					s.log.Error("firing failed", "executor", f.Executor, "event_id", ev.ID, "error", f.Err)
-				}
-			}
-			if ctx.Err() != nil {
-				// Leave the event pending; it runs again at the next start.
-				return nil
-			}
-			if err := s.cfg.Events.MarkDone(ctx, le.Seq); err != nil {
-				s.log.Error("mark event done failed", "event_id", ev.ID, "seq", le.Seq, "error", err)
-			}
+			pending = pending[n:]
 		}
 		select {
 		case <-ctx.Done():
@@ -200,6 +199,48 @@ func (s *Server) Process(ctx context.Context) error {
 		case <-time.After(5 * time.Second):
 		}
 	}
+}
+
+// processEvents fires the executors for events and marks them done. It
+// reports false when the events must stay pending: ctx ended, or their
+// jobs could not be flushed to disk.
+func (s *Server) processEvents(ctx context.Context, events []triggers.LoggedEvent) bool {
+	deliverer := s.cfg.Deliverer
+	batch, batched := deliverer.(BatchDeliverer)
+	if batched {
+		deliverer = submitter{batch}
+	}
+	for i := range events {
+		if ctx.Err() != nil {
+			// Leave the events pending; they run again at the next start.
+			return false
+		}
+		ev := events[i].Event
+		firings := s.rt.HandleRecordEvent(ctx, deliverer, &ev, DispatchOptions{Rewrites: s.cfg.Rewrites})
+		for _, f := range firings {
+			if f.State == FiringFailed {
+				s.log.Error("firing failed", "executor", f.Executor, "event_id", ev.ID, "error", f.Err)
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	if batched {
+		if err := batch.Sync(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("flush webhook jobs failed; the events stay pending and run again",
+					"events", len(events), "first_event_id", events[0].Event.ID, "error", err)
+			}
+			return false
+		}
+	}
+	for _, le := range events {
+		if err := s.cfg.Events.MarkDone(ctx, le.Seq); err != nil {
+			s.log.Error("mark event done failed", "event_id", le.Event.ID, "seq", le.Seq, "error", err)
+		}
+	}
+	return true
 }
 
 // handleHook runs an incoming webhook trigger.

@@ -1,0 +1,161 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/execvault/execvault/runtime/statedb"
+	"github.com/execvault/execvault/triggers"
+	"github.com/execvault/execvault/webhook"
+)
+
+// batchRecorder is a BatchDeliverer that records the order of its calls
+// and how many events were still pending at each Sync.
+type batchRecorder struct {
+	recordingDeliverer
+	events *triggers.EventLog
+
+	mu            sync.Mutex
+	submitted     int
+	enqueued      int
+	syncs         int
+	pendingAtSync []int
+	syncErr       error
+}
+
+func (d *batchRecorder) Enqueue(ctx context.Context, job webhook.Job) (webhook.Job, error) {
+	d.mu.Lock()
+	d.enqueued++
+	d.mu.Unlock()
+	return d.recordingDeliverer.Enqueue(ctx, job)
+}
+
+func (d *batchRecorder) Submit(ctx context.Context, job webhook.Job) (webhook.Job, error) {
+	d.mu.Lock()
+	d.submitted++
+	d.mu.Unlock()
+	return d.recordingDeliverer.Enqueue(ctx, job)
+}
+
+func (d *batchRecorder) Sync(ctx context.Context) error {
+	pending, err := d.events.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.syncs++
+	d.pendingAtSync = append(d.pendingAtSync, len(pending))
+	return d.syncErr
+}
+
+// newBatchServer returns a server over an in-memory event log holding n
+// created-order events, for the echo guest, which fires on each.
+func newBatchServer(t *testing.T, n int, deliverer func(*triggers.EventLog) Deliverer) (*Server, *triggers.EventLog) {
+	t.Helper()
+	db, err := statedb.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	events, err := triggers.OpenEventLog(t.Context(), db, triggers.EventLogConfig{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]triggers.RecordEvent, n)
+	for i := range batch {
+		batch[i] = *orderCreated(fmt.Sprintf("evt-%d", i))
+	}
+	if _, err := events.Append(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	rt := newTestRuntime(t, testConfig(copyPlugins(t, "echo.wasm")))
+	srv, err := NewServer(rt, ServerConfig{Deliverer: deliverer(events), Events: events, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, events
+}
+
+func pendingCount(t *testing.T, events *triggers.EventLog) int {
+	t.Helper()
+	pending, err := events.Pending(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(pending)
+}
+
+// TestProcessBatchSyncsBeforeMarkingDone processes more events than one
+// batch holds: each batch submits its jobs, syncs once while every one of
+// its events is still pending, and only then marks them done.
+func TestProcessBatchSyncsBeforeMarkingDone(t *testing.T) {
+	total := processBatch + 44
+	d := &batchRecorder{}
+	srv, events := newBatchServer(t, total, func(l *triggers.EventLog) Deliverer { d.events = l; return d })
+	pending, err := events.Pending(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if ok := srv.processEvents(t.Context(), pending[:processBatch]); !ok {
+		t.Fatal("processEvents = false, want true")
+	}
+	if ok := srv.processEvents(t.Context(), pending[processBatch:]); !ok {
+		t.Fatal("processEvents of the rest = false, want true")
+	}
+
+	if d.submitted != total || d.enqueued != 0 {
+		t.Errorf("submitted %d jobs and enqueued %d, want %d and 0", d.submitted, d.enqueued, total)
+	}
+	if fmt.Sprint(d.pendingAtSync) != fmt.Sprint([]int{total, total - processBatch}) {
+		t.Errorf("events pending at each sync = %v, want [%d %d]", d.pendingAtSync, total, total-processBatch)
+	}
+	if n := pendingCount(t, events); n != 0 {
+		t.Errorf("%d events pending after processing, want 0", n)
+	}
+}
+
+// TestProcessBatchKeepsEventsWhenSyncFails makes the flush fail: no event
+// of the batch may be marked done, so they all run again.
+func TestProcessBatchKeepsEventsWhenSyncFails(t *testing.T) {
+	d := &batchRecorder{syncErr: errors.New("disk full")}
+	srv, events := newBatchServer(t, 10, func(l *triggers.EventLog) Deliverer { d.events = l; return d })
+	pending, err := events.Pending(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok := srv.processEvents(t.Context(), pending); ok {
+		t.Error("processEvents with a failing sync = true, want false")
+	}
+	if n := pendingCount(t, events); n != 10 {
+		t.Errorf("%d events pending after a failed sync, want 10", n)
+	}
+}
+
+// TestProcessEnqueuesWithPlainDeliverer uses a Deliverer without Submit:
+// every job is enqueued, which waits for its own flush, and the events are
+// marked done.
+func TestProcessEnqueuesWithPlainDeliverer(t *testing.T) {
+	d := &recordingDeliverer{}
+	srv, events := newBatchServer(t, 5, func(*triggers.EventLog) Deliverer { return d })
+	pending, err := events.Pending(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok := srv.processEvents(t.Context(), pending); !ok {
+		t.Fatal("processEvents = false, want true")
+	}
+	if len(d.jobs) != 5 {
+		t.Errorf("enqueued %d jobs, want 5", len(d.jobs))
+	}
+	if n := pendingCount(t, events); n != 0 {
+		t.Errorf("%d events pending after processing, want 0", n)
+	}
+}
