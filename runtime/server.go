@@ -235,10 +235,13 @@ func (s *Server) processEvents(ctx context.Context, events []triggers.LoggedEven
 			return false
 		}
 	}
-	for _, le := range events {
-		if err := s.cfg.Events.MarkDone(ctx, le.Seq); err != nil {
-			s.log.Error("mark event done failed", "event_id", le.Event.ID, "seq", le.Seq, "error", err)
-		}
+	seqs := make([]uint64, len(events))
+	for i, le := range events {
+		seqs[i] = le.Seq
+	}
+	if err := s.cfg.Events.MarkDone(ctx, seqs...); err != nil {
+		s.log.Error("mark events done failed", "events", len(events), "first_event_id", events[0].Event.ID,
+			"first_seq", seqs[0], "error", err)
 	}
 	return true
 }

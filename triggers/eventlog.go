@@ -346,31 +346,45 @@ func (l *EventLog) PendingPage(ctx context.Context, afterSeq uint64, limit int) 
 	return events, nil
 }
 
-// MarkDone removes the pending event seq from the log. Its id stays
-// remembered for deduplication. It does not wait for a flush to disk: when
-// a crash loses the removal, the event is fired again at the next start,
-// which at-least-once delivery allows. It returns an error wrapping
-// ErrEventNotFound when no pending event has that sequence number, for
-// example because it was already marked done.
-func (l *EventLog) MarkDone(ctx context.Context, seq uint64) error {
+// MarkDone removes the pending events seqs from the log, in one
+// transaction. Their ids stay remembered for deduplication. It does not
+// wait for a flush to disk: when a crash loses the removal, the events are
+// fired again at the next start, which at-least-once delivery allows. A
+// sequence number with no pending event, for example because it was
+// already marked done, is skipped, and MarkDone then returns an error
+// wrapping ErrEventNotFound that names the first one, after removing the
+// others.
+func (l *EventLog) MarkDone(ctx context.Context, seqs ...uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
+	var missing []uint64
 	err := l.db.Update(func(txn *badger.Txn) error {
-		key := queueKey(seq)
-		if _, err := txn.Get(key); err != nil {
-			return err
+		missing = missing[:0]
+		for _, seq := range seqs {
+			key := queueKey(seq)
+			_, err := txn.Get(key)
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				missing = append(missing, seq)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := txn.Delete(key); err != nil {
+				return err
+			}
 		}
-		return txn.Delete(key)
+		return nil
 	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return fmt.Errorf("mark event %d done: %w: it is not pending", seq, ErrEventNotFound)
-	}
 	if err != nil {
-		return fmt.Errorf("mark event %d done: %w", seq, err)
+		return fmt.Errorf("mark %d events done: %w", len(seqs), err)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("mark event %d done: %w: it is not pending (%d of %d events were not)", missing[0], ErrEventNotFound, len(missing), len(seqs))
 	}
 	return nil
 }

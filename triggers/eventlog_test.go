@@ -105,6 +105,15 @@ func TestEventLogAppendPendingDone(t *testing.T) {
 	if len(res.Accepted) != 0 {
 		t.Errorf("redelivered done event was accepted: %+v", res.Accepted)
 	}
+
+	// Several at once: the pending ones go, and the error names the
+	// first sequence number that was not pending.
+	err = l.MarkDone(ctx, 1, 2, 4, 99)
+	if !errors.Is(err, ErrEventNotFound) || !strings.Contains(err.Error(), "event 2 ") {
+		t.Errorf("MarkDone(1, 2, 4, 99) = %v, want ErrEventNotFound naming event 2", err)
+	}
+	pending, _ = l.Pending(ctx)
+	assertSeqs(t, pending, 3)
 	assertKeyPrefixes(t, db, "event/", "eventid/")
 }
 
