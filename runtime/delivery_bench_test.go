@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/execvault/execvault/runtime/statedb"
 	"github.com/execvault/execvault/secrets"
 	"github.com/execvault/execvault/triggers"
@@ -66,16 +68,30 @@ func BenchmarkBarePost(b *testing.B) {
 	})
 }
 
-// BenchmarkEventToWebhook measures the whole path of one record event. It
-// runs the Wasm condition and body of the sync-to-external-crm example and
-// resolves two secret headers from the encrypted store. The job is flushed
-// to disk (group commit, shared with the concurrent callers) before
-// Enqueue returns, and the POST to a loopback sink is waited for until the
-// job is SUCCESS.
-func BenchmarkEventToWebhook(b *testing.B) {
+// deliveryBench is the setup that BenchmarkEventToWebhook and
+// BenchmarkIngestToWebhook share: an encrypted secret store with the two
+// secrets of the sync-to-external-crm example, a state database on disk,
+// a started dispatcher, a runtime with the example, and a loopback sink
+// that counts the requests it receives.
+type deliveryBench struct {
+	db   *badger.DB
+	d    *webhook.Dispatcher
+	rt   *Runtime
+	hits atomic.Int64
+	// target, when above zero, makes the sink send on reached once hits
+	// gets to it.
+	target  atomic.Int64
+	reached chan struct{}
+	// rewrites point the example's URL at the sink.
+	rewrites []URLRewrite
+	quiet    *slog.Logger
+}
+
+func newDeliveryBench(b *testing.B) *deliveryBench {
+	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	env := &deliveryBench{quiet: slog.New(slog.NewTextHandler(io.Discard, nil)), reached: make(chan struct{}, 1)}
 
 	key, err := secrets.GenerateMasterKey()
 	if err != nil {
@@ -84,7 +100,7 @@ func BenchmarkEventToWebhook(b *testing.B) {
 	scfg := secrets.DefaultConfig(filepath.Join(dir, "data"))
 	scfg.KeyFile = filepath.Join(dir, "master.key")
 	scfg.Getenv = func(string) string { return "" }
-	scfg.Logger = quiet
+	scfg.Logger = env.quiet
 	if err := secrets.WriteKeyFile(scfg.KeyFile, key); err != nil {
 		b.Fatal(err)
 	}
@@ -102,11 +118,11 @@ func BenchmarkEventToWebhook(b *testing.B) {
 		}
 	}
 
-	db, err := statedb.Open(filepath.Join(dir, "state"))
+	env.db, err = statedb.Open(filepath.Join(dir, "state"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { db.Close() })
+	b.Cleanup(func() { env.db.Close() })
 	resolver := StoreSecrets{Store: store}
 	// The dispatcher may have as many attempts in flight to the sink as
 	// BenchmarkBarePost has callers. Its default of 8 per destination
@@ -114,32 +130,57 @@ func BenchmarkEventToWebhook(b *testing.B) {
 	wcfg := webhook.DefaultConfig()
 	wcfg.Workers = benchParallelism[len(benchParallelism)-1] * goruntime.GOMAXPROCS(0)
 	wcfg.PerHostConcurrency = wcfg.Workers
-	d, err := webhook.NewDispatcher(db, wcfg, resolver, quiet)
+	env.d, err = webhook.NewDispatcher(env.db, wcfg, resolver, env.quiet)
 	if err != nil {
 		b.Fatal(err)
 	}
 	dctx, cancel := context.WithCancel(ctx)
-	b.Cleanup(func() { cancel(); d.Close() })
-	if err := d.Start(dctx); err != nil {
+	b.Cleanup(func() { cancel(); env.d.Close() })
+	if err := env.d.Start(dctx); err != nil {
 		b.Fatal(err)
 	}
 
 	cfg := testConfig(goExamplePlugins(b))
 	cfg.Limits.MemoryPages = 1024
 	cfg.Secrets = resolver
-	cfg.Logger = quiet
-	rt := newTestRuntime(b, cfg)
+	cfg.Logger = env.quiet
+	env.rt = newTestRuntime(b, cfg)
 
-	sink := newSink(b)
-	opts := DispatchOptions{Wait: true, Rewrites: []URLRewrite{{From: "https://crm.example.com", To: sink.URL}}}
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+		if env.hits.Add(1) == env.target.Load() {
+			env.reached <- struct{}{}
+		}
+	}))
+	b.Cleanup(sink.Close)
+	env.rewrites = []URLRewrite{{From: "https://crm.example.com", To: sink.URL}}
+	return env
+}
+
+// salesOrder returns a created salesOrder event that the example fires on.
+func salesOrder(n int64) triggers.RecordEvent {
+	id := fmt.Sprintf("so-%d", n)
+	return triggers.RecordEvent{ID: "evt-" + id, EventType: triggers.EventTypeCreated, TypeName: "salesOrder",
+		NewRecord: []byte(`{"id":"` + id + `","customerID":"c","totalPrice":200000,"status":"new","createdAt":"2026-01-01T00:00:00Z"}`)}
+}
+
+// BenchmarkEventToWebhook measures the whole path of one record event. It
+// runs the Wasm condition and body of the sync-to-external-crm example and
+// resolves two secret headers from the encrypted store. The job is flushed
+// to disk (group commit, shared with the concurrent callers) before
+// Enqueue returns, and the POST to a loopback sink is waited for until the
+// job is SUCCESS.
+func BenchmarkEventToWebhook(b *testing.B) {
+	env := newDeliveryBench(b)
+	ctx := context.Background()
+	opts := DispatchOptions{Wait: true, Rewrites: env.rewrites}
 	var seq atomic.Int64
 	runCallers(b, func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				id := fmt.Sprintf("so-%d", seq.Add(1))
-				ev := &triggers.RecordEvent{ID: "evt-" + id, EventType: triggers.EventTypeCreated, TypeName: "salesOrder",
-					NewRecord: []byte(`{"id":"` + id + `","customerID":"c","totalPrice":200000,"status":"new","createdAt":"2026-01-01T00:00:00Z"}`)}
-				firings := rt.HandleRecordEvent(ctx, d, ev, opts)
+				ev := salesOrder(seq.Add(1))
+				firings := env.rt.HandleRecordEvent(ctx, env.d, &ev, opts)
 				if len(firings) != 1 || firings[0].State != FiringDelivered {
 					b.Errorf("firings = %+v, want one delivered", firings)
 					return
@@ -147,4 +188,51 @@ func BenchmarkEventToWebhook(b *testing.B) {
 			}
 		})
 	})
+}
+
+// ingestBatch is the number of events per Append in
+// BenchmarkIngestToWebhook, as a client posting to /v1/events might send.
+const ingestBatch = 100
+
+// BenchmarkIngestToWebhook measures the pipeline that "execvault run" runs
+// for ingested events: batches of events appended to the event log, which
+// flushes each batch, Server.Process firing the example on each event and
+// submitting its job with one flush per batch of jobs, and the dispatcher
+// delivering the jobs to the loopback sink. The time per event runs from
+// the first append to the sink's receipt of the last job.
+func BenchmarkIngestToWebhook(b *testing.B) {
+	env := newDeliveryBench(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := triggers.OpenEventLog(ctx, env.db, triggers.EventLogConfig{Logger: env.quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := NewServer(env.rt, ServerConfig{Deliverer: env.d, Events: events, Rewrites: env.rewrites, Logger: env.quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	processed := make(chan error, 1)
+	go func() { processed <- srv.Process(ctx) }()
+	defer func() {
+		cancel()
+		<-processed
+	}()
+
+	var seq int64
+	b.ResetTimer()
+	env.target.Store(env.hits.Load() + int64(b.N))
+	batch := make([]triggers.RecordEvent, 0, ingestBatch)
+	for sent := 0; sent < b.N; sent += len(batch) {
+		batch = batch[:0]
+		for range min(ingestBatch, b.N-sent) {
+			seq++
+			batch = append(batch, salesOrder(seq))
+		}
+		if _, err := events.Append(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		srv.notify()
+	}
+	<-env.reached
 }
