@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -482,10 +483,6 @@ func TestSubmitThenSync(t *testing.T) {
 		if got.Status != StatusPending {
 			t.Errorf("submitted %s has status %s, want PENDING", id, got.Status)
 		}
-		// Submit returns once the job is in the journal's file.
-		if !journalFilesContain(t, filepath.Join(dir, journalDir), id) {
-			t.Errorf("journal files lack %s after Submit returned", id)
-		}
 	}
 	if err := h.d.Sync(t.Context()); err != nil {
 		t.Fatalf("sync: %v", err)
@@ -510,6 +507,41 @@ func TestSubmitThenSync(t *testing.T) {
 	}
 }
 
+// TestAttemptStartsAfterJobIsWritten submits jobs to a started
+// dispatcher: when the receiver gets a request, the job must already be
+// in the journal's file, where killing the process cannot lose it.
+func TestAttemptStartsAfterJobIsWritten(t *testing.T) {
+	dir := t.TempDir()
+	var missing atomic.Int64
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int64) {
+		found, err := journalFilesContain(filepath.Join(dir, journalDir), r.Header.Get(HeaderID))
+		if err != nil {
+			t.Errorf("read journal: %v", err)
+		}
+		if !found {
+			missing.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	h := startDispatcher(t, openDB(t, dir), testConfig(), nil)
+	var ids []string
+	for i := range 50 {
+		j, err := h.d.Submit(t.Context(), Job{ID: fmt.Sprintf("job-%d", i), Executor: "crm-sync", URL: rc.URL, Body: []byte(`{}`)})
+		if err != nil {
+			t.Fatalf("submit: %v", err)
+		}
+		ids = append(ids, j.ID)
+	}
+	for _, id := range ids {
+		if _, err := h.d.Wait(t.Context(), id); err != nil {
+			t.Fatalf("wait %s: %v", id, err)
+		}
+	}
+	if n := missing.Load(); n != 0 {
+		t.Errorf("%d of %d requests reached the receiver before their job was in the journal's file", n, len(ids))
+	}
+}
+
 func TestSubmitRejectsInvalidJob(t *testing.T) {
 	h := newHarness(t, nil, testConfig(), nil)
 	_, err := h.d.Submit(t.Context(), Job{ID: "job-1", URL: "http://127.0.0.1:1/"})
@@ -521,21 +553,22 @@ func TestSubmitRejectsInvalidJob(t *testing.T) {
 	}
 }
 
-// journalFilesContain reports whether a file in dir contains s.
-func journalFilesContain(t *testing.T, dir, s string) bool {
-	t.Helper()
+// journalFilesContain reports whether a file in dir contains s. It may
+// run on a handler's goroutine, so it reports read errors rather than
+// failing the test.
+func journalFilesContain(dir, s string) (bool, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		t.Fatal(err)
+		return false, err
 	}
 	for _, e := range entries {
 		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
-			t.Fatal(err)
+			return false, err
 		}
 		if bytes.Contains(data, []byte(s)) {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }

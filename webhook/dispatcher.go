@@ -441,6 +441,18 @@ func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
 		return attemptResult{}
 	}
 
+	// The job must be in the journal's file before a receiver can see it,
+	// so that killing the process cannot lose a delivered job. The record
+	// is usually written by now.
+	if err := d.store.written(ctx, id); err != nil {
+		if ctx.Err() != nil {
+			return attemptResult{}
+		}
+		d.log.Error("webhook job not started", "job_id", id, "error", err)
+		next := d.cfg.Clock.Now().Add(d.cfg.Policy.BackoffBase)
+		return attemptResult{next: &next}
+	}
+
 	number := j.AttemptsInRound() + 1
 	if d.log.Enabled(ctx, slog.LevelDebug) {
 		d.log.Debug("webhook attempt started", "job_id", j.ID, "executor", j.Executor, "url", j.URL,

@@ -164,6 +164,7 @@ type change struct {
 	job     Job
 	version uint64
 	rec     []byte // the record written to the journal and to Badger
+	seq     uint64 // the record's journal sequence number
 	deleted bool
 	// base is what Badger holds for the job, nil when nothing: the index
 	// entries to replace.
@@ -580,6 +581,14 @@ func (s *store) commit(next Job, version uint64, from *change, base *indexed, de
 			c.base = indexOf(from.job)
 		}
 	}
+	// Appending under mu gives the journal the order of the changes, and
+	// c its sequence number before anyone can read it.
+	seq, err := s.journal.Append(rec)
+	if err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	c.seq = seq
 	s.pending[next.ID] = c
 	s.pendingBytes += len(rec)
 	if len(s.pending) >= s.checkpointJobs || s.pendingBytes >= s.checkpointBytes {
@@ -587,8 +596,23 @@ func (s *store) commit(next Job, version uint64, from *change, base *indexed, de
 	}
 	s.rememberLocked(next, c.version, deleted)
 	s.mu.Unlock()
+	return seq, nil
+}
 
-	return s.journal.Append(rec)
+// written returns once the latest change of job id is written to the
+// journal's file, where it survives the process being killed. A change
+// already in Badger needs no wait.
+func (s *store) written(ctx context.Context, id string) error {
+	s.mu.Lock()
+	var seq uint64
+	if c := s.pending[id]; c != nil {
+		seq = c.seq
+	}
+	s.mu.Unlock()
+	if seq == 0 {
+		return nil
+	}
+	return s.journal.Written(ctx, seq)
 }
 
 // kickCheckpoint asks for a checkpoint without blocking.
@@ -639,15 +663,7 @@ func (s *store) insert(j Job) (Job, bool, error) {
 	if !errors.Is(err, ErrJobNotFound) {
 		return Job{}, false, err
 	}
-	stored := j.clone()
-	seq, err := s.commit(stored, version, from, nil, false)
-	if err == nil {
-		// A job is in the journal's file before its first attempt can
-		// start, so that killing the process cannot lose a job that a
-		// receiver has seen.
-		err = s.journal.Written(context.Background(), seq)
-	}
-	if err != nil {
+	if _, err := s.commit(j.clone(), version, from, nil, false); err != nil {
 		return Job{}, false, err
 	}
 	return j, true, nil
