@@ -166,8 +166,8 @@ type change struct {
 	rec     []byte // the record written to the journal and to Badger
 	seq     uint64 // the record's journal sequence number
 	deleted bool
-	// base is what Badger holds for the job, nil when nothing: the index
-	// entries to replace.
+	// base is the index state of the job in Badger, nil when Badger does
+	// not have the job: the index entries to replace.
 	base *indexed
 }
 
@@ -204,10 +204,10 @@ const (
 )
 
 // Checkpoint triggers. A checkpoint starts when this many changes, or
-// changes of this many bytes, are pending, or checkpointInterval after
-// the first pending change. Writers wait when pending changes reach
-// pendingLimit times the triggers, which happens only when Badger cannot
-// keep up.
+// changes of this many bytes, are pending, and otherwise every
+// checkpointInterval while any change is pending. Writers wait when
+// pending changes reach pendingLimit times the triggers, which happens
+// only when Badger cannot keep up.
 const (
 	checkpointJobs     = 4096
 	checkpointBytes    = 16 << 20
@@ -320,6 +320,14 @@ func (s *store) runCheckpoints() {
 			return
 		case <-s.kick:
 		case <-timer.C:
+		}
+		s.mu.Lock()
+		idle := len(s.pending) == 0
+		s.mu.Unlock()
+		if idle {
+			// Nothing to write, and rotating would only add flushes.
+			timer.Reset(checkpointInterval)
+			continue
 		}
 		if err := s.checkpoint(); err != nil {
 			s.log.Error("webhook job checkpoint failed; the journal keeps the jobs", "error", err)
@@ -615,7 +623,7 @@ func (s *store) written(ctx context.Context, id string) error {
 	return s.journal.Written(ctx, seq)
 }
 
-// kickCheckpoint asks for a checkpoint without blocking.
+// kickCheckpoint requests a checkpoint without blocking.
 func (s *store) kickCheckpoint() {
 	select {
 	case s.kick <- struct{}{}:
@@ -791,13 +799,9 @@ func (s *store) list(executor string, status Status) ([]Job, error) {
 }
 
 // openJobs returns every PENDING or RUNNING job, ordered by creation
-// time, and keeps a copy of each in memory.
+// time.
 func (s *store) openJobs() ([]Job, error) {
-	jobs, err := s.scan(prefixOpen, func(j Job) bool { return !j.Status.Finished() })
-	if err != nil {
-		return nil, err
-	}
-	return jobs, nil
+	return s.scan(prefixOpen, func(j Job) bool { return !j.Status.Finished() })
 }
 
 // deleteBatch bounds the jobs deleted in one round of deleteFinished.

@@ -18,8 +18,8 @@ import (
 // A Journal is an append-only log of records in numbered segment files,
 // written to disk with group commit. A store that keeps its data in Badger
 // can append each change to a journal, which costs a memory copy, and write
-// the changes to Badger later in large batches; after a restart it replays
-// the journal's segments on top of what Badger holds.
+// the changes to Badger later in large batches. After a restart, the store
+// replays the journal's segments on top of what Badger holds.
 //
 // One goroutine writes the appended records to the current segment as soon
 // as they arrive, so a record reaches the operating system within
@@ -124,6 +124,7 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 	if dir == "" {
 		return j, nil
 	}
+
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create journal directory: %w", err)
 	}
@@ -139,6 +140,7 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 		}
 		j.first = last + 1
 	}
+
 	f, err := createSegment(dir, j.first)
 	if err != nil {
 		return nil, err
@@ -247,8 +249,7 @@ func scanSegment(data []byte, fn func(rec []byte) error) (int, error) {
 }
 
 // cutTornTail truncates the last segment after its last whole record. Only
-// the writer's final round can be torn, and no caller was told that round
-// was on disk.
+// the writer's final round can be torn, and no Sync had returned for it.
 func (j *Journal) cutTornTail(name string) error {
 	data, err := os.ReadFile(name)
 	if err != nil {
@@ -390,8 +391,8 @@ func (j *Journal) Sync(ctx context.Context) error {
 	return j.await(ctx, func() bool { return j.synced >= target }, "sync journal")
 }
 
-// await waits until done, called with mu held, reports true, or the
-// journal fails, or ctx ends.
+// await returns once done reports true, the journal fails or ctx ends.
+// It calls done with mu held.
 func (j *Journal) await(ctx context.Context, done func() bool, op string) error {
 	j.mu.Lock()
 	for !done() && j.err == nil {
