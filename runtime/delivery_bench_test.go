@@ -69,10 +69,10 @@ func BenchmarkBarePost(b *testing.B) {
 }
 
 // deliveryBench is the setup that BenchmarkEventToWebhook and
-// BenchmarkIngestToWebhook share: an encrypted secret store with the two
-// secrets of the sync-to-external-crm example, a state database on disk,
-// a started dispatcher, a runtime with the example, and a loopback sink
-// that counts the requests it receives.
+// BenchmarkIngestToWebhook share. It has an encrypted secret store with the
+// two secrets of the sync-to-external-crm example, a state database on
+// disk, a started dispatcher and a runtime with the example. Its loopback
+// sink counts the requests it receives.
 type deliveryBench struct {
 	db   *badger.DB
 	d    *webhook.Dispatcher
@@ -195,11 +195,11 @@ func BenchmarkEventToWebhook(b *testing.B) {
 const ingestBatch = 100
 
 // BenchmarkIngestToWebhook measures the pipeline that "execvault run" runs
-// for ingested events: batches of events appended to the event log, which
-// flushes each batch, Server.Process firing the example on each event and
-// submitting its job with one flush per batch of jobs, and the dispatcher
-// delivering the jobs to the loopback sink. The time per event runs from
-// the first append to the sink's receipt of the last job.
+// for ingested events. Batches of events are appended to the event log,
+// which flushes each batch. Server.Process fires the example on each event
+// and submits its job, with one flush per batch of jobs, and the dispatcher
+// delivers the jobs to the loopback sink. The time per event runs from the
+// first append to the sink's receipt of the last job.
 func BenchmarkIngestToWebhook(b *testing.B) {
 	env := newDeliveryBench(b)
 	ctx, cancel := context.WithCancel(context.Background())

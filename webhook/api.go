@@ -40,11 +40,12 @@ func (d *Dispatcher) Enqueue(ctx context.Context, job Job) (Job, error) {
 }
 
 // Submit stores and schedules job as Enqueue does, but returns without
-// waiting for the flush to disk: the job is in the journal's file, where
-// it survives the process being killed, and a power failure could lose it
-// until Sync returns. A caller that stores many jobs submits them all and
-// then calls Sync once. It returns the errors of Enqueue except the
-// flush's.
+// waiting for the flush to disk. The job's record reaches the journal's
+// file within microseconds, and always before its first attempt starts,
+// so killing the process cannot lose a job that a receiver has seen. A
+// power failure could lose the job until Sync returns. A caller that
+// stores many jobs submits them all and then calls Sync once. Submit
+// returns the errors of Enqueue except the flush's.
 func (d *Dispatcher) Submit(ctx context.Context, job Job) (Job, error) {
 	return d.submit(ctx, job, "submit")
 }
