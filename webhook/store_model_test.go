@@ -455,3 +455,128 @@ func TestStoreUpdateDuringCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestStorePendingLimitWaits lowers the checkpoint trigger to two changes
+// and inserts jobs from several goroutines. Every insert must finish, and
+// the pending changes must never exceed pendingLimit times the trigger.
+func TestStorePendingLimitWaits(t *testing.T) {
+	s := openTestStore(t, openDB(t, t.TempDir()))
+	s.mu.Lock()
+	s.checkpointJobs = 2
+	s.mu.Unlock()
+	limit := pendingLimit * 2
+
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const writers, perWriter = 4, 50
+	errs := make(chan error, writers)
+	over := make(chan int, writers*perWriter)
+	for w := range writers {
+		go func() {
+			for i := range perWriter {
+				id := fmt.Sprintf("job-%d-%d", w, i)
+				if _, _, err := s.insert(testJob(id, now)); err != nil {
+					errs <- fmt.Errorf("insert %s: %w", id, err)
+					return
+				}
+				s.mu.Lock()
+				if n := len(s.pending); n > limit {
+					over <- n
+				}
+				s.mu.Unlock()
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(over)
+	for n := range over {
+		t.Errorf("%d changes pending, want at most %d", n, limit)
+	}
+
+	jobs, err := s.list("", "")
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	if len(jobs) != writers*perWriter {
+		t.Errorf("list returned %d jobs, want %d", len(jobs), writers*perWriter)
+	}
+}
+
+// TestStoreListDuringCheckpoint lists jobs while another goroutine changes
+// them and checkpoints run. Every listing must contain each job once.
+func TestStoreListDuringCheckpoint(t *testing.T) {
+	s := openTestStore(t, openDB(t, t.TempDir()))
+	s.checkpointJobs = 1 << 30
+	s.maxJobs = 4
+
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const jobs = 20
+	for i := range jobs {
+		if _, _, err := s.insert(testJob(fmt.Sprintf("job-%02d", i), now)); err != nil {
+			t.Fatalf("insert: %v", err)
+		}
+	}
+
+	stop := make(chan struct{})
+	errs := make(chan error, 2)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				errs <- nil
+				return
+			default:
+			}
+			if err := s.checkpoint(); err != nil {
+				errs <- fmt.Errorf("checkpoint: %w", err)
+				return
+			}
+		}
+	}()
+	go func() {
+		statuses := []Status{StatusRunning, StatusSuccess, StatusPending}
+		for round := 0; ; round++ {
+			select {
+			case <-stop:
+				errs <- nil
+				return
+			default:
+			}
+			id := fmt.Sprintf("job-%02d", round%jobs)
+			status := statuses[round%len(statuses)]
+			if _, err := s.update(id, func(j *Job) error { j.Status = status; return nil }); err != nil {
+				errs <- fmt.Errorf("update %s: %w", id, err)
+				return
+			}
+		}
+	}()
+
+	for range 200 {
+		got, err := s.list("", "")
+		if err != nil {
+			t.Errorf("list: %v", err)
+			break
+		}
+		seen := make(map[string]bool)
+		for _, j := range got {
+			if seen[j.ID] {
+				t.Errorf("list returned %s twice", j.ID)
+			}
+			seen[j.ID] = true
+		}
+		if len(seen) != jobs {
+			t.Errorf("list returned %d distinct jobs, want %d", len(seen), jobs)
+			break
+		}
+	}
+	close(stop)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
