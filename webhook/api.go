@@ -14,8 +14,8 @@ import (
 // returns once the job is on disk, after a flush it shares with concurrent
 // calls. When the flush fails, Enqueue returns the stored job with the
 // error: the job is delivered, but a power failure could lose it. A job
-// enqueued before Start, or after Close, waits in the database for the next
-// Start.
+// enqueued before Start waits in the database until Start. After Close,
+// Enqueue returns an error wrapping ErrClosed.
 //
 // An empty ID gets a generated one. When a job with the same ID exists,
 // Enqueue stores nothing and returns the existing job, so that an event
@@ -25,7 +25,8 @@ import (
 //
 // It returns an error wrapping ErrInvalidJob for a missing executor, an
 // invalid ID or policy, a URL with user info (which would store a password
-// in plaintext) or a body over 4 MiB. Other problems with the URL, headers or
+// in plaintext), a body over 4 MiB, or a job too large for an in-memory
+// database (about 1 MiB). Other problems with the URL, headers or
 // secrets fail the stored job at its first attempt, so that they show up in
 // its history.
 func (d *Dispatcher) Enqueue(ctx context.Context, job Job) (Job, error) {

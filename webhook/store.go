@@ -132,6 +132,8 @@ type store struct {
 	locks [64]sync.Mutex
 
 	mu           sync.Mutex
+	closed       bool
+	lastSeq      uint64             // sequence number of the last record appended
 	pending      map[string]*change // changes not yet in Badger
 	pendingBytes int                // sum of the pending records' sizes
 	drained      chan struct{}      // closed and replaced after each checkpoint
@@ -157,18 +159,15 @@ type store struct {
 	checkpointBytes int
 }
 
-// change is a job's state that Badger does not have yet. A change is never
-// modified after it is stored in store.pending, except for base, which
-// is guarded by store.mu.
+// change is a job's state that Badger does not have yet, or whose
+// journal record a checkpoint has not removed yet. A change is never
+// modified after it is stored in store.pending.
 type change struct {
 	job     Job
 	version uint64
 	rec     []byte // the record written to the journal and to Badger
 	seq     uint64 // the record's journal sequence number
 	deleted bool
-	// base is the index state of the job in Badger, nil when Badger does
-	// not have the job: the index entries to replace.
-	base *indexed
 }
 
 // indexed is the part of a stored job that its index entries depend on.
@@ -271,20 +270,16 @@ func (s *store) replay() error {
 		return fmt.Errorf("replay job journal: %w", err)
 	}
 	for id, c := range latest {
-		stored, version, err := s.read(id)
+		_, version, err := s.read(id)
 		switch {
 		case errors.Is(err, ErrJobNotFound):
 		case err != nil:
 			return fmt.Errorf("replay job journal: %w", err)
-		default:
-			if version >= c.version {
-				continue
-			}
-			c.base = indexOf(stored)
-		}
-		if c.deleted && c.base == nil {
+		case version >= c.version:
 			continue
 		}
+		// A deletion of a job that Badger lacks stays pending too, so
+		// that a job inserted again under its id gets a higher version.
 		s.pending[id] = c
 		s.pendingBytes += len(c.rec)
 	}
@@ -303,6 +298,9 @@ func (s *store) sync(ctx context.Context) error {
 // segments are then empty.
 func (s *store) close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
 		close(s.stop)
 		<-s.stopped
 		s.closeErr = errors.Join(s.checkpoint(), s.journal.Close())
@@ -342,23 +340,26 @@ func (s *store) checkpoint() error {
 	s.checkpointMu.Lock()
 	defer s.checkpointMu.Unlock()
 
-	// Every change whose record is in a segment up to seg was made
-	// pending before its record was appended, so the changes taken
-	// below include it or a later state of the same job.
+	// Records up to mark were appended before Rotate was called, so they
+	// are in segment seg or earlier, which this checkpoint removes. A
+	// change with a later record stays pending even once Badger has it:
+	// its record may outlive the checkpoint, and a replay must still find
+	// its version below the job's next one.
+	s.mu.Lock()
+	mark := s.lastSeq
+	s.mu.Unlock()
 	seg, err := s.journal.Rotate()
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	batch := make([]*change, 0, len(s.pending))
-	bases := make([]*indexed, 0, len(s.pending))
 	for _, c := range s.pending {
 		batch = append(batch, c)
-		bases = append(bases, c.base)
 	}
 	s.mu.Unlock()
 
-	if err := s.writeChanges(batch, bases); err != nil {
+	if err := s.writeChanges(batch); err != nil {
 		return err
 	}
 	if err := s.syncer.Sync(context.Background()); err != nil {
@@ -371,18 +372,9 @@ func (s *store) checkpoint() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range batch {
-		now := s.pending[c.job.ID]
-		if now == c {
+		if s.pending[c.job.ID] == c && c.seq <= mark {
 			delete(s.pending, c.job.ID)
 			s.pendingBytes -= len(c.rec)
-			continue
-		}
-		// A later change is pending; Badger now holds this one.
-		if now != nil {
-			now.base = nil
-			if !c.deleted {
-				now.base = indexOf(c.job)
-			}
 		}
 	}
 	close(s.drained)
@@ -399,11 +391,11 @@ const (
 
 // writeChanges writes the changes to Badger, each with its index entries
 // in one transaction, batching many changes per transaction.
-func (s *store) writeChanges(batch []*change, bases []*indexed) error {
+func (s *store) writeChanges(batch []*change) error {
 	txn := s.db.NewTransaction(true)
 	defer func() { txn.Discard() }()
 	entries, size := 0, 0
-	for i, c := range batch {
+	for _, c := range batch {
 		if entries > 0 && (entries+5 > maxTxnEntries || size+len(c.rec) > maxTxnBytes) {
 			if err := txn.Commit(); err != nil {
 				return fmt.Errorf("write jobs: %w", err)
@@ -411,21 +403,12 @@ func (s *store) writeChanges(batch []*change, bases []*indexed) error {
 			txn = s.db.NewTransaction(true)
 			entries, size = 0, 0
 		}
-		var err error
-		if c.deleted {
-			err = deleteJob(txn, c.job.ID, bases[i])
-		} else {
-			err = putJob(txn, bases[i], c.job, c.rec)
-		}
+		err := writeChange(txn, c)
 		if errors.Is(err, badger.ErrTxnTooBig) && entries > 0 {
 			// Start over with this change in a transaction of its own.
 			txn.Discard()
 			txn = s.db.NewTransaction(true)
-			if c.deleted {
-				err = deleteJob(txn, c.job.ID, bases[i])
-			} else {
-				err = putJob(txn, bases[i], c.job, c.rec)
-			}
+			err = writeChange(txn, c)
 			entries, size = 0, 0
 		}
 		if err != nil {
@@ -440,9 +423,36 @@ func (s *store) writeChanges(batch []*change, bases []*indexed) error {
 	return nil
 }
 
-// putJob writes j's record and moves its index entries from base, which
-// is nil for a job that Badger does not hold.
-func putJob(txn *badger.Txn, base *indexed, j Job, rec []byte) error {
+// writeChange writes c to Badger in txn with its index entries.
+func writeChange(txn *badger.Txn, c *change) error {
+	if c.deleted {
+		return deleteJob(txn, c.job.ID)
+	}
+	return putJob(txn, c.job, c.rec)
+}
+
+// storedIndex returns the index state of job id as txn sees it, nil when
+// txn has no such job. Reading it in the transaction that replaces the
+// entries keeps them right whatever happened before, such as a
+// checkpoint that failed halfway.
+func storedIndex(txn *badger.Txn, id string) (*indexed, error) {
+	j, _, err := getJob(txn, id)
+	if errors.Is(err, ErrJobNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return indexOf(j), nil
+}
+
+// putJob writes j's record and moves its index entries from the state
+// that txn holds.
+func putJob(txn *badger.Txn, j Job, rec []byte) error {
+	base, err := storedIndex(txn, j.ID)
+	if err != nil {
+		return err
+	}
 	if err := txn.Set(jobKey(j.ID), rec); err != nil {
 		return fmt.Errorf("write job %q: %w", j.ID, err)
 	}
@@ -455,7 +465,12 @@ func putJob(txn *badger.Txn, base *indexed, j Job, rec []byte) error {
 	} else {
 		idx = errors.Join(idx, txn.Set(openKey(j.ID), nil))
 	}
-	if base == nil {
+	if base != nil && base.executor != j.Executor {
+		// A job inserted again under the id of a deleted one may belong
+		// to another executor.
+		idx = errors.Join(idx, txn.Delete(executorKey(base.executor, j.ID)))
+	}
+	if base == nil || base.executor != j.Executor {
 		idx = errors.Join(idx, txn.Set(executorKey(j.Executor, j.ID), nil))
 	}
 	if idx != nil {
@@ -464,12 +479,13 @@ func putJob(txn *badger.Txn, base *indexed, j Job, rec []byte) error {
 	return nil
 }
 
-// deleteJob deletes job id and the index entries of base.
-func deleteJob(txn *badger.Txn, id string, base *indexed) error {
-	if base == nil {
-		return nil
+// deleteJob deletes job id and its index entries, if txn has the job.
+func deleteJob(txn *badger.Txn, id string) error {
+	base, err := storedIndex(txn, id)
+	if err != nil || base == nil {
+		return err
 	}
-	err := errors.Join(
+	err = errors.Join(
 		txn.Delete(jobKey(id)),
 		txn.Delete(executorKey(base.executor, id)),
 		txn.Delete(openKey(id)),
@@ -527,36 +543,32 @@ func (s *store) lock(id string) func() {
 	return m.Unlock
 }
 
-// current returns the latest state of job id and its version. from is the
-// pending change it came from, nil when Badger holds that state, and base
-// is what Badger holds when from is nil. The caller holds the job's lock.
-func (s *store) current(id string) (j Job, version uint64, from *change, base *indexed, err error) {
+// current returns the latest state of job id and its version. For a
+// job whose deletion is pending it returns the deletion's version with
+// ErrJobNotFound, so that a job inserted again under the id gets a higher
+// one. The caller holds the job's lock.
+func (s *store) current(id string) (Job, uint64, error) {
 	s.mu.Lock()
 	if c := s.pending[id]; c != nil {
 		s.mu.Unlock()
 		if c.deleted {
-			return Job{}, c.version, c, nil, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
+			return Job{}, c.version, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
 		}
-		return c.job, c.version, c, nil, nil
+		return c.job, c.version, nil
 	}
 	if c, ok := s.cache[id]; ok {
 		s.mu.Unlock()
-		return c.job, c.version, nil, indexOf(c.job), nil
+		return c.job, c.version, nil
 	}
 	s.mu.Unlock()
-	j, version, err = s.read(id)
-	if err != nil {
-		return Job{}, 0, nil, nil, err
-	}
-	return j, version, nil, indexOf(j), nil
+	return s.read(id)
 }
 
-// commit makes next the job's pending state, one version above the state
-// that current returned with version, from and base, and appends its
-// record to the journal. With deleted set it records the job's deletion.
-// It returns the record's journal sequence number. The caller holds the
-// job's lock.
-func (s *store) commit(next Job, version uint64, from *change, base *indexed, deleted bool) (uint64, error) {
+// commit makes next the job's pending state, one version above version,
+// the one that current returned, and appends its record to the journal.
+// With deleted set it records the job's deletion. It returns the record's
+// journal sequence number. The caller holds the job's lock.
+func (s *store) commit(next Job, version uint64, deleted bool) (uint64, error) {
 	kind := byte(recordJob)
 	if deleted {
 		kind = recordDelete
@@ -567,10 +579,15 @@ func (s *store) commit(next Job, version uint64, from *change, base *indexed, de
 	} else {
 		rec = appendJob(rec, next)
 	}
-	c := &change{job: next, version: version + 1, rec: rec, deleted: deleted, base: base}
+	if limit := valueLimit(s.db.Opts()); int64(len(rec)) > limit {
+		// Badger would reject the record at every checkpoint.
+		return 0, fmt.Errorf("job %q: %w: a record of %d bytes is over the state database's limit of %d; use a state directory on disk or a smaller body",
+			next.ID, ErrInvalidJob, len(rec), limit)
+	}
+	c := &change{job: next, version: version + 1, rec: rec, deleted: deleted}
 
 	s.mu.Lock()
-	for len(s.pending) >= pendingLimit*s.checkpointJobs || s.pendingBytes >= pendingLimit*s.checkpointBytes {
+	for !s.closed && (len(s.pending) >= pendingLimit*s.checkpointJobs || s.pendingBytes >= pendingLimit*s.checkpointBytes) {
 		// Badger is behind: wait for a checkpoint to drain the changes.
 		ch := s.drained
 		s.kickCheckpoint()
@@ -578,16 +595,9 @@ func (s *store) commit(next Job, version uint64, from *change, base *indexed, de
 		<-ch
 		s.mu.Lock()
 	}
-	// The job's lock keeps other writers out, so a pending change is
-	// the one current returned, and a missing one was checkpointed.
-	if old := s.pending[next.ID]; old != nil {
-		c.base = old.base
-		s.pendingBytes -= len(old.rec)
-	} else if from != nil {
-		c.base = nil
-		if !from.deleted {
-			c.base = indexOf(from.job)
-		}
+	if s.closed {
+		s.mu.Unlock()
+		return 0, fmt.Errorf("job %q: %w", next.ID, ErrClosed)
 	}
 	// Appending under mu gives the journal the order of the changes, and
 	// c its sequence number before anyone can read it.
@@ -597,6 +607,10 @@ func (s *store) commit(next Job, version uint64, from *change, base *indexed, de
 		return 0, err
 	}
 	c.seq = seq
+	s.lastSeq = max(s.lastSeq, seq)
+	if old := s.pending[next.ID]; old != nil {
+		s.pendingBytes -= len(old.rec)
+	}
 	s.pending[next.ID] = c
 	s.pendingBytes += len(rec)
 	if len(s.pending) >= s.checkpointJobs || s.pendingBytes >= s.checkpointBytes {
@@ -621,6 +635,16 @@ func (s *store) written(ctx context.Context, id string) error {
 		return nil
 	}
 	return s.journal.Written(ctx, seq)
+}
+
+// valueLimit returns the largest value that Badger stores with opts: the
+// size of a value log file, and in memory the value threshold, which Badger
+// caps at 1 MiB and statedb.Open leaves at that default.
+func valueLimit(opts badger.Options) int64 {
+	if opts.InMemory {
+		return min(opts.ValueLogFileSize, 1<<20)
+	}
+	return opts.ValueLogFileSize
 }
 
 // kickCheckpoint requests a checkpoint without blocking.
@@ -664,14 +688,14 @@ func (s *store) rememberLocked(j Job, version uint64, deleted bool) {
 func (s *store) insert(j Job) (Job, bool, error) {
 	defer s.lock(j.ID)()
 
-	existing, version, from, _, err := s.current(j.ID)
+	existing, version, err := s.current(j.ID)
 	if err == nil {
 		return existing.clone(), false, nil
 	}
 	if !errors.Is(err, ErrJobNotFound) {
 		return Job{}, false, err
 	}
-	if _, err := s.commit(j.clone(), version, from, nil, false); err != nil {
+	if _, err := s.commit(j.clone(), version, false); err != nil {
 		return Job{}, false, err
 	}
 	return j, true, nil
@@ -683,7 +707,7 @@ func (s *store) insert(j Job) (Job, bool, error) {
 func (s *store) update(id string, fn func(*Job) error) (Job, error) {
 	defer s.lock(id)()
 
-	old, version, from, base, err := s.current(id)
+	old, version, err := s.current(id)
 	if err != nil {
 		return Job{}, err
 	}
@@ -694,7 +718,7 @@ func (s *store) update(id string, fn func(*Job) error) (Job, error) {
 		}
 		return Job{}, err
 	}
-	if _, err := s.commit(j, version, from, base, false); err != nil {
+	if _, err := s.commit(j, version, false); err != nil {
 		return Job{}, err
 	}
 	return j.clone(), nil
@@ -860,7 +884,7 @@ func (s *store) deleteFinished(cutoff time.Time) (int, error) {
 func (s *store) deleteIfFinished(key []byte, cutoff time.Time) (bool, error) {
 	id := string(key[len(prefixDone)+9:])
 	defer s.lock(id)()
-	j, version, from, base, err := s.current(id)
+	j, version, err := s.current(id)
 	if errors.Is(err, ErrJobNotFound) {
 		// An index entry without its job is dropped, so the next scan
 		// does not find it again.
@@ -877,6 +901,6 @@ func (s *store) deleteIfFinished(key []byte, cutoff time.Time) (bool, error) {
 	if !j.Status.Finished() || !j.UpdatedAt.Before(cutoff) {
 		return false, nil
 	}
-	_, err = s.commit(j, version, from, base, true)
+	_, err = s.commit(j, version, true)
 	return err == nil, err
 }

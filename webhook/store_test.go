@@ -272,7 +272,7 @@ func TestStoreReplayKeepsNewerDatabase(t *testing.T) {
 	later.Status = StatusSuccess
 	later.UpdatedAt = now.Add(time.Minute)
 	rec := appendJob(appendRecord(nil, recordJob, 5), later)
-	if err := db.Update(func(txn *badger.Txn) error { return putJob(txn, nil, later, rec) }); err != nil {
+	if err := db.Update(func(txn *badger.Txn) error { return putJob(txn, later, rec) }); err != nil {
 		t.Fatalf("write later version: %v", err)
 	}
 	if err := db.Close(); err != nil {
@@ -355,5 +355,155 @@ func TestStoreDeletionSurvivesReplay(t *testing.T) {
 	}
 	if len(jobs) != 2 {
 		t.Errorf("list after replay has %d jobs, want 2", len(jobs))
+	}
+}
+
+// journalRecordBytes returns the bytes of the journal's segments beyond
+// their headers.
+func journalRecordBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, journalDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += info.Size() - int64(len("execvault journal 1\n"))
+	}
+	return n
+}
+
+// TestCheckpointKeepsChangeWhoseRecordOutlivesIt deletes a job while a
+// checkpoint runs, many times. A deletion whose record lands in the
+// segment after the one the checkpoint removes must stay pending: dropped,
+// a job inserted again under its id would start below its version, and a
+// replay would delete that job.
+func TestCheckpointKeepsChangeWhoseRecordOutlivesIt(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, openDB(t, dir))
+	s.checkpointJobs = 1 << 30
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	j := testJob("job-1", now)
+	j.Status = StatusSuccess
+	for round := range 100 {
+		if _, _, err := s.insert(j); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.checkpoint() }()
+		if _, err := s.deleteIfFinished(doneKey(j.UpdatedAt, j.ID), now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := s.sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		_, pending := s.pending[j.ID]
+		s.mu.Unlock()
+		if n := journalRecordBytes(t, dir); !pending && n > 0 {
+			t.Fatalf("round %d: the deletion left the pending changes while %d bytes of records remain in the journal", round, n)
+		}
+		if err := s.checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCheckpointIndexesFromDatabase puts a later state of a job in the
+// database than the store wrote, as a checkpoint that failed halfway can
+// leave: the next checkpoint must replace the index entries of what the
+// database holds.
+func TestCheckpointIndexesFromDatabase(t *testing.T) {
+	s := openTestStore(t, openDB(t, ""))
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if _, _, err := s.insert(testJob("job-x", now)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	finished, err := s.update("job-x", func(j *Job) error {
+		j.Status = StatusSuccess
+		j.UpdatedAt = now.Add(time.Second)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := appendJob(appendRecord(nil, recordJob, 2), finished)
+	if err := s.db.Update(func(txn *badger.Txn) error { return putJob(txn, finished, rec) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.update("job-x", func(j *Job) error {
+		j.Status = StatusPending
+		j.Round++
+		j.UpdatedAt = now.Add(2 * time.Second)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := storedKeys(t, s.db)
+	if stale := string(doneKey(finished.UpdatedAt, "job-x")); keys[stale] {
+		t.Errorf("the database holds done key %q of job-x, which is PENDING", stale)
+	}
+	if open := string(openKey("job-x")); !keys[open] {
+		t.Errorf("the database lacks open key %q", open)
+	}
+}
+
+// TestStoreRejectsRecordOverDatabaseLimit stores a job too large for an
+// in-memory database: insert must refuse it, instead of every later
+// checkpoint failing, while a disk database takes the largest body.
+func TestStoreRejectsRecordOverDatabaseLimit(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	large := testJob("job-large", now)
+	large.Body = make([]byte, 2<<20)
+
+	s := openTestStore(t, openDB(t, ""))
+	_, _, err := s.insert(large)
+	if !errors.Is(err, ErrInvalidJob) {
+		t.Fatalf("insert of a %d-byte body in memory = %v, want ErrInvalidJob", len(large.Body), err)
+	}
+	if err := s.checkpoint(); err != nil {
+		t.Errorf("checkpoint after the rejected job: %v", err)
+	}
+
+	s = openTestStore(t, openDB(t, t.TempDir()))
+	large.Body = make([]byte, maxBodyBytes)
+	if _, _, err := s.insert(large); err != nil {
+		t.Fatalf("insert of a %d-byte body on disk: %v", len(large.Body), err)
+	}
+	if err := s.checkpoint(); err != nil {
+		t.Errorf("checkpoint of a %d-byte body on disk: %v", len(large.Body), err)
+	}
+}
+
+// TestStoreRejectsChangesAfterClose changes a job after the store closed:
+// the change must fail with ErrClosed rather than wait for a checkpoint
+// that never comes.
+func TestStoreRejectsChangesAfterClose(t *testing.T) {
+	s, err := openStore(openDB(t, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.close(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if _, _, err := s.insert(testJob("job-late", now)); !errors.Is(err, ErrClosed) {
+		t.Errorf("insert after close = %v, want ErrClosed", err)
 	}
 }
