@@ -131,19 +131,20 @@ type store struct {
 	seed  maphash.Seed
 	locks [64]sync.Mutex
 
-	mu           sync.Mutex
-	closed       bool
-	lastSeq      uint64             // sequence number of the last record appended
-	pending      map[string]*change // changes not yet in Badger
-	pendingBytes int                // sum of the pending records' sizes
-	drained      chan struct{}      // closed and replaced after each checkpoint
-	cache        map[string]cachedJob
-	cacheBytes   int            // sum of the cached jobs' body sizes
-	maxJobs      int            // cacheMaxJobs, lower in tests
-	maxBytes     int            // cacheMaxBytes, lower in tests
-	done         map[string]Job // recently finished jobs, read-only
-	doneOrder    [recentDone]string
-	doneNext     int
+	mu            sync.Mutex
+	closed        bool
+	checkpointErr error              // the last checkpoint's error
+	lastSeq       uint64             // sequence number of the last record appended
+	pending       map[string]*change // changes not yet in Badger
+	pendingBytes  int                // sum of the pending records' sizes
+	drained       chan struct{}      // closed and replaced after each checkpoint
+	cache         map[string]cachedJob
+	cacheBytes    int            // sum of the cached jobs' body sizes
+	maxJobs       int            // cacheMaxJobs, lower in tests
+	maxBytes      int            // cacheMaxBytes, lower in tests
+	done          map[string]Job // recently finished jobs, read-only
+	doneOrder     [recentDone]string
+	doneNext      int
 
 	// checkpointMu lets one checkpoint run at a time.
 	checkpointMu sync.Mutex
@@ -340,6 +341,19 @@ func (s *store) checkpoint() error {
 	s.checkpointMu.Lock()
 	defer s.checkpointMu.Unlock()
 
+	err := s.writeCheckpoint()
+	s.mu.Lock()
+	s.checkpointErr = err
+	// Writers waiting for room wake up after every checkpoint, and see
+	// the error of a failed one.
+	close(s.drained)
+	s.drained = make(chan struct{})
+	s.mu.Unlock()
+	return err
+}
+
+// writeCheckpoint does the work of checkpoint, whose lock it needs.
+func (s *store) writeCheckpoint() error {
 	// Records up to mark were appended before Rotate was called, so they
 	// are in segment seg or earlier, which this checkpoint removes. A
 	// change with a later record stays pending even once Badger has it:
@@ -377,8 +391,6 @@ func (s *store) checkpoint() error {
 			s.pendingBytes -= len(c.rec)
 		}
 	}
-	close(s.drained)
-	s.drained = make(chan struct{})
 	return nil
 }
 
@@ -588,6 +600,13 @@ func (s *store) commit(next Job, version uint64, deleted bool) (uint64, error) {
 
 	s.mu.Lock()
 	for !s.closed && (len(s.pending) >= pendingLimit*s.checkpointJobs || s.pendingBytes >= pendingLimit*s.checkpointBytes) {
+		if s.checkpointErr != nil {
+			// The journal keeps taking changes only while checkpoints
+			// drain them.
+			err := s.checkpointErr
+			s.mu.Unlock()
+			return 0, fmt.Errorf("job %q: %d changes wait for the database, and the last checkpoint failed: %w", next.ID, len(s.pending), err)
+		}
 		// Badger is behind: wait for a checkpoint to drain the changes.
 		ch := s.drained
 		s.kickCheckpoint()

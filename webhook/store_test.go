@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -505,5 +506,47 @@ func TestStoreRejectsChangesAfterClose(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	if _, _, err := s.insert(testJob("job-late", now)); !errors.Is(err, ErrClosed) {
 		t.Errorf("insert after close = %v, want ErrClosed", err)
+	}
+}
+
+// TestStoreWritersFailWhenCheckpointsFail fills the pending changes to
+// their limit while checkpoints cannot write: a change must fail with the
+// checkpoint's error instead of waiting forever.
+func TestStoreWritersFailWhenCheckpointsFail(t *testing.T) {
+	db := openDB(t, t.TempDir())
+	s, err := openStore(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.checkpointJobs = 1 << 30
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range pendingLimit {
+		if _, _, err := s.insert(testJob(fmt.Sprintf("job-%d", i), now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.mu.Lock()
+	s.checkpointJobs = 1
+	s.mu.Unlock()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.update("job-0", func(j *Job) error { j.LastError = "changed"; return nil })
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "checkpoint failed") {
+			t.Errorf("update with failing checkpoints = %v, want the checkpoint's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("update still waits 10 s after checkpoints started failing")
+	}
+	// The journal keeps the changes; closing reports the failed write.
+	if err := s.close(); err == nil {
+		t.Error("close with a closed database = nil, want the checkpoint's error")
 	}
 }
