@@ -182,7 +182,7 @@ func indexOf(j Job) *indexed {
 	return &indexed{executor: j.Executor, finished: j.Status.Finished(), updatedAt: j.UpdatedAt}
 }
 
-// cachedJob is a job whose latest state Badger holds, with its version.
+// cachedJob is the latest state of an unfinished job, with its version.
 type cachedJob struct {
 	job     Job
 	version uint64
