@@ -261,86 +261,45 @@ func decodeJob(data []byte) (Job, error) {
 	}
 	d.off = 1
 
-	body, err := d.bytes("body")
-	if err != nil {
-		return Job{}, err
+	j.Body = d.bytes("body")
+	if d.err != nil {
+		return Job{}, d.err
 	}
-	j.Body = body
-
 	// Everything after the body is copied once, and the string fields are
 	// substrings of that copy.
 	d.text = string(data[d.off:])
 	d.textStart = d.off
 
-	if err := d.decodeIdentity(&j); err != nil {
-		return Job{}, err
-	}
-	if err := d.decodeHeaders(&j); err != nil {
-		return Job{}, err
-	}
-	if err := d.decodePolicy(&j.Policy); err != nil {
-		return Job{}, err
-	}
-
-	ref, signed, err := d.secretRef("signing", "signing.secret.vault", "signing.secret.key")
-	if err != nil {
-		return Job{}, err
-	}
-	if signed {
+	j.ID = d.string("id")
+	j.Executor = d.string("executor")
+	j.EventID = d.string("eventID")
+	j.URL = d.string("url")
+	d.decodeHeaders(&j)
+	d.decodePolicy(&j.Policy)
+	if ref, signed := d.secretRef("signing", "signing.secret.vault", "signing.secret.key"); signed {
 		j.Signing = &plugins.Signing{Secret: ref}
 	}
+	j.Status = Status(d.string("status"))
+	j.Round = d.int("round")
+	d.decodeAttempts(&j)
+	j.LastError = d.string("lastError")
+	j.CreatedAt = d.time("createdAt")
+	j.UpdatedAt = d.time("updatedAt")
+	j.NextAttemptAt = d.time("nextAttemptAt")
 
-	status, err := d.string("status")
-	if err != nil {
-		return Job{}, err
+	if d.err != nil {
+		return Job{}, d.err
 	}
-	j.Status = Status(status)
-	if j.Round, err = d.int("round"); err != nil {
-		return Job{}, err
-	}
-
-	if err := d.decodeAttempts(&j); err != nil {
-		return Job{}, err
-	}
-
-	if j.LastError, err = d.string("lastError"); err != nil {
-		return Job{}, err
-	}
-	if j.CreatedAt, err = d.time("createdAt"); err != nil {
-		return Job{}, err
-	}
-	if j.UpdatedAt, err = d.time("updatedAt"); err != nil {
-		return Job{}, err
-	}
-	if j.NextAttemptAt, err = d.time("nextAttemptAt"); err != nil {
-		return Job{}, err
-	}
-
 	if left := len(data) - d.off; left != 0 {
 		return Job{}, d.errorf("end of record", "%d trailing byte(s) follow the last field", left)
 	}
 	return j, nil
 }
 
-func (d *jobDecoder) decodeIdentity(j *Job) error {
-	var err error
-	if j.ID, err = d.string("id"); err != nil {
-		return err
-	}
-	if j.Executor, err = d.string("executor"); err != nil {
-		return err
-	}
-	if j.EventID, err = d.string("eventID"); err != nil {
-		return err
-	}
-	j.URL, err = d.string("url")
-	return err
-}
-
-func (d *jobDecoder) decodeHeaders(j *Job) error {
-	n, err := d.count("headers", minHeaderSize)
-	if err != nil || n == 0 {
-		return err
+func (d *jobDecoder) decodeHeaders(j *Job) {
+	n := d.count("headers", minHeaderSize)
+	if n == 0 {
+		return
 	}
 
 	headers := make([]plugins.Header, n)
@@ -350,20 +309,12 @@ func (d *jobDecoder) decodeHeaders(j *Job) error {
 	var refs []plugins.SecretRef
 
 	d.list = "headers"
-	for i := range headers {
+	for i := 0; i < n && d.err == nil; i++ {
 		d.index = i
 		h := &headers[i]
-		if h.Name, err = d.string("name"); err != nil {
-			return err
-		}
-		if h.Value, err = d.string("value"); err != nil {
-			return err
-		}
-		ref, secret, err := d.secretRef("secret", "secret.vault", "secret.key")
-		if err != nil {
-			return err
-		}
-		if secret {
+		h.Name = d.string("name")
+		h.Value = d.string("value")
+		if ref, secret := d.secretRef("secret", "secret.vault", "secret.key"); secret {
 			if refs == nil {
 				refs = make([]plugins.SecretRef, n)
 			}
@@ -374,104 +325,70 @@ func (d *jobDecoder) decodeHeaders(j *Job) error {
 	d.list = ""
 
 	j.Headers = headers
-	return nil
 }
 
-func (d *jobDecoder) decodePolicy(p *Policy) error {
-	var err error
-	if p.MaxAttempts, err = d.int("policy.maxAttempts"); err != nil {
-		return err
-	}
-	if p.AttemptTimeout, err = d.duration("policy.attemptTimeout"); err != nil {
-		return err
-	}
-	if p.BackoffBase, err = d.duration("policy.backoffBase"); err != nil {
-		return err
-	}
-	if p.BackoffMax, err = d.duration("policy.backoffMax"); err != nil {
-		return err
-	}
-	jitter, err := d.string("policy.jitter")
-	p.Jitter = Jitter(jitter)
-	return err
+func (d *jobDecoder) decodePolicy(p *Policy) {
+	p.MaxAttempts = d.int("policy.maxAttempts")
+	p.AttemptTimeout = d.duration("policy.attemptTimeout")
+	p.BackoffBase = d.duration("policy.backoffBase")
+	p.BackoffMax = d.duration("policy.backoffMax")
+	p.Jitter = Jitter(d.string("policy.jitter"))
 }
 
-func (d *jobDecoder) decodeAttempts(j *Job) error {
-	n, err := d.count("attempts", minAttemptSize)
-	if err != nil || n == 0 {
-		return err
+func (d *jobDecoder) decodeAttempts(j *Job) {
+	n := d.count("attempts", minAttemptSize)
+	if n == 0 {
+		return
 	}
 
 	attempts := make([]Attempt, n)
 	d.list = "attempts"
-	for i := range attempts {
+	for i := 0; i < n && d.err == nil; i++ {
 		d.index = i
-		if err := d.decodeAttempt(&attempts[i]); err != nil {
-			return err
-		}
+		d.decodeAttempt(&attempts[i])
 	}
 	d.list = ""
 
 	j.Attempts = attempts
-	return nil
 }
 
-func (d *jobDecoder) decodeAttempt(a *Attempt) error {
-	var err error
-	if a.Round, err = d.int("round"); err != nil {
-		return err
-	}
-	if a.Number, err = d.int("number"); err != nil {
-		return err
-	}
-	if a.StartedAt, err = d.time("startedAt"); err != nil {
-		return err
-	}
-	if a.EndedAt, err = d.time("endedAt"); err != nil {
-		return err
-	}
-	if a.Duration, err = d.duration("duration"); err != nil {
-		return err
-	}
-	if a.StatusCode, err = d.int("statusCode"); err != nil {
-		return err
-	}
-	if a.Error, err = d.string("error"); err != nil {
-		return err
-	}
+func (d *jobDecoder) decodeAttempt(a *Attempt) {
+	a.Round = d.int("round")
+	a.Number = d.int("number")
+	a.StartedAt = d.time("startedAt")
+	a.EndedAt = d.time("endedAt")
+	a.Duration = d.duration("duration")
+	a.StatusCode = d.int("statusCode")
+	a.Error = d.string("error")
 
-	if d.off >= len(d.data) {
-		return d.errorf("flags", "the record ends before the field")
-	}
-	flags := d.data[d.off]
+	flags := d.byte("flags")
 	if flags&^attemptKnownFlags != 0 {
-		return d.errorf("flags", "flags byte %#02x has bits other than %#02x set", flags, attemptKnownFlags)
+		d.errorAt(d.off-1, "flags", "flags byte %#02x has bits other than %#02x set", flags, attemptKnownFlags)
 	}
-	d.off++
 	a.RedirectRefused = flags&attemptRedirectRefused != 0
 	a.Retryable = flags&attemptRetryable != 0
 
-	n, err := d.count("headers", minAttemptHeaderSize)
-	if err != nil || n == 0 {
-		return err
+	n := d.count("headers", minAttemptHeaderSize)
+	if n == 0 {
+		return
 	}
 	a.Headers = make([]string, n)
 	d.sublist = "headers"
-	for k := range a.Headers {
+	for k := 0; k < n && d.err == nil; k++ {
 		d.subIndex = k
-		if a.Headers[k], err = d.string(""); err != nil {
-			return err
-		}
+		a.Headers[k] = d.string("")
 	}
 	d.sublist = ""
-	return nil
 }
 
 // jobDecoder reads a job record from data, checking each length and count
-// against the bytes left before it slices or allocates.
+// against the bytes left before it slices or allocates. The first error
+// stops it: err keeps that error, and every later read returns a zero
+// value.
 type jobDecoder struct {
 	data []byte
 	off  int
+	err  error
 
 	// text is a copy of data[textStart:], and every decoded string is a
 	// substring of it.
@@ -487,21 +404,26 @@ type jobDecoder struct {
 	subIndex int
 }
 
-// errorf returns an error wrapping errCorruptJob that names field and the
-// offset where reading it failed.
+// errorf records and returns an error wrapping errCorruptJob that names
+// field and the offset where reading it failed.
 func (d *jobDecoder) errorf(field, format string, args ...any) error {
 	return d.errorAt(d.off, field, format, args...)
 }
 
+// errorAt is errorf for the offset off. An earlier error is kept.
 func (d *jobDecoder) errorAt(off int, field, format string, args ...any) error {
+	if d.err != nil {
+		return d.err
+	}
 	if d.sublist != "" {
 		field = joinField(fmt.Sprintf("%s[%d]", d.sublist, d.subIndex), field)
 	}
 	if d.list != "" {
 		field = joinField(fmt.Sprintf("%s[%d]", d.list, d.index), field)
 	}
-	return fmt.Errorf("decode job record: %s at byte offset %d of %d: %s, so the record cannot be read: %w",
+	d.err = fmt.Errorf("decode job record: %s at byte offset %d of %d: %s, so the record cannot be read: %w",
 		field, off, len(d.data), fmt.Sprintf(format, args...), errCorruptJob)
+	return d.err
 }
 
 func joinField(parent, field string) string {
@@ -511,141 +433,136 @@ func joinField(parent, field string) string {
 	return parent + "." + field
 }
 
-func (d *jobDecoder) uvarint(field string) (uint64, error) {
+// byte reads one byte.
+func (d *jobDecoder) byte(field string) byte {
+	if d.err != nil {
+		return 0
+	}
+	if d.off >= len(d.data) {
+		d.errorf(field, "the record ends before the field")
+		return 0
+	}
+	d.off++
+	return d.data[d.off-1]
+}
+
+func (d *jobDecoder) uvarint(field string) uint64 {
+	if d.err != nil {
+		return 0
+	}
 	v, n := binary.Uvarint(d.data[d.off:])
-	if n == 0 {
-		return 0, d.errorf(field, "the record ends inside the field")
-	}
-	if n < 0 {
-		return 0, d.errorf(field, "the varint overflows 64 bits")
-	}
-	d.off += n
-	return v, nil
+	return d.advanceVarint(field, v, n)
 }
 
-func (d *jobDecoder) varint(field string) (int64, error) {
+func (d *jobDecoder) varint(field string) int64 {
+	if d.err != nil {
+		return 0
+	}
 	v, n := binary.Varint(d.data[d.off:])
+	return int64(d.advanceVarint(field, uint64(v), n))
+}
+
+// advanceVarint moves past a varint of n bytes with value v, as the
+// binary package's readers report them.
+func (d *jobDecoder) advanceVarint(field string, v uint64, n int) uint64 {
 	if n == 0 {
-		return 0, d.errorf(field, "the record ends inside the field")
+		d.errorf(field, "the record ends inside the field")
+		return 0
 	}
 	if n < 0 {
-		return 0, d.errorf(field, "the varint overflows 64 bits")
+		d.errorf(field, "the varint overflows 64 bits")
+		return 0
 	}
 	d.off += n
-	return v, nil
+	return v
 }
 
-func (d *jobDecoder) int(field string) (int, error) {
+func (d *jobDecoder) int(field string) int {
 	start := d.off
-	v, err := d.varint(field)
-	if err != nil {
-		return 0, err
-	}
+	v := d.varint(field)
 	if int64(int(v)) != v {
-		return 0, d.errorAt(start, field, "value %d does not fit an int on this platform", v)
+		d.errorAt(start, field, "value %d does not fit an int on this platform", v)
+		return 0
 	}
-	return int(v), nil
+	return int(v)
 }
 
-func (d *jobDecoder) duration(field string) (time.Duration, error) {
-	v, err := d.varint(field)
-	return time.Duration(v), err
+func (d *jobDecoder) duration(field string) time.Duration {
+	return time.Duration(d.varint(field))
 }
 
 // length reads a uvarint length prefix and checks it against the bytes
 // left after the prefix.
-func (d *jobDecoder) length(field string) (int, error) {
+func (d *jobDecoder) length(field string) int {
 	start := d.off
-	n, err := d.uvarint(field)
-	if err != nil {
-		return 0, err
-	}
+	n := d.uvarint(field)
 	if left := len(d.data) - d.off; n > uint64(left) {
-		return 0, d.errorAt(start, field, "length %d exceeds the %d bytes left", n, left)
+		d.errorAt(start, field, "length %d exceeds the %d bytes left", n, left)
+		return 0
 	}
-	return int(n), nil
+	return int(n)
 }
 
 // count reads a uvarint element count and checks that the bytes left can
 // hold that many elements of at least minSize bytes each.
-func (d *jobDecoder) count(field string, minSize int) (int, error) {
+func (d *jobDecoder) count(field string, minSize int) int {
 	start := d.off
-	n, err := d.uvarint(field)
-	if err != nil {
-		return 0, err
-	}
+	n := d.uvarint(field)
 	if left := len(d.data) - d.off; n > uint64(left/minSize) {
-		return 0, d.errorAt(start, field, "count %d needs at least %d bytes each, but %d bytes are left", n, minSize, left)
+		d.errorAt(start, field, "count %d needs at least %d bytes each, but %d bytes are left", n, minSize, left)
+		return 0
 	}
-	return int(n), nil
+	return int(n)
 }
 
-func (d *jobDecoder) string(field string) (string, error) {
-	n, err := d.length(field)
-	if err != nil {
-		return "", err
+func (d *jobDecoder) string(field string) string {
+	n := d.length(field)
+	if d.err != nil {
+		return ""
 	}
 	start := d.off - d.textStart
 	d.off += n
-	return d.text[start : start+n], nil
+	return d.text[start : start+n]
 }
 
-func (d *jobDecoder) bytes(field string) ([]byte, error) {
-	n, err := d.length(field)
-	if err != nil || n == 0 {
-		return nil, err
+func (d *jobDecoder) bytes(field string) []byte {
+	n := d.length(field)
+	if d.err != nil || n == 0 {
+		return nil
 	}
 	b := make([]byte, n)
 	copy(b, d.data[d.off:])
 	d.off += n
-	return b, nil
-}
-
-func (d *jobDecoder) presence(field string) (bool, error) {
-	if d.off >= len(d.data) {
-		return false, d.errorf(field, "the record ends before the field")
-	}
-	switch v := d.data[d.off]; v {
-	case presenceNone, presenceValue:
-		d.off++
-		return v == presenceValue, nil
-	default:
-		return false, d.errorf(field, "presence byte %d is neither %d nor %d", v, presenceNone, presenceValue)
-	}
+	return b
 }
 
 // secretRef reads a presence byte and, when it is set, a vault and a key.
 // The field names are separate constants so that no name is built unless
 // decoding fails.
-func (d *jobDecoder) secretRef(field, vaultField, keyField string) (ref plugins.SecretRef, present bool, err error) {
-	if present, err = d.presence(field); err != nil || !present {
-		return ref, false, err
+func (d *jobDecoder) secretRef(field, vaultField, keyField string) (ref plugins.SecretRef, present bool) {
+	switch v := d.byte(field); {
+	case d.err != nil || v == presenceNone:
+		return ref, false
+	case v != presenceValue:
+		d.errorAt(d.off-1, field, "presence byte %d is neither %d nor %d", v, presenceNone, presenceValue)
+		return ref, false
 	}
-	if ref.Vault, err = d.string(vaultField); err != nil {
-		return ref, false, err
-	}
-	if ref.Key, err = d.string(keyField); err != nil {
-		return ref, false, err
-	}
-	return ref, true, nil
+	ref.Vault = d.string(vaultField)
+	ref.Key = d.string(keyField)
+	return ref, d.err == nil
 }
 
-func (d *jobDecoder) time(field string) (time.Time, error) {
-	if d.off >= len(d.data) {
-		return time.Time{}, d.errorf(field, "the record ends before the field")
+func (d *jobDecoder) time(field string) time.Time {
+	switch tag := d.byte(field); {
+	case d.err != nil || tag == timeZero:
+		return time.Time{}
+	case tag != timeUnix:
+		d.errorAt(d.off-1, field, "time tag %d is neither %d (zero time) nor %d (Unix nanoseconds)", tag, timeZero, timeUnix)
+		return time.Time{}
 	}
-	switch tag := d.data[d.off]; tag {
-	case timeZero:
-		d.off++
-		return time.Time{}, nil
-	case timeUnix:
-		d.off++
-		ns, err := d.varint(field)
-		if err != nil {
-			return time.Time{}, err
-		}
-		return time.Unix(0, ns).UTC(), nil
-	default:
-		return time.Time{}, d.errorf(field, "time tag %d is neither %d (zero time) nor %d (Unix nanoseconds)", tag, timeZero, timeUnix)
+	ns := d.varint(field)
+	if d.err != nil {
+		return time.Time{}
 	}
+	return time.Unix(0, ns).UTC()
 }
