@@ -175,10 +175,7 @@ func testJob(id string, now time.Time) Job {
 func TestStoreReplaysJournal(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, dir)
-	s, err := openStore(db, nil)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
+	s := openTestStore(t, db)
 	s.checkpointJobs = 1 << 30
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, id := range []string{"job-pending", "job-done", "job-retried"} {
@@ -202,9 +199,11 @@ func TestStoreReplaysJournal(t *testing.T) {
 	}
 	want := make(map[string]Job)
 	for _, id := range []string{"job-pending", "job-done", "job-retried"} {
-		if want[id], err = s.get(id); err != nil {
+		j, err := s.get(id)
+		if err != nil {
 			t.Fatalf("get %s: %v", id, err)
 		}
+		want[id] = j
 	}
 	if err := s.sync(t.Context()); err != nil {
 		t.Fatalf("sync: %v", err)
@@ -255,10 +254,7 @@ func TestStoreReplaysJournal(t *testing.T) {
 func TestStoreReplayKeepsNewerDatabase(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, dir)
-	s, err := openStore(db, nil)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
+	s := openTestStore(t, db)
 	s.checkpointJobs = 1 << 30
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	if _, _, err := s.insert(testJob("job-1", now)); err != nil {
@@ -295,10 +291,7 @@ func TestStoreReplayKeepsNewerDatabase(t *testing.T) {
 func TestStoreDeletionSurvivesReplay(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, dir)
-	s, err := openStore(db, nil)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
+	s := openTestStore(t, db)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	j := testJob("job-old", now)
 	j.Status = StatusSuccess
