@@ -62,8 +62,8 @@ func (d *Dispatcher) Sync(ctx context.Context) error {
 	return nil
 }
 
-// submit is Submit and the first half of Enqueue; op names the operation
-// in errors.
+// submit does the work of Submit and the first half of Enqueue. op names
+// the operation in errors.
 func (d *Dispatcher) submit(ctx context.Context, job Job, op string) (Job, error) {
 	if err := ctx.Err(); err != nil {
 		return Job{}, fmt.Errorf("%s job: %w", op, err)

@@ -84,12 +84,12 @@ type Dispatcher struct {
 // "job/" and "jobidx/" key prefixes and resolves secret headers through
 // secrets. Open db with statedb.Open. Every change of a job is appended to
 // a journal in the "webhook-journal" directory inside db's directory, and
-// written to db in batches later; NewDispatcher first replays what an
+// written to db in batches later. NewDispatcher first replays what an
 // earlier process left in the journal. Enqueue returns once the new job is
-// flushed to disk, sharing the flush with concurrent calls; the record of
+// flushed to disk, sharing the flush with concurrent calls. The record of
 // an attempt is written without waiting for a flush. An in-memory db gets
-// no journal. Close the dispatcher before db: the dispatcher does not
-// close db.
+// no journal. Close the dispatcher before db, because the dispatcher does
+// not close db.
 //
 // secrets may be nil for a dispatcher that only lists, retries or cancels
 // jobs. With a nil resolver, an attempt of a job that references a secret

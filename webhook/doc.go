@@ -59,8 +59,8 @@
 // The caller opens the Badger database and may share it: this package uses
 // only keys under "job/" and "jobidx/", and the "webhook-journal" directory
 // inside the database's directory. Each change of a job is appended to the
-// journal; a checkpoint writes the latest state of the changed jobs to
-// Badger in batches, each job with its index entries in one transaction,
-// and drops the journal files it covered. Opening a dispatcher replays the
-// journal.
+// journal. A checkpoint then writes the latest state of the changed jobs
+// to Badger in batches, each job with its index entries in one
+// transaction, and drops the journal files it covered. Opening a
+// dispatcher replays the journal.
 package webhook

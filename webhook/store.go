@@ -443,7 +443,7 @@ func writeChange(txn *badger.Txn, c *change) error {
 	return putJob(txn, c.job, c.rec)
 }
 
-// storedIndex returns the index state of job id as txn sees it, nil when
+// storedIndex returns the index state of job id as txn reads it, nil when
 // txn has no such job. Reading it in the transaction that replaces the
 // entries keeps them right whatever happened before, such as a
 // checkpoint that failed halfway.

@@ -426,6 +426,7 @@ func TestCheckpointIndexesFromDatabase(t *testing.T) {
 	if err := s.checkpoint(); err != nil {
 		t.Fatal(err)
 	}
+
 	finished, err := s.update("job-x", func(j *Job) error {
 		j.Status = StatusSuccess
 		j.UpdatedAt = now.Add(time.Second)
@@ -434,6 +435,9 @@ func TestCheckpointIndexesFromDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// The database gets the finished state, as a checkpoint that wrote it
+	// and then failed would leave it, and the store then retries the job.
 	rec := appendJob(appendRecord(nil, recordJob, 2), finished)
 	if err := s.db.Update(func(txn *badger.Txn) error { return putJob(txn, finished, rec) }); err != nil {
 		t.Fatal(err)
@@ -449,6 +453,7 @@ func TestCheckpointIndexesFromDatabase(t *testing.T) {
 	if err := s.checkpoint(); err != nil {
 		t.Fatal(err)
 	}
+
 	keys, _ := storedKeys(t, s.db)
 	if stale := string(doneKey(finished.UpdatedAt, "job-x")); keys[stale] {
 		t.Errorf("the database holds done key %q of job-x, which is PENDING", stale)

@@ -255,6 +255,7 @@ func (j *Journal) cutTornTail(name string) error {
 	if err != nil {
 		return fmt.Errorf("read journal segment: %w", err)
 	}
+
 	end, reason := scanSegment(data, nil)
 	if reason == nil {
 		return nil
@@ -262,6 +263,7 @@ func (j *Journal) cutTornTail(name string) error {
 	if end == 0 && len(data) >= len(journalMagic) {
 		return fmt.Errorf("journal segment %s: %w: it does not start with a journal header; move it out of %s", name, ErrJournalCorrupt, j.dir)
 	}
+
 	j.log.Warn("journal tail dropped", "file", name, "offset", end, "bytes", len(data)-end, "reason", reason.Error())
 	if end == 0 {
 		// The header itself was torn: the segment holds nothing.
@@ -270,6 +272,7 @@ func (j *Journal) cutTornTail(name string) error {
 		}
 		return syncDir(j.dir)
 	}
+
 	f, err := os.OpenFile(name, os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open journal segment: %w", err)

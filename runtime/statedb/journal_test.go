@@ -548,8 +548,8 @@ func TestJournalZeroTailIsNotRecords(t *testing.T) {
 	}
 }
 
-// TestJournalRemoveRejectsCurrentSegment asks Remove for the segment being
-// written: it must refuse and keep the records written to it.
+// TestJournalRemoveRejectsCurrentSegment calls Remove with the segment
+// being written: it must reject it and keep the records written to it.
 func TestJournalRemoveRejectsCurrentSegment(t *testing.T) {
 	dir := t.TempDir()
 	j, err := OpenJournal(dir, nil)
