@@ -61,6 +61,11 @@ func pauseDestination(t *testing.T, h *harness, url string, recorded chan Job) [
 	for range 3 {
 		<-recorded
 	}
+	// The scheduler moves enqueued jobs to the ready queue on its own
+	// goroutine, which may not have run since the last Enqueue. Moving them
+	// here makes the count below independent of its timing; the open breaker
+	// keeps any of them from starting.
+	h.d.dispatchDue()
 
 	h.d.mu.Lock()
 	defer h.d.mu.Unlock()
