@@ -61,10 +61,8 @@ func pauseDestination(t *testing.T, h *harness, url string, recorded chan Job) [
 	for range 3 {
 		<-recorded
 	}
-	// The scheduler moves enqueued jobs to the ready queue on its own
-	// goroutine, which may not have run since the last Enqueue. Moving them
-	// here makes the count below independent of its timing; the open breaker
-	// keeps any of them from starting.
+	// The scheduler may not have moved the last enqueued jobs to the ready
+	// queue yet. This pass moves them, and the open breaker keeps them waiting.
 	h.d.dispatchDue()
 
 	h.d.mu.Lock()
