@@ -548,6 +548,139 @@ func TestJournalZeroTailIsNotRecords(t *testing.T) {
 	}
 }
 
+// waitPrepared waits until j has a spare segment ready.
+func waitPrepared(t *testing.T, j *Journal) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j.mu.Lock()
+		ready := j.prepared != nil
+		j.mu.Unlock()
+		if ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no spare segment 30 s after a rotation of a large segment")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestJournalSpareSegment fills a segment past minSpare and rotates it, so
+// that the next rotation uses a prepared segment. The records must replay
+// in order across the segment with a zero tail, and reopening must cut
+// the zero tail off the last segment and remove an unused spare.
+func TestJournalSpareSegment(t *testing.T) {
+	dir := t.TempDir()
+	j := openJournal(t, dir)
+	var want [][]byte
+	appendN := func(n int) {
+		t.Helper()
+		for range n {
+			rec := bytes.Repeat([]byte{byte(len(want))}, 1000+len(want)%50)
+			if err := appendRecord(j, rec); err != nil {
+				t.Fatalf("Append = %v, want nil", err)
+			}
+			want = append(want, rec)
+		}
+	}
+
+	appendN(minSpare/1000 + 1)
+	if _, err := j.Rotate(); err != nil {
+		t.Fatalf("Rotate = %v, want nil", err)
+	}
+	waitPrepared(t, j)
+	appendN(10)
+	second, err := j.Rotate()
+	if err != nil {
+		t.Fatalf("Rotate = %v, want nil", err)
+	}
+	fi, err := os.Stat(segmentName(dir, second+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() < minSpare {
+		t.Errorf("segment %d after the rotation has %d bytes, want a prepared segment of at least %d", second+1, fi.Size(), minSpare)
+	}
+
+	// Segment second+1 is prepared too, and takes records of its own.
+	appendN(10)
+	third, err := j.Rotate()
+	if err != nil {
+		t.Fatalf("Rotate = %v, want nil", err)
+	}
+	appendN(10)
+	if err := j.Close(); err != nil {
+		t.Fatalf("Close = %v, want nil", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, spareName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stat spare after Close = %v, want %v", err, os.ErrNotExist)
+	}
+
+	j = openJournal(t, dir)
+	if got := replayAll(t, j); !equalRecords(got, want) {
+		t.Errorf("replayed %d records, want %d in the order appended", len(got), len(want))
+	}
+	last, err := os.ReadFile(segmentName(dir, third+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end, reason := scanSegment(last, nil); reason != nil || end != len(last) {
+		t.Errorf("last segment after reopening: records end at %d of %d bytes (%v), want the zero tail cut off", end, len(last), reason)
+	}
+}
+
+// TestJournalSpareLeftByCrash reopens a journal beside a spare segment
+// that a killed process left half filled: it must be removed, and never
+// read as a segment.
+func TestJournalSpareLeftByCrash(t *testing.T) {
+	dir := t.TempDir()
+	writeJournal(t, dir, [][]byte{[]byte("kept")})
+	spare := filepath.Join(dir, spareName)
+	if err := os.WriteFile(spare, []byte(journalMagic+"half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	j := openJournal(t, dir)
+	if got := replayAll(t, j); !equalRecords(got, [][]byte{[]byte("kept")}) {
+		t.Errorf("replayed %q, want %q", got, "kept")
+	}
+	if _, err := os.Stat(spare); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stat spare after OpenJournal = %v, want %v", err, os.ErrNotExist)
+	}
+}
+
+// TestJournalReplayBytesAfterZeros puts a byte after the zeros that end
+// the records of a segment. In an older segment, which was flushed whole,
+// that is corruption. In the last segment it is a torn write, cut off.
+func TestJournalReplayBytesAfterZeros(t *testing.T) {
+	data := append([]byte(journalMagic), frameRecord([]byte("first"))...)
+	data = append(data, make([]byte, 64)...)
+	data = append(data, 'x')
+
+	t.Run("older segment", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(segmentName(dir, 1), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		next := append([]byte(journalMagic), frameRecord([]byte("second"))...)
+		if err := os.WriteFile(segmentName(dir, 2), next, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		j := openJournal(t, dir)
+		err := j.Replay(func([]byte) error { return nil })
+		if !errors.Is(err, ErrJournalCorrupt) {
+			t.Fatalf("Replay = %v, want %v", err, ErrJournalCorrupt)
+		}
+		if !strings.Contains(err.Error(), "offset "+strconv.Itoa(len(journalMagic)+headerSize+len("first"))) {
+			t.Errorf("Replay = %v, want the offset of the zeros", err)
+		}
+	})
+	t.Run("last segment", func(t *testing.T) {
+		checkTornTail(t, data, [][]byte{[]byte("first")}, int64(len(journalMagic)+headerSize+len("first")))
+	})
+}
+
 // TestJournalRemoveRejectsCurrentSegment calls Remove with the segment
 // being written: it must reject it and keep the records written to it.
 func TestJournalRemoveRejectsCurrentSegment(t *testing.T) {
@@ -828,6 +961,8 @@ func FuzzScanSegment(f *testing.F) {
 	f.Add(valid)
 	f.Add(valid[:len(valid)-3])
 	f.Add(append(slices.Clone(valid), 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0))
+	f.Add(append(slices.Clone(valid), make([]byte, 20)...))
+	f.Add(append(append(slices.Clone(valid), make([]byte, 20)...), 1))
 	f.Add([]byte(journalMagic[:7]))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -845,8 +980,8 @@ func FuzzScanSegment(f *testing.F) {
 			}
 			return
 		}
-		if (reason == nil) != (off == len(data)) {
-			t.Fatalf("offset = %d and reason %v for %d bytes, want a nil reason exactly when the offset is the end", off, reason, len(data))
+		if (reason == nil) != allZero(data[off:]) {
+			t.Fatalf("offset = %d and reason %v for %d bytes, want a nil reason exactly when only zeros follow the offset", off, reason, len(data))
 		}
 		reframed = append([]byte(journalMagic), reframed...)
 		if !bytes.Equal(reframed, data[:off]) {
@@ -896,6 +1031,12 @@ func TestJournalCrashHelper(t *testing.T) {
 			t.Fatalf("Sync after %d = %v", next, err)
 		}
 		fmt.Printf("synced %d\n", next)
+		// About 1.2 MB per segment, so that rotations use spare segments.
+		if next%800 == 799 {
+			if _, err := j.Rotate(); err != nil {
+				t.Fatalf("Rotate after %d = %v", next, err)
+			}
+		}
 	}
 	t.Fatal("crash helper was not killed")
 }
