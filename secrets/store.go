@@ -59,6 +59,33 @@ type Store struct {
 	rotationDone chan struct{}
 }
 
+// CheckMasterKey checks the master key that cfg selects against the store
+// in cfg.Dir. It reads only the store's header, so it works while another
+// process has the database open, and it creates nothing. A store that does
+// not exist yet passes. Errors wrap ErrWrongKey, ErrNoMasterKey,
+// ErrInvalidConfig or ErrCorrupt.
+func CheckMasterKey(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	hdr, exists, err := readHeader(headerPath(cfg.Dir))
+	if err != nil || !exists {
+		return err
+	}
+	master, _, err := resolveMasterKey(&cfg, false)
+	if err != nil {
+		return err
+	}
+	_, err = unlockKeyring(hdr, master)
+	if errors.Is(err, ErrWrongKey) {
+		return wrongKeyError(cfg.Dir, master, err)
+	}
+	if err != nil {
+		return fmt.Errorf("check master key of secrets store %s: %w", cfg.Dir, err)
+	}
+	return nil
+}
+
 // Open opens the store in cfg.Dir, creating it and, when needed, the key
 // file. The master key is checked against the stored check value before
 // Badger opens, so a wrong key writes nothing and returns an error wrapping

@@ -415,3 +415,56 @@ func TestOpenRemovesStaleHeaderTemps(t *testing.T) {
 		t.Errorf("stale header file after Open: stat error %v, want not exist", err)
 	}
 }
+
+// TestCheckMasterKeyWhileOpen checks keys against a store that another
+// Store has open, as a running execvault does: only the right key passes,
+// and the header stays as it was.
+func TestCheckMasterKeyWhileOpen(t *testing.T) {
+	s, cfg := openTestStore(t, nil)
+	mustCreateVault(t, s, "v")
+	before, err := os.ReadFile(headerPath(cfg.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := CheckMasterKey(cfg); err != nil {
+		t.Errorf("CheckMasterKey with the store's key = %v, want nil", err)
+	}
+
+	otherKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+	wrong := cfg
+	wrong.Getenv = func(k string) string { return map[string]string{EnvMasterKey: otherKey}[k] }
+	err = CheckMasterKey(wrong)
+	if !errors.Is(err, ErrWrongKey) {
+		t.Errorf("CheckMasterKey with another key = %v, want ErrWrongKey", err)
+	}
+	if err != nil && !strings.Contains(err.Error(), "--key-file") {
+		t.Errorf("CheckMasterKey with another key = %v, want advice naming --key-file", err)
+	}
+
+	none := cfg
+	none.Getenv = func(string) string { return "" }
+	none.KeyFile = filepath.Join(t.TempDir(), "missing.key")
+	if err := CheckMasterKey(none); !errors.Is(err, ErrNoMasterKey) {
+		t.Errorf("CheckMasterKey without a key = %v, want ErrNoMasterKey", err)
+	}
+	if _, err := os.Stat(none.KeyFile); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stat key file after CheckMasterKey = %v, want it not created", err)
+	}
+
+	if after, err := os.ReadFile(headerPath(cfg.Dir)); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("header after CheckMasterKey changed (read error %v)", err)
+	}
+}
+
+// TestCheckMasterKeyNoStore checks a key against a directory without a
+// store: it passes and creates nothing.
+func TestCheckMasterKeyNoStore(t *testing.T) {
+	cfg := testConfig(filepath.Join(t.TempDir(), "data"), nil)
+	if err := CheckMasterKey(cfg); err != nil {
+		t.Errorf("CheckMasterKey without a store = %v, want nil", err)
+	}
+	if _, err := os.Stat(cfg.Dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stat data directory after CheckMasterKey = %v, want it not created", err)
+	}
+}

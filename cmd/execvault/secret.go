@@ -49,7 +49,8 @@ func addSecretCommands(a *app, root *cobra.Command) {
 
 Values are encrypted at rest and never listed. Commands talk to a running
 execvault through <data dir>/admin.sock when it accepts connections, and
-open the store directly otherwise.
+open the store directly otherwise. A master key given to the command must
+match the store's in both cases.
 
 Values passed with --value-stdin or --value-file lose one trailing newline
 (\n or \r\n), so "echo VALUE |" and files saved by editors store VALUE.
@@ -88,12 +89,21 @@ func (a *app) withManager(ctx context.Context, fn func(ctx context.Context, m se
 }
 
 func (a *app) openManager(ctx context.Context) (secrets.Manager, error) {
-	// NOTE: through the admin socket the running execvault's store serves
-	// the request, so the master key given to this command is not checked.
-	// The socket's mode 0600 is the access control.
+	cfg := secrets.DefaultConfig(a.dataDir)
+	cfg.KeyFile = a.keyFile
+	cfg.Getenv = a.getenv
+	cfg.Now = secretNow
+	cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	// Through the socket, the running execvault's key serves the request
+	// and the socket's mode 0600 is the access control. A key given to
+	// this command must still match the store's, as it must without it.
 	socket := filepath.Join(a.dataDir, "admin.sock")
 	var dialErr error
 	if _, err := os.Stat(socket); err == nil {
+		if err := secrets.CheckMasterKey(cfg); err != nil && !errors.Is(err, secrets.ErrNoMasterKey) {
+			return nil, err
+		}
 		client, err := secrets.DialAdmin(socket)
 		if err == nil {
 			return client, nil
@@ -103,11 +113,6 @@ func (a *app) openManager(ctx context.Context) (secrets.Manager, error) {
 		dialErr = err
 	}
 
-	cfg := secrets.DefaultConfig(a.dataDir)
-	cfg.KeyFile = a.keyFile
-	cfg.Getenv = a.getenv
-	cfg.Now = secretNow
-	cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store, err := secrets.Open(ctx, cfg)
 	if err != nil && dialErr != nil {
 		return nil, fmt.Errorf("%w (the admin socket of a running execvault did not accept a connection either: %v)", err, dialErr)

@@ -10,11 +10,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,6 +290,71 @@ func TestSecretCLIUsesAdminSocket(t *testing.T) {
 	}
 	if len(entries) != 2 || entries[0].Action != secrets.ActionReveal || entries[0].Actor != "cli" {
 		t.Errorf("audit entries = %+v, want the reveal by cli, then the refused create", entries)
+	}
+}
+
+// TestSecretCLIAdminSocketChecksKey runs the CLI with a key other than the
+// store's while a running execvault serves the socket: it must fail as it
+// does without the socket, before any request. Without a key of its own,
+// the CLI still goes through the socket.
+func TestSecretCLIAdminSocketChecksKey(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+
+	cfg := secrets.DefaultConfig(c.dataDir)
+	cfg.KeyFile = c.keyFile
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	store, err := secrets.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ln, err := net.Listen("unix", filepath.Join(c.dataDir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int64
+	admin := secrets.NewAdminHandler(store, slog.New(slog.DiscardHandler))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		admin.ServeHTTP(w, r)
+	}))
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+
+	other, err := secrets.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := &secretCLI{t: t, root: c.root, dataDir: c.dataDir, keyFile: filepath.Join(c.root, "other.key")}
+	if err := secrets.WriteKeyFile(wrong.keyFile, other); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := wrong.run("", "secret", "vault", "list")
+	if code != exitError {
+		t.Errorf("vault list with another key: exit %d, want %d", code, exitError)
+	}
+	if !strings.Contains(stderr, "wrong master key") {
+		t.Errorf("vault list with another key: stderr %q, want it to name the wrong master key", stderr)
+	}
+	if !strings.Contains(stderr, "--key-file") {
+		t.Errorf("vault list with another key: stderr %q, want advice naming --key-file", stderr)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("requests on the socket with another key = %d, want 0", n)
+	}
+
+	keyless := &secretCLI{t: t, root: c.root, dataDir: c.dataDir, keyFile: filepath.Join(c.root, "missing.key")}
+	code, stdout, stderr := keyless.run("", "secret", "vault", "list")
+	if code != exitOK {
+		t.Errorf("vault list without a key: exit %d, stderr %q; want %d", code, stderr, exitOK)
+	}
+	if !strings.Contains(stdout, "v ") {
+		t.Errorf("vault list without a key: stdout %q, want vault v listed", stdout)
+	}
+	if n := requests.Load(); n == 0 {
+		t.Error("vault list without a key sent no request on the socket")
 	}
 }
 
