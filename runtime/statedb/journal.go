@@ -87,6 +87,10 @@ type Journal struct {
 	prepareWake chan struct{} // capacity 1: a spare segment is wanted
 	prepareSize int64         // size of the spare segment wanted, 0 for none
 	prepared    *os.File      // a spare segment ready for use, named spareName
+
+	// spareTaken, when set, runs in a rotation after it takes the spare
+	// segment and before it renames it.
+	spareTaken func()
 }
 
 type rotated struct {
@@ -563,6 +567,10 @@ func (j *Journal) Close() error {
 
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.prepared != nil {
+		discardSpare(j.prepared)
+		j.prepared = nil
+	}
 	err := j.err
 	if cerr := j.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close journal segment: %w", cerr)
@@ -672,14 +680,24 @@ func (j *Journal) replaceSegment(f *os.File, seg uint64) error {
 }
 
 // nextSegment returns segment n, renamed from the spare when one is ready
-// and created otherwise.
+// and created otherwise. The spare stays in j.prepared until it has its
+// segment name or is removed, which keeps the preparer from creating the
+// next spare under the name of this one.
 func (j *Journal) nextSegment(n uint64) (*os.File, error) {
 	j.mu.Lock()
 	spare := j.prepared
-	j.prepared = nil
 	j.mu.Unlock()
 	if spare == nil {
 		return createSegment(j.dir, n)
+	}
+	defer func() {
+		j.mu.Lock()
+		j.prepared = nil
+		j.mu.Unlock()
+		poke(j.prepareWake)
+	}()
+	if j.spareTaken != nil {
+		j.spareTaken()
 	}
 	if err := os.Rename(spare.Name(), segmentName(j.dir, n)); err != nil {
 		j.log.Warn("journal spare segment not used; creating a segment instead", "file", spare.Name(), "error", err)
@@ -705,12 +723,9 @@ func (j *Journal) runPreparer() {
 			j.mu.Lock()
 		}
 		if j.closed {
-			spare := j.prepared
-			j.prepared = nil
+			// Close removes a spare left unused, once the writer has
+			// stopped.
 			j.mu.Unlock()
-			if spare != nil {
-				discardSpare(spare)
-			}
 			return
 		}
 		size := j.prepareSize

@@ -650,6 +650,77 @@ func TestJournalSpareLeftByCrash(t *testing.T) {
 	}
 }
 
+// TestJournalSpareNotRefilledBeforeRename wakes the preparer, with a spare
+// requested, while a rotation has taken the prepared spare but not yet
+// renamed it. A new spare then would reopen the same file and write zeros
+// over the records of the current segment.
+func TestJournalSpareNotRefilledBeforeRename(t *testing.T) {
+	dir := t.TempDir()
+	j := openJournal(t, dir)
+	j.mu.Lock()
+	j.prepareSize = minSpare
+	poke(j.prepareWake)
+	j.mu.Unlock()
+	waitPrepared(t, j)
+	// A request left pending, as by a rotation of a large segment while
+	// the spare was being prepared.
+	j.mu.Lock()
+	j.prepareSize = minSpare
+	j.spareTaken = func() {
+		j.mu.Lock()
+		takenSpare := j.prepared
+		j.mu.Unlock()
+		poke(j.prepareWake)
+		// Wait for another spare, which must not come before the rename.
+		for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {
+			j.mu.Lock()
+			ready := j.prepared != nil && j.prepared != takenSpare
+			j.mu.Unlock()
+			if ready {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	j.mu.Unlock()
+
+	if _, err := j.Rotate(); err != nil {
+		t.Fatalf("Rotate = %v, want nil", err)
+	}
+	want := testRecords(20)
+	for _, rec := range want {
+		if err := appendRecord(j, rec); err != nil {
+			t.Fatalf("Append = %v, want nil", err)
+		}
+	}
+	if err := j.Sync(context.Background()); err != nil {
+		t.Fatalf("Sync = %v, want nil", err)
+	}
+	waitPrepared(t, j)
+	j.mu.Lock()
+	cur, seg, spare := j.f, j.seg, j.prepared
+	j.mu.Unlock()
+	curInfo, err := cur.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spareInfo, err := spare.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(curInfo, spareInfo) {
+		t.Errorf("the new spare segment is the file of the current segment %s", segmentName(dir, seg))
+	}
+
+	if err := j.Close(); err != nil {
+		t.Fatalf("Close = %v, want nil", err)
+	}
+	j = openJournal(t, dir)
+	if got := replayAll(t, j); !equalRecords(got, want) {
+		t.Errorf("replayed %d records, want the %d synced", len(got), len(want))
+	}
+}
+
 // TestJournalReplayBytesAfterZeros puts a byte after the zeros that end
 // the records of a segment. In an older segment, which was flushed whole,
 // that is corruption. In the last segment it is a torn write, cut off.
