@@ -91,6 +91,10 @@ type Journal struct {
 	// spareTaken, when set, runs in a rotation after it takes the spare
 	// segment and before it renames it.
 	spareTaken func()
+
+	// freeSpace returns the bytes free for unprivileged use on the file
+	// system of dir, with false where that is unknown.
+	freeSpace func(dir string) (int64, bool)
 }
 
 type rotated struct {
@@ -116,6 +120,11 @@ const (
 	minSpare = 1 << 20
 	maxSpare = 64 << 20
 )
+
+// minFreeForSpare is the free space below which no spare is prepared, 16
+// times the largest spare. A spare takes disk space early, and on a nearly
+// full disk it could make the journal's own writes fail.
+const minFreeForSpare = 16 * maxSpare
 
 // spareName is the file name of a prepared segment until a rotation
 // renames it.
@@ -154,7 +163,7 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	j := &Journal{dir: dir, log: logger, changed: make(chan struct{})}
+	j := &Journal{dir: dir, log: logger, changed: make(chan struct{}), freeSpace: freeSpace}
 	if dir == "" {
 		return j, nil
 	}
@@ -666,11 +675,18 @@ func (j *Journal) replaceSegment(f *os.File, seg uint64) error {
 	if err != nil {
 		return err
 	}
-	j.mu.Lock()
-	j.f, j.seg = next, seg+1
+	var spare int64
 	if j.segBytes >= minSpare {
 		const round = 1 << 20
-		j.prepareSize = min((j.segBytes+j.segBytes/4+round-1)/round*round, maxSpare)
+		spare = min((j.segBytes+j.segBytes/4+round-1)/round*round, maxSpare)
+		if free, ok := j.freeSpace(j.dir); !ok || free < minFreeForSpare {
+			spare = 0
+		}
+	}
+	j.mu.Lock()
+	j.f, j.seg = next, seg+1
+	if spare > 0 {
+		j.prepareSize = spare
 		poke(j.prepareWake)
 	}
 	j.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -573,6 +574,7 @@ func waitPrepared(t *testing.T, j *Journal) {
 func TestJournalSpareSegment(t *testing.T) {
 	dir := t.TempDir()
 	j := openJournal(t, dir)
+	j.freeSpace = func(string) (int64, bool) { return 1 << 40, true }
 	var want [][]byte
 	appendN := func(n int) {
 		t.Helper()
@@ -627,6 +629,47 @@ func TestJournalSpareSegment(t *testing.T) {
 	}
 	if end, reason := scanSegment(last, nil); reason != nil || end != len(last) {
 		t.Errorf("last segment after reopening: records end at %d of %d bytes (%v), want the zero tail cut off", end, len(last), reason)
+	}
+}
+
+// TestJournalNoSpareOnFullDisk rotates a segment large enough for a spare
+// while the file system has too little free space, or an unknown amount:
+// no spare may be requested.
+func TestJournalNoSpareOnFullDisk(t *testing.T) {
+	tests := []struct {
+		name string
+		free int64
+		ok   bool
+	}{
+		{"below the minimum", minFreeForSpare - 1, true},
+		{"unknown", 1 << 40, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := openJournal(t, t.TempDir())
+			var asked atomic.Bool
+			j.freeSpace = func(string) (int64, bool) {
+				asked.Store(true)
+				return tc.free, tc.ok
+			}
+			for range minSpare/1000 + 1 {
+				if err := appendRecord(j, make([]byte, 1000)); err != nil {
+					t.Fatalf("Append = %v, want nil", err)
+				}
+			}
+			if _, err := j.Rotate(); err != nil {
+				t.Fatalf("Rotate = %v, want nil", err)
+			}
+			if !asked.Load() {
+				t.Fatal("Rotate of a large segment did not look at the free space")
+			}
+			j.mu.Lock()
+			size, prepared := j.prepareSize, j.prepared
+			j.mu.Unlock()
+			if size != 0 || prepared != nil {
+				t.Errorf("after Rotate: spare of %d bytes requested, prepared %v; want none", size, prepared != nil)
+			}
+		})
 	}
 }
 
