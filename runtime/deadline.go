@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"time"
 
 	"github.com/tetratelabs/wabin/binary"
@@ -344,7 +345,16 @@ func readULEB128(body []byte, pc int) (uint32, int, error) {
 type callState struct {
 	exec     *Executor
 	deadline time.Time
+	// yielded is when deadline_check last yielded the processor. Only the
+	// goroutine running the call uses it.
+	yielded time.Time
 }
+
+// yieldInterval is how long a guest runs before deadline_check yields the
+// processor to other goroutines. With one processor, as a container limited
+// to one CPU gets, the Go scheduler otherwise takes it back only every
+// 10 ms or more, and each phase of a garbage collection waits that long.
+const yieldInterval = time.Millisecond
 
 // callKey is the context key of a *callState.
 type callKey struct{}
@@ -353,7 +363,8 @@ type callKey struct{}
 // timeout from now. It adds one context value and no timer, goroutine or
 // context deadline: deadline_check reads the deadline from the state.
 func withCall(ctx context.Context, exec *Executor, timeout time.Duration) context.Context {
-	return context.WithValue(ctx, callKey{}, &callState{exec: exec, deadline: time.Now().Add(timeout)})
+	now := time.Now()
+	return context.WithValue(ctx, callKey{}, &callState{exec: exec, deadline: now.Add(timeout), yielded: now})
 }
 
 // currentCall returns the call state that withCall put in ctx, or nil.
@@ -374,13 +385,21 @@ func callExecutor(ctx context.Context) *Executor {
 // rewriter adds. It traps the guest with sys.ExitCodeDeadlineExceeded once
 // the call's deadline has passed or the caller's context is past its own
 // deadline. It traps with sys.ExitCodeContextCanceled once the caller's
-// context is canceled. A host function stops the guest by panicking with
+// context is canceled. Every yieldInterval of the call it yields the
+// processor to other goroutines. A host function stops the guest by panicking with
 // the *sys.ExitError, which wazero returns as the call's error and
 // instance.classify reports as the timeout limit or a canceled call. It
 // is safe for concurrent use.
 func hostDeadlineCheck(ctx context.Context, _ api.Module, _ []uint64) {
-	if s := currentCall(ctx); s != nil && time.Now().After(s.deadline) {
-		panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
+	if s := currentCall(ctx); s != nil {
+		now := time.Now()
+		if now.After(s.deadline) {
+			panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
+		}
+		if now.Sub(s.yielded) >= yieldInterval {
+			s.yielded = now
+			goruntime.Gosched()
+		}
 	}
 	switch err := ctx.Err(); {
 	case errors.Is(err, context.DeadlineExceeded):
