@@ -254,12 +254,11 @@ func TestSecretCLITerminal(t *testing.T) {
 	c.checkGolden("terminal")
 }
 
-func TestSecretCLIUsesAdminSocket(t *testing.T) {
-	c := newSecretCLI(t)
-	c.mustRun("", "secret", "vault", "create", "v")
-
-	// A running execvault holds the store, so the CLI cannot open it and
-	// must go through the socket.
+// serveAdminSocket opens c's store with c's key and serves it on the
+// admin socket, as a running execvault does, until the test ends. It
+// returns the store and the number of requests served.
+func serveAdminSocket(t *testing.T, c *secretCLI) (*secrets.Store, *atomic.Int64) {
+	t.Helper()
 	cfg := secrets.DefaultConfig(c.dataDir)
 	cfg.KeyFile = c.keyFile
 	cfg.Logger = slog.New(slog.DiscardHandler)
@@ -267,15 +266,30 @@ func TestSecretCLIUsesAdminSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	ln, err := net.Listen("unix", filepath.Join(c.dataDir, "admin.sock"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(secrets.NewAdminHandler(store, slog.New(slog.DiscardHandler)))
+	requests := new(atomic.Int64)
+	admin := secrets.NewAdminHandler(store, slog.New(slog.DiscardHandler))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		admin.ServeHTTP(w, r)
+	}))
 	srv.Listener = ln
 	srv.Start()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return store, requests
+}
+
+func TestSecretCLIUsesAdminSocket(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+
+	// A running execvault holds the store, so the CLI cannot open it and
+	// must go through the socket.
+	store, _ := serveAdminSocket(t, c)
 
 	c.mustRun("over-the-socket", "secret", "create", "-V", "v", "-n", "k", "--value-stdin")
 	if got := strings.TrimSpace(c.mustRun("", "secret", "get", "-V", "v", "-n", "k", "--reveal")); got != "over-the-socket" {
@@ -300,28 +314,7 @@ func TestSecretCLIUsesAdminSocket(t *testing.T) {
 func TestSecretCLIAdminSocketChecksKey(t *testing.T) {
 	c := newSecretCLI(t)
 	c.mustRun("", "secret", "vault", "create", "v")
-
-	cfg := secrets.DefaultConfig(c.dataDir)
-	cfg.KeyFile = c.keyFile
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	store, err := secrets.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	ln, err := net.Listen("unix", filepath.Join(c.dataDir, "admin.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var requests atomic.Int64
-	admin := secrets.NewAdminHandler(store, slog.New(slog.DiscardHandler))
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		admin.ServeHTTP(w, r)
-	}))
-	srv.Listener = ln
-	srv.Start()
-	defer srv.Close()
+	_, requests := serveAdminSocket(t, c)
 
 	other, err := secrets.GenerateMasterKey()
 	if err != nil {

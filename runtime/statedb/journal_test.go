@@ -647,9 +647,9 @@ func TestJournalNoSpareOnFullDisk(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			j := openJournal(t, t.TempDir())
-			var asked atomic.Bool
+			var checked atomic.Bool
 			j.freeSpace = func(string) (int64, bool) {
-				asked.Store(true)
+				checked.Store(true)
 				return tc.free, tc.ok
 			}
 			for range minSpare/1000 + 1 {
@@ -660,7 +660,7 @@ func TestJournalNoSpareOnFullDisk(t *testing.T) {
 			if _, err := j.Rotate(); err != nil {
 				t.Fatalf("Rotate = %v, want nil", err)
 			}
-			if !asked.Load() {
+			if !checked.Load() {
 				t.Fatal("Rotate of a large segment did not look at the free space")
 			}
 			j.mu.Lock()
