@@ -76,6 +76,14 @@ type Dispatcher struct {
 	inFlight int
 	waiters  map[string][]chan Job
 
+	// attempts hands attempts to idle worker goroutines, of which there
+	// are idle. A worker that finishes an attempt waits for the next one
+	// instead of exiting, so that its stack, grown by the HTTP client, is
+	// not grown again for every attempt. The channel holds cfg.Workers
+	// attempts, as many as may be in flight, so sending never blocks.
+	attempts chan attempt
+	idle     int
+
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -124,6 +132,8 @@ func NewDispatcher(db *badger.DB, cfg Config, secrets SecretResolver, logger *sl
 		requeue: make(map[string]time.Time),
 		dests:   make(map[string]*destination),
 		waiters: make(map[string][]chan Job),
+
+		attempts: make(chan attempt, cfg.Workers),
 	}, nil
 }
 
@@ -341,8 +351,7 @@ func (d *Dispatcher) dispatchDue() (time.Time, bool) {
 
 			ctx, cancel := context.WithCancelCause(d.runCtx)
 			d.running[e.id] = cancel
-			d.wg.Add(1)
-			go d.runAttempt(ctx, e, dst)
+			d.startLocked(attempt{ctx: ctx, e: e, dst: dst})
 		}
 		if len(dst.ready) == 0 && dst.active == 0 && dst.breaker.idle() {
 			delete(d.dests, key)
@@ -361,11 +370,47 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// runAttempt makes one attempt of job e.id, records it and queues the job
-// again when it is still PENDING.
-func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) {
-	defer d.wg.Done()
+// attempt is an attempt that dispatchDue hands to a worker.
+type attempt struct {
+	ctx context.Context
+	e   entry
+	dst *destination
+}
 
+// startLocked gives a to an idle worker, or to a new one when none is
+// idle. The caller holds mu.
+func (d *Dispatcher) startLocked(a attempt) {
+	if d.idle > 0 {
+		d.idle--
+		d.attempts <- a
+		return
+	}
+	d.wg.Add(1)
+	go d.work(a)
+}
+
+// work runs attempt a, then waits for the next one until the dispatcher
+// stops.
+func (d *Dispatcher) work(a attempt) {
+	defer d.wg.Done()
+	for {
+		if !d.runAttempt(a.ctx, a.e, a.dst) {
+			return
+		}
+		select {
+		case a = <-d.attempts:
+		case <-d.stop:
+			return
+		}
+	}
+}
+
+// runAttempt makes one attempt of job e.id, records it and queues the job
+// again when it is still PENDING. It counts the calling worker as idle in
+// the same step that ends the attempt, so that there are never more
+// workers than cfg.Workers, and returns false when the dispatcher is
+// closed and the worker should exit instead.
+func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) bool {
 	result := d.attemptJob(ctx, e.id)
 
 	d.mu.Lock()
@@ -392,12 +437,17 @@ func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) 
 		delete(d.requeue, e.id)
 		d.scheduleLocked(e.id, e.destination, due)
 	}
+	keep := !d.closed
+	if keep {
+		d.idle++
+	}
 	d.mu.Unlock()
 	d.signal()
 
 	if d.afterAttempt != nil && result.recorded != nil {
 		d.afterAttempt(*result.recorded)
 	}
+	return keep
 }
 
 func (d *Dispatcher) logBreaker(dst *destination, before, after breakerState) {
