@@ -76,11 +76,10 @@ type Dispatcher struct {
 	inFlight int
 	waiters  map[string][]chan Job
 
-	// attempts hands attempts to idle worker goroutines, of which there
-	// are idle. A worker that finishes an attempt waits for the next one
-	// instead of exiting, so that its stack, grown by the HTTP client, is
-	// not grown again for every attempt. The channel holds cfg.Workers
-	// attempts, as many as may be in flight, so sending never blocks.
+	// attempts passes attempts to the idle workers, counted in idle.
+	// Workers outlive their attempt so that the stack the HTTP client
+	// grew is reused. The buffer fits cfg.Workers, the most attempts that
+	// can be in flight, so a send never blocks.
 	attempts chan attempt
 	idle     int
 
@@ -377,7 +376,7 @@ type attempt struct {
 	dst *destination
 }
 
-// startLocked gives a to an idle worker, or to a new one when none is
+// startLocked starts a on an idle worker, or on a new one when none is
 // idle. The caller holds mu.
 func (d *Dispatcher) startLocked(a attempt) {
 	if d.idle > 0 {
@@ -389,8 +388,8 @@ func (d *Dispatcher) startLocked(a attempt) {
 	go d.work(a)
 }
 
-// work runs attempt a, then waits for the next one until the dispatcher
-// stops.
+// work runs attempt a and then the attempts it receives, until the
+// dispatcher stops.
 func (d *Dispatcher) work(a attempt) {
 	defer d.wg.Done()
 	for {
@@ -406,10 +405,9 @@ func (d *Dispatcher) work(a attempt) {
 }
 
 // runAttempt makes one attempt of job e.id, records it and queues the job
-// again when it is still PENDING. It counts the calling worker as idle in
-// the same step that ends the attempt, so that there are never more
-// workers than cfg.Workers, and returns false when the dispatcher is
-// closed and the worker should exit instead.
+// again when it is still PENDING. It counts the worker as idle under the
+// same lock that ends the attempt, and returns false once the dispatcher
+// is closed, when the worker exits instead.
 func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) bool {
 	result := d.attemptJob(ctx, e.id)
 
