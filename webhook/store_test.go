@@ -269,7 +269,7 @@ func TestStoreReplayKeepsNewerDatabase(t *testing.T) {
 	later.Status = StatusSuccess
 	later.UpdatedAt = now.Add(time.Minute)
 	rec := appendJob(appendRecord(nil, recordJob, 5), later)
-	if err := db.Update(func(txn *badger.Txn) error { return putJob(txn, later, rec) }); err != nil {
+	if err := db.Update(func(txn *badger.Txn) error { return putJob(txn, later, rec, true) }); err != nil {
 		t.Fatalf("write later version: %v", err)
 	}
 	if err := db.Close(); err != nil {
@@ -439,7 +439,7 @@ func TestCheckpointIndexesFromDatabase(t *testing.T) {
 	// The database gets the finished state, as a checkpoint that wrote it
 	// and then failed would leave it, and the store then retries the job.
 	rec := appendJob(appendRecord(nil, recordJob, 2), finished)
-	if err := s.db.Update(func(txn *badger.Txn) error { return putJob(txn, finished, rec) }); err != nil {
+	if err := s.db.Update(func(txn *badger.Txn) error { return putJob(txn, finished, rec, true) }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.update("job-x", func(j *Job) error {

@@ -1,0 +1,98 @@
+package webhook
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestIDFilterKeepsEveryID adds three times a layer's capacity, so that
+// the filter grows, and checks that every id added is reported and that
+// few others are.
+func TestIDFilterKeepsEveryID(t *testing.T) {
+	f := newIDFilter(0)
+	const n = 3 * filterMinIDs
+	for i := range n {
+		f.add(fmt.Sprintf("msg_%d", i))
+	}
+	if layers := len(*f.layers.Load()); layers < 2 {
+		t.Errorf("layers after %d ids = %d, want at least 2", n, layers)
+	}
+	for i := range n {
+		if id := fmt.Sprintf("msg_%d", i); !f.mayContain(id) {
+			t.Fatalf("mayContain(%q) = false after add", id)
+		}
+	}
+	wrong := 0
+	const others = 100_000
+	for i := range others {
+		if f.mayContain(fmt.Sprintf("other_%d", i)) {
+			wrong++
+		}
+	}
+	// Each of the two or three layers adds about 1% false positives.
+	if rate := float64(wrong) / others; rate > 0.04 {
+		t.Errorf("ids never added but reported: %.2f%%, want at most 4%%", 100*rate)
+	}
+}
+
+// TestIDFilterConcurrentAdds adds ids from several goroutines across a
+// growth of the filter, for the race detector, and checks them all.
+func TestIDFilterConcurrentAdds(t *testing.T) {
+	f := newIDFilter(0)
+	const goroutines, each = 4, filterMinIDs / 2
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				id := fmt.Sprintf("msg_%d_%d", g, i)
+				f.add(id)
+				if !f.mayContain(id) {
+					t.Errorf("mayContain(%q) = false after add", id)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for g := range goroutines {
+		for i := range each {
+			if id := fmt.Sprintf("msg_%d_%d", g, i); !f.mayContain(id) {
+				t.Fatalf("mayContain(%q) = false after all adds", id)
+			}
+		}
+	}
+}
+
+// TestStoreFindsJobOfEarlierProcess checkpoints a job, opens the store
+// again, and inserts a job under the same id: the store must return the
+// stored job, which it knows of only from the database.
+func TestStoreFindsJobOfEarlierProcess(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s, err := openStore(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.insert(testJob("job-1", now)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openTestStore(t, db)
+	again := testJob("job-1", now.Add(time.Hour))
+	got, created, err := s.insert(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created {
+		t.Error("insert of a stored id: created = true, want false")
+	}
+	if !got.CreatedAt.Equal(now) {
+		t.Errorf("returned job created at %v, want the stored job's %v", got.CreatedAt, now)
+	}
+}
