@@ -15,7 +15,9 @@ import (
 // calls. When the flush fails, Enqueue returns the stored job with the
 // error: the job is delivered, but a power failure could lose it. A job
 // enqueued before Start waits in the database until Start. After Close,
-// Enqueue returns an error wrapping ErrClosed.
+// Enqueue returns an error wrapping ErrClosed. While the state database is
+// far behind the journal, Enqueue waits for it, and returns the context's
+// error if ctx ends first.
 //
 // An empty ID gets a generated one. When a job with the same ID exists,
 // Enqueue stores nothing and returns the existing job, so that an event
@@ -86,7 +88,7 @@ func (d *Dispatcher) submit(ctx context.Context, job Job, op string) (Job, error
 	job.UpdatedAt = now
 	job.NextAttemptAt = now
 
-	stored, created, err := d.store.insert(job)
+	stored, created, err := d.store.insert(ctx, job)
 	if err != nil {
 		return Job{}, fmt.Errorf("%s job %q: %w", op, job.ID, err)
 	}
@@ -250,7 +252,7 @@ func (d *Dispatcher) Retry(ctx context.Context, id string) (Job, error) {
 		return Job{}, fmt.Errorf("retry job %q: %w", id, err)
 	}
 	now := d.cfg.Clock.Now()
-	j, err := d.store.update(id, func(j *Job) error {
+	j, err := d.store.update(ctx, id, func(j *Job) error {
 		if j.Status != StatusFailed && j.Status != StatusCanceled {
 			return fmt.Errorf("job %q is %s: %w: only FAILED or CANCELED jobs can be retried", id, j.Status, ErrInvalidState)
 		}
@@ -280,7 +282,7 @@ func (d *Dispatcher) Cancel(ctx context.Context, id string) (Job, error) {
 	if err := ctx.Err(); err != nil {
 		return Job{}, fmt.Errorf("cancel job %q: %w", id, err)
 	}
-	j, err := d.store.update(id, func(j *Job) error {
+	j, err := d.store.update(ctx, id, func(j *Job) error {
 		if j.Status.Finished() {
 			return fmt.Errorf("job %q is %s: %w: only PENDING or RUNNING jobs can be canceled", id, j.Status, ErrInvalidState)
 		}

@@ -312,7 +312,7 @@ func TestStartResumesInterruptedJob(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	if _, _, err := s.insert(interrupted); err != nil {
+	if _, _, err := s.insert(context.Background(), interrupted); err != nil {
 		t.Fatalf("insert: %v", err)
 	}
 	if err := s.close(); err != nil {

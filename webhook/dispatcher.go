@@ -168,7 +168,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 			// written by an earlier version may hold it: the process that
 			// ran the attempt died before recording it. The attempt is not
 			// counted, and the job is delivered again.
-			resumed, err := d.store.update(j.ID, func(stored *Job) error {
+			resumed, err := d.store.update(ctx, j.ID, func(stored *Job) error {
 				if stored.Status != StatusRunning {
 					return errSkipWrite
 				}
@@ -522,7 +522,9 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 	a := out.attempt
 	now := d.cfg.Clock.Now()
 
-	stored, err := d.store.update(j.ID, func(s *Job) error {
+	// The record of an attempt that ran is stored even when the caller
+	// that enqueued the job has gone.
+	stored, err := d.store.update(context.Background(), j.ID, func(s *Job) error {
 		s.Attempts = append(s.Attempts, a)
 		s.UpdatedAt = now
 		if s.Status != StatusPending || s.Round != j.Round {

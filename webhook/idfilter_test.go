@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -76,7 +77,7 @@ func TestStoreFindsJobOfEarlierProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.insert(testJob("job-1", now)); err != nil {
+	if _, _, err := s.insert(context.Background(), testJob("job-1", now)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.close(); err != nil {
@@ -85,7 +86,7 @@ func TestStoreFindsJobOfEarlierProcess(t *testing.T) {
 
 	s = openTestStore(t, db)
 	again := testJob("job-1", now.Add(time.Hour))
-	got, created, err := s.insert(again)
+	got, created, err := s.insert(context.Background(), again)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -609,8 +609,9 @@ func (s *store) current(id string) (Job, uint64, error) {
 // commit makes next the job's pending state, one version above version,
 // the one that current returned, and appends its record to the journal.
 // With deleted set it records the job's deletion. It returns the record's
-// journal sequence number. The caller holds the job's lock.
-func (s *store) commit(next Job, version uint64, deleted bool) (uint64, error) {
+// journal sequence number. While too many changes wait for a checkpoint,
+// it waits too, until ctx ends. The caller holds the job's lock.
+func (s *store) commit(ctx context.Context, next Job, version uint64, deleted bool) (uint64, error) {
 	kind := byte(recordJob)
 	if deleted {
 		kind = recordDelete
@@ -641,7 +642,11 @@ func (s *store) commit(next Job, version uint64, deleted bool) (uint64, error) {
 		ch := s.drained
 		s.kickCheckpoint()
 		s.mu.Unlock()
-		<-ch
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("job %q: stopped waiting for the state database to store earlier changes: %w", next.ID, ctx.Err())
+		}
 		s.mu.Lock()
 	}
 	if s.closed {
@@ -734,7 +739,7 @@ func (s *store) rememberLocked(j Job, version uint64, deleted bool) {
 
 // insert stores j unless a job with its id exists, and returns the stored
 // job and whether it was created.
-func (s *store) insert(j Job) (Job, bool, error) {
+func (s *store) insert(ctx context.Context, j Job) (Job, bool, error) {
 	defer s.lock(j.ID)()
 
 	existing, version, err := s.current(j.ID)
@@ -744,7 +749,7 @@ func (s *store) insert(j Job) (Job, bool, error) {
 	if !errors.Is(err, ErrJobNotFound) {
 		return Job{}, false, err
 	}
-	if _, err := s.commit(j.clone(), version, false); err != nil {
+	if _, err := s.commit(ctx, j.clone(), version, false); err != nil {
 		return Job{}, false, err
 	}
 	return j, true, nil
@@ -752,8 +757,8 @@ func (s *store) insert(j Job) (Job, bool, error) {
 
 // update applies fn to a copy of the job and stores the result. fn returns
 // errSkipWrite to leave the job as it is; update then returns the unchanged
-// job and no error.
-func (s *store) update(id string, fn func(*Job) error) (Job, error) {
+// job and no error. ctx bounds only a wait for the database to catch up.
+func (s *store) update(ctx context.Context, id string, fn func(*Job) error) (Job, error) {
 	defer s.lock(id)()
 
 	old, version, err := s.current(id)
@@ -767,7 +772,7 @@ func (s *store) update(id string, fn func(*Job) error) (Job, error) {
 		}
 		return Job{}, err
 	}
-	if _, err := s.commit(j, version, false); err != nil {
+	if _, err := s.commit(ctx, j, version, false); err != nil {
 		return Job{}, err
 	}
 	return j.clone(), nil
@@ -974,6 +979,6 @@ func (s *store) deleteIfFinished(key []byte, cutoff time.Time) (bool, error) {
 	if !j.Status.Finished() || !j.UpdatedAt.Before(cutoff) {
 		return false, nil
 	}
-	_, err = s.commit(j, version, true)
+	_, err = s.commit(context.Background(), j, version, true)
 	return err == nil, err
 }

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -253,7 +254,7 @@ func runStoreModel(t *testing.T, seed uint64, steps int) {
 			if rng.IntN(4) == 0 {
 				j.Status = StatusSuccess
 			}
-			got, created, err := s.insert(j)
+			got, created, err := s.insert(context.Background(), j)
 			if err != nil {
 				fail("%s: %v", step, err)
 			}
@@ -299,7 +300,7 @@ func runStoreModel(t *testing.T, seed uint64, steps int) {
 				}
 				return nil
 			}
-			got, err := s.update(id, fn)
+			got, err := s.update(context.Background(), id, fn)
 			want, exists := model[id]
 			if !exists {
 				if !errors.Is(err, ErrJobNotFound) {
@@ -415,7 +416,7 @@ func TestStoreUpdateDuringCheckpoint(t *testing.T) {
 			clock = clock.Add(time.Second)
 			if round == 0 {
 				j := testJob(id, clock)
-				if _, _, err := s.insert(j); err != nil {
+				if _, _, err := s.insert(context.Background(), j); err != nil {
 					t.Fatalf("insert %s: %v", id, err)
 				}
 				model[id] = j
@@ -423,7 +424,7 @@ func TestStoreUpdateDuringCheckpoint(t *testing.T) {
 			}
 			status := statuses[(round+i)%len(statuses)]
 			updated := clock
-			j, err := s.update(id, func(j *Job) error {
+			j, err := s.update(context.Background(), id, func(j *Job) error {
 				j.Status = status
 				j.UpdatedAt = updated
 				return nil
@@ -472,7 +473,7 @@ func TestStorePendingLimitWaits(t *testing.T) {
 		go func() {
 			for i := range perWriter {
 				id := fmt.Sprintf("job-%d-%d", w, i)
-				if _, _, err := s.insert(testJob(id, now)); err != nil {
+				if _, _, err := s.insert(context.Background(), testJob(id, now)); err != nil {
 					errs <- fmt.Errorf("insert %s: %w", id, err)
 					return
 				}
@@ -514,7 +515,7 @@ func TestStoreListDuringCheckpoint(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	const jobs = 20
 	for i := range jobs {
-		if _, _, err := s.insert(testJob(fmt.Sprintf("job-%02d", i), now)); err != nil {
+		if _, _, err := s.insert(context.Background(), testJob(fmt.Sprintf("job-%02d", i), now)); err != nil {
 			t.Fatalf("insert: %v", err)
 		}
 	}
@@ -546,7 +547,7 @@ func TestStoreListDuringCheckpoint(t *testing.T) {
 			}
 			id := fmt.Sprintf("job-%02d", round%jobs)
 			status := statuses[round%len(statuses)]
-			if _, err := s.update(id, func(j *Job) error { j.Status = status; return nil }); err != nil {
+			if _, err := s.update(context.Background(), id, func(j *Job) error { j.Status = status; return nil }); err != nil {
 				errs <- fmt.Errorf("update %s: %w", id, err)
 				return
 			}

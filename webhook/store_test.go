@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,7 +61,7 @@ func TestStoreCacheMatchesDatabase(t *testing.T) {
 	for i, body := range bodies {
 		j := Job{ID: fmt.Sprintf("job-%d", i), Executor: "crm-sync", URL: "http://127.0.0.1:1/", Body: []byte(body),
 			Policy: DefaultPolicy(), Status: StatusPending, Round: 1, CreatedAt: now, UpdatedAt: now, NextAttemptAt: now}
-		if _, created, err := s.insert(j); err != nil || !created {
+		if _, created, err := s.insert(context.Background(), j); err != nil || !created {
 			t.Fatalf("insert %s = created %v, %v; want created", j.ID, created, err)
 		}
 		ids = append(ids, j.ID)
@@ -97,7 +98,7 @@ func TestStoreCacheMatchesDatabase(t *testing.T) {
 
 	attempt := Attempt{Round: 1, Number: 1, StatusCode: 500, Error: "HTTP 500", Retryable: true}
 	for _, id := range ids {
-		if _, err := s.update(id, func(j *Job) error {
+		if _, err := s.update(context.Background(), id, func(j *Job) error {
 			j.Attempts = append(j.Attempts, attempt)
 			j.LastError = attempt.Error
 			return nil
@@ -107,7 +108,7 @@ func TestStoreCacheMatchesDatabase(t *testing.T) {
 	}
 	check("after a failed attempt")
 
-	if _, err := s.update(ids[0], func(*Job) error { return errSkipWrite }); err != nil {
+	if _, err := s.update(context.Background(), ids[0], func(*Job) error { return errSkipWrite }); err != nil {
 		t.Fatalf("skipped update: %v", err)
 	}
 	check("after a skipped update")
@@ -117,12 +118,12 @@ func TestStoreCacheMatchesDatabase(t *testing.T) {
 		if i%2 == 1 {
 			status = StatusCanceled
 		}
-		if _, err := s.update(id, func(j *Job) error { j.Status = status; return nil }); err != nil {
+		if _, err := s.update(context.Background(), id, func(j *Job) error { j.Status = status; return nil }); err != nil {
 			t.Fatalf("finish %s: %v", id, err)
 		}
 	}
 	check("after finishing")
-	if _, err := s.update(ids[1], func(j *Job) error { j.Status = StatusPending; j.Round++; return nil }); err != nil {
+	if _, err := s.update(context.Background(), ids[1], func(j *Job) error { j.Status = StatusPending; j.Round++; return nil }); err != nil {
 		t.Fatalf("retry %s: %v", ids[1], err)
 	}
 	check("after a retry")
@@ -179,7 +180,7 @@ func TestStoreReplaysJournal(t *testing.T) {
 	s.checkpointJobs = 1 << 30
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, id := range []string{"job-pending", "job-done", "job-retried"} {
-		if _, _, err := s.insert(testJob(id, now)); err != nil {
+		if _, _, err := s.insert(context.Background(), testJob(id, now)); err != nil {
 			t.Fatalf("insert %s: %v", id, err)
 		}
 	}
@@ -190,11 +191,11 @@ func TestStoreReplaysJournal(t *testing.T) {
 		return nil
 	}
 	for _, id := range []string{"job-done", "job-retried"} {
-		if _, err := s.update(id, finish); err != nil {
+		if _, err := s.update(context.Background(), id, finish); err != nil {
 			t.Fatalf("finish %s: %v", id, err)
 		}
 	}
-	if _, err := s.update("job-retried", func(j *Job) error { j.Status = StatusPending; j.Round++; return nil }); err != nil {
+	if _, err := s.update(context.Background(), "job-retried", func(j *Job) error { j.Status = StatusPending; j.Round++; return nil }); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
 	want := make(map[string]Job)
@@ -257,7 +258,7 @@ func TestStoreReplayKeepsNewerDatabase(t *testing.T) {
 	s := openTestStore(t, db)
 	s.checkpointJobs = 1 << 30
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	if _, _, err := s.insert(testJob("job-1", now)); err != nil {
+	if _, _, err := s.insert(context.Background(), testJob("job-1", now)); err != nil {
 		t.Fatalf("insert: %v", err)
 	}
 	if err := s.sync(t.Context()); err != nil {
@@ -295,10 +296,10 @@ func TestStoreDeletionSurvivesReplay(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	j := testJob("job-old", now)
 	j.Status = StatusSuccess
-	if _, _, err := s.insert(j); err != nil {
+	if _, _, err := s.insert(context.Background(), j); err != nil {
 		t.Fatalf("insert: %v", err)
 	}
-	if _, _, err := s.insert(testJob("job-new", now)); err != nil {
+	if _, _, err := s.insert(context.Background(), testJob("job-new", now)); err != nil {
 		t.Fatalf("insert: %v", err)
 	}
 	if n, err := s.deleteFinished(now.Add(time.Hour)); err != nil || n != 1 {
@@ -307,7 +308,7 @@ func TestStoreDeletionSurvivesReplay(t *testing.T) {
 	if _, err := s.get("job-old"); !errors.Is(err, ErrJobNotFound) {
 		t.Fatalf("get after deleteFinished = %v, want ErrJobNotFound", err)
 	}
-	if _, _, err := s.insert(j); err != nil {
+	if _, _, err := s.insert(context.Background(), j); err != nil {
 		t.Fatalf("insert again: %v", err)
 	}
 	if err := s.checkpoint(); err != nil {
@@ -321,10 +322,10 @@ func TestStoreDeletionSurvivesReplay(t *testing.T) {
 	if err != nil || !deleted {
 		t.Fatalf("deleteIfFinished = %v, %v; want deleted", deleted, err)
 	}
-	if _, _, err := s.insert(j); err != nil {
+	if _, _, err := s.insert(context.Background(), j); err != nil {
 		t.Fatalf("insert again: %v", err)
 	}
-	if _, err := s.update("job-old", func(j *Job) error { j.LastError = "again"; return nil }); err != nil {
+	if _, err := s.update(context.Background(), "job-old", func(j *Job) error { j.LastError = "again"; return nil }); err != nil {
 		t.Fatalf("update: %v", err)
 	}
 	if err := s.sync(t.Context()); err != nil {
@@ -384,7 +385,7 @@ func TestCheckpointKeepsChangeWhoseRecordOutlivesIt(t *testing.T) {
 	j := testJob("job-1", now)
 	j.Status = StatusSuccess
 	for round := range 100 {
-		if _, _, err := s.insert(j); err != nil {
+		if _, _, err := s.insert(context.Background(), j); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.checkpoint(); err != nil {
@@ -420,14 +421,14 @@ func TestCheckpointKeepsChangeWhoseRecordOutlivesIt(t *testing.T) {
 func TestCheckpointIndexesFromDatabase(t *testing.T) {
 	s := openTestStore(t, openDB(t, ""))
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	if _, _, err := s.insert(testJob("job-x", now)); err != nil {
+	if _, _, err := s.insert(context.Background(), testJob("job-x", now)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.checkpoint(); err != nil {
 		t.Fatal(err)
 	}
 
-	finished, err := s.update("job-x", func(j *Job) error {
+	finished, err := s.update(context.Background(), "job-x", func(j *Job) error {
 		j.Status = StatusSuccess
 		j.UpdatedAt = now.Add(time.Second)
 		return nil
@@ -442,7 +443,7 @@ func TestCheckpointIndexesFromDatabase(t *testing.T) {
 	if err := s.db.Update(func(txn *badger.Txn) error { return putJob(txn, finished, rec, true) }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.update("job-x", func(j *Job) error {
+	if _, err := s.update(context.Background(), "job-x", func(j *Job) error {
 		j.Status = StatusPending
 		j.Round++
 		j.UpdatedAt = now.Add(2 * time.Second)
@@ -472,7 +473,7 @@ func TestStoreRejectsRecordOverDatabaseLimit(t *testing.T) {
 	large.Body = make([]byte, 2<<20)
 
 	s := openTestStore(t, openDB(t, ""))
-	_, _, err := s.insert(large)
+	_, _, err := s.insert(context.Background(), large)
 	if !errors.Is(err, ErrInvalidJob) {
 		t.Fatalf("insert of a %d-byte body in memory = %v, want ErrInvalidJob", len(large.Body), err)
 	}
@@ -482,7 +483,7 @@ func TestStoreRejectsRecordOverDatabaseLimit(t *testing.T) {
 
 	s = openTestStore(t, openDB(t, t.TempDir()))
 	large.Body = make([]byte, maxBodyBytes)
-	if _, _, err := s.insert(large); err != nil {
+	if _, _, err := s.insert(context.Background(), large); err != nil {
 		t.Fatalf("insert of a %d-byte body on disk: %v", len(large.Body), err)
 	}
 	if err := s.checkpoint(); err != nil {
@@ -502,7 +503,7 @@ func TestStoreRejectsChangesAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	if _, _, err := s.insert(testJob("job-late", now)); !errors.Is(err, ErrClosed) {
+	if _, _, err := s.insert(context.Background(), testJob("job-late", now)); !errors.Is(err, ErrClosed) {
 		t.Errorf("insert after close = %v, want ErrClosed", err)
 	}
 }
@@ -519,7 +520,7 @@ func TestStoreWritersFailWhenCheckpointsFail(t *testing.T) {
 	s.checkpointJobs = 1 << 30
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i := range pendingLimit {
-		if _, _, err := s.insert(testJob(fmt.Sprintf("job-%d", i), now)); err != nil {
+		if _, _, err := s.insert(context.Background(), testJob(fmt.Sprintf("job-%d", i), now)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -532,7 +533,7 @@ func TestStoreWritersFailWhenCheckpointsFail(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.update("job-0", func(j *Job) error { j.LastError = "changed"; return nil })
+		_, err := s.update(context.Background(), "job-0", func(j *Job) error { j.LastError = "changed"; return nil })
 		done <- err
 	}()
 	select {
@@ -546,5 +547,43 @@ func TestStoreWritersFailWhenCheckpointsFail(t *testing.T) {
 	// The journal keeps the changes; closing reports the failed write.
 	if err := s.close(); err == nil {
 		t.Error("close with a closed database = nil, want the checkpoint's error")
+	}
+}
+
+// TestStoreWriterWaitEndsWithContext holds off checkpoints until the
+// pending changes reach their limit. The next insert must wait, and
+// return the context's error once its context ends.
+func TestStoreWriterWaitEndsWithContext(t *testing.T) {
+	s := openTestStore(t, openDB(t, t.TempDir()))
+	s.mu.Lock()
+	s.checkpointJobs = 1
+	s.mu.Unlock()
+	s.checkpointMu.Lock()
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			unlocked = true
+			s.checkpointMu.Unlock()
+		}
+	}
+	defer unlock()
+
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range pendingLimit {
+		if _, _, err := s.insert(context.Background(), testJob(fmt.Sprintf("job-%d", i), now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, _, err := s.insert(ctx, testJob("job-over-limit", now))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("insert over the pending limit = %v, want context.DeadlineExceeded", err)
+	}
+
+	// Once checkpoints run again, the same insert succeeds.
+	unlock()
+	if _, created, err := s.insert(context.Background(), testJob("job-over-limit", now)); err != nil || !created {
+		t.Errorf("insert after checkpoints resumed = created %v, %v; want created", created, err)
 	}
 }
