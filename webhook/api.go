@@ -153,11 +153,14 @@ func (d *Dispatcher) Wait(ctx context.Context, id string) (Job, error) {
 
 	// A job that finished before the waiter was registered is read here;
 	// one that finishes later is handed over by notify.
-	j, err := d.store.get(id)
+	j, shared, err := d.store.peek(id)
 	if err != nil || j.Status.Finished() {
 		d.dropWaiter(id, ch)
 		if err != nil {
 			return Job{}, fmt.Errorf("wait for job: %w", err)
+		}
+		if shared {
+			j = j.clone()
 		}
 		return j, nil
 	}

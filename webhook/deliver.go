@@ -146,7 +146,7 @@ func (d *Dispatcher) buildRequest(ctx context.Context, j Job, sentAt time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(j.Body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.URL, bytes.NewReader(j.Body))
 	if err != nil {
 		return nil, configError("build request for %q: %v", u.Redacted(), err)
 	}

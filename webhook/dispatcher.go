@@ -471,7 +471,8 @@ type attemptResult struct {
 // it as RUNNING: a crash then leaves it PENDING, to be delivered again
 // without the lost attempt counted, with no write needed to start it.
 func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
-	j, err := d.store.get(id)
+	// The attempt only reads the job.
+	j, _, err := d.store.peek(id)
 	if errors.Is(err, ErrJobNotFound) {
 		return attemptResult{}
 	}

@@ -738,7 +738,8 @@ func (s *store) rememberLocked(j Job, version uint64, deleted bool) {
 }
 
 // insert stores j unless a job with its id exists, and returns the stored
-// job and whether it was created.
+// job and whether it was created. A created job is j itself, which the
+// store keeps: neither the caller nor anyone it passes j to may modify it.
 func (s *store) insert(ctx context.Context, j Job) (Job, bool, error) {
 	defer s.lock(j.ID)()
 
@@ -749,7 +750,7 @@ func (s *store) insert(ctx context.Context, j Job) (Job, bool, error) {
 	if !errors.Is(err, ErrJobNotFound) {
 		return Job{}, false, err
 	}
-	if _, err := s.commit(ctx, j.clone(), version, false); err != nil {
+	if _, err := s.commit(ctx, j, version, false); err != nil {
 		return Job{}, false, err
 	}
 	return j, true, nil
@@ -778,26 +779,37 @@ func (s *store) update(ctx context.Context, id string, fn func(*Job) error) (Job
 	return j.clone(), nil
 }
 
+// get returns a copy of job id that the caller may modify.
 func (s *store) get(id string) (Job, error) {
+	j, shared, err := s.peek(id)
+	if shared {
+		j = j.clone()
+	}
+	return j, err
+}
+
+// peek returns job id, and whether it is the store's own value, which the
+// caller must not modify.
+func (s *store) peek(id string) (j Job, shared bool, err error) {
 	s.mu.Lock()
 	if c := s.pending[id]; c != nil {
 		s.mu.Unlock()
 		if c.deleted {
-			return Job{}, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
+			return Job{}, false, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
 		}
-		return c.job.clone(), nil
+		return c.job, true, nil
 	}
 	if c, ok := s.cache[id]; ok {
 		s.mu.Unlock()
-		return c.job.clone(), nil
+		return c.job, true, nil
 	}
 	if j, ok := s.done[id]; ok {
 		s.mu.Unlock()
-		return j.clone(), nil
+		return j, true, nil
 	}
 	s.mu.Unlock()
-	j, _, err := s.read(id)
-	return j, err
+	j, _, err = s.read(id)
+	return j, false, err
 }
 
 // loadIDFilter returns a filter of the ids of the jobs in db. It reads
