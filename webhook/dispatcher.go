@@ -209,6 +209,9 @@ func (d *Dispatcher) shutdown() {
 	}
 	d.closed = true
 	close(d.stop)
+	// Nothing is sent on attempts once closed is set. The workers run
+	// the attempts already sent, which count as in flight, and exit.
+	close(d.attempts)
 }
 
 // Close stops scheduling new attempts and waits for the attempts in flight
@@ -393,22 +396,19 @@ func (d *Dispatcher) startLocked(a attempt) {
 func (d *Dispatcher) work(a attempt) {
 	defer d.wg.Done()
 	for {
-		if !d.runAttempt(a.ctx, a.e, a.dst) {
+		d.runAttempt(a.ctx, a.e, a.dst)
+		next, ok := <-d.attempts
+		if !ok {
 			return
 		}
-		select {
-		case a = <-d.attempts:
-		case <-d.stop:
-			return
-		}
+		a = next
 	}
 }
 
 // runAttempt makes one attempt of job e.id, records it and queues the job
 // again when it is still PENDING. It counts the worker as idle under the
-// same lock that ends the attempt, and returns false once the dispatcher
-// is closed, when the worker exits instead.
-func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) bool {
+// same lock that ends the attempt.
+func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) {
 	result := d.attemptJob(ctx, e.id)
 
 	d.mu.Lock()
@@ -435,17 +435,13 @@ func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) 
 		delete(d.requeue, e.id)
 		d.scheduleLocked(e.id, e.destination, due)
 	}
-	keep := !d.closed
-	if keep {
-		d.idle++
-	}
+	d.idle++
 	d.mu.Unlock()
 	d.signal()
 
 	if d.afterAttempt != nil && result.recorded != nil {
 		d.afterAttempt(*result.recorded)
 	}
-	return keep
 }
 
 func (d *Dispatcher) logBreaker(dst *destination, before, after breakerState) {
