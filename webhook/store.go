@@ -404,10 +404,12 @@ func (s *store) writeCheckpoint() error {
 }
 
 // maxTxnEntries and maxTxnBytes bound a checkpoint transaction, well below
-// Badger's limits for the state database's memtable size.
+// Badger's limits for the state database's memtable size. A change writes
+// up to entriesPerChange entries.
 const (
-	maxTxnEntries = 2000
-	maxTxnBytes   = 1 << 20
+	maxTxnEntries    = 2000
+	maxTxnBytes      = 1 << 20
+	entriesPerChange = 5
 )
 
 // writeChanges writes the changes to Badger, each with its index entries
@@ -418,34 +420,55 @@ func (s *store) writeChanges(batch []*change) error {
 		// commits that the closed database dropped.
 		return fmt.Errorf("write jobs: %w; close the dispatcher before the state database", badger.ErrDBClosed)
 	}
-	txn := s.db.NewTransaction(true)
-	defer func() { txn.Discard() }()
-	entries, size := 0, 0
+	group := make([]storedChange, 0, min(len(batch), maxTxnEntries/entriesPerChange))
+	size := 0
 	for _, c := range batch {
-		if entries > 0 && (entries+5 > maxTxnEntries || size+len(c.rec) > maxTxnBytes) {
-			if err := txn.Commit(); err != nil {
-				return fmt.Errorf("write jobs: %w", err)
+		full := entriesPerChange*(len(group)+1) > maxTxnEntries || size+len(c.rec) > maxTxnBytes
+		if len(group) > 0 && full {
+			if err := s.writeGroup(group); err != nil {
+				return err
 			}
-			txn = s.db.NewTransaction(true)
-			entries, size = 0, 0
+			group, size = group[:0], 0
 		}
 		stored := s.ids.mayContain(c.job.ID)
 		if !c.deleted {
 			s.ids.add(c.job.ID)
 		}
-		err := writeChange(txn, c, stored)
-		if errors.Is(err, badger.ErrTxnTooBig) && entries > 0 {
-			// Start over with this change in a transaction of its own.
+		group = append(group, storedChange{change: c, stored: stored})
+		size += len(c.rec)
+	}
+	return s.writeGroup(group)
+}
+
+// storedChange is a change to write, with whether Badger may hold its job.
+type storedChange struct {
+	change *change
+	stored bool
+}
+
+// writeGroup writes the changes of group in one transaction. When Badger
+// finds the transaction too big, it writes each half of group in a
+// transaction of its own instead.
+func (s *store) writeGroup(group []storedChange) error {
+	if len(group) == 0 {
+		return nil
+	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	for _, w := range group {
+		err := writeChange(txn, w.change, w.stored)
+		if errors.Is(err, badger.ErrTxnTooBig) && len(group) > 1 {
+			// txn may hold part of this change, so none of it commits.
 			txn.Discard()
-			txn = s.db.NewTransaction(true)
-			err = writeChange(txn, c, stored)
-			entries, size = 0, 0
+			half := len(group) / 2
+			if err := s.writeGroup(group[:half]); err != nil {
+				return err
+			}
+			return s.writeGroup(group[half:])
 		}
 		if err != nil {
 			return err
 		}
-		entries += 5
-		size += len(c.rec)
 	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("write jobs: %w", err)

@@ -587,3 +587,54 @@ func TestStoreWriterWaitEndsWithContext(t *testing.T) {
 		t.Errorf("insert after checkpoints resumed = created %v, %v; want created", created, err)
 	}
 }
+
+// TestCheckpointSplitsTooBigTransaction checkpoints jobs into a database
+// whose memtable is so small that Badger rejects the checkpoint's
+// transaction as too big partway through. Every job must still be in the
+// database after a reopen.
+func TestCheckpointSplitsTooBigTransaction(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *badger.DB {
+		t.Helper()
+		// Badger limits a transaction to a fraction of the memtable,
+		// here below the checkpoint's own 1 MiB bound.
+		opts := badger.DefaultOptions(dir).WithLogger(nil).WithNumVersionsToKeep(1).
+			WithMemTableSize(2 << 20).WithValueThreshold(100 << 10).WithValueLogFileSize(16 << 20).
+			WithBlockCacheSize(1 << 20).WithIndexCacheSize(1 << 20)
+		db, err := badger.Open(opts)
+		if err != nil {
+			t.Fatalf("open database: %v", err)
+		}
+		return db
+	}
+	db := open()
+	s, err := openStore(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.checkpointJobs = 1 << 30
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const jobs = 8
+	for i := range jobs {
+		j := testJob(fmt.Sprintf("job-%d", i), now)
+		j.Body = bytes.Repeat([]byte("x"), 90<<10)
+		if _, _, err := s.insert(context.Background(), j); err != nil {
+			t.Fatalf("insert: %v", err)
+		}
+	}
+	if err := s.close(); err != nil {
+		t.Fatalf("close store: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("close database: %v", err)
+	}
+
+	db = open()
+	t.Cleanup(func() { db.Close() })
+	s = openTestStore(t, db)
+	for i := range jobs {
+		if _, err := s.get(fmt.Sprintf("job-%d", i)); err != nil {
+			t.Errorf("get job-%d after the checkpoint: %v", i, err)
+		}
+	}
+}
