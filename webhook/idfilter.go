@@ -14,7 +14,8 @@ import (
 //
 // The filter grows by layers. Once a layer holds as many ids as it was
 // sized for, adds go to a new layer of twice the capacity, which costs
-// 1.2 bytes per id of capacity. Ids are never removed.
+// 1.2 bytes per id of capacity. Ids are never removed: the store replaces
+// a filter that has grown with one loaded from the database.
 type idFilter struct {
 	seed   maphash.Seed
 	layers atomic.Pointer[[]*filterLayer]

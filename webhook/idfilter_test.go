@@ -97,3 +97,52 @@ func TestStoreFindsJobOfEarlierProcess(t *testing.T) {
 		t.Errorf("returned job created at %v, want the stored job's %v", got.CreatedAt, now)
 	}
 }
+
+// TestRetentionShrinksIDFilter grows the store's id filter past one layer,
+// then deletes old jobs: the filter must be loaded again from the
+// database, with one layer, the remaining job and few of the other ids.
+func TestRetentionShrinksIDFilter(t *testing.T) {
+	s := openTestStore(t, openDB(t, t.TempDir()))
+	old := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, id := range []string{"old-1", "old-2", "recent"} {
+		j := testJob(id, old)
+		j.Status = StatusSuccess
+		if id == "recent" {
+			j.UpdatedAt = old.Add(48 * time.Hour)
+		}
+		if _, _, err := s.insert(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := s.ids.Load()
+	for i := range 3 * filterMinIDs {
+		ids.add(fmt.Sprintf("gone_%d", i))
+	}
+	if layers := len(*ids.layers.Load()); layers < 2 {
+		t.Fatalf("layers before retention = %d, want at least 2", layers)
+	}
+
+	deleted, err := s.deleteFinished(old.Add(24 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted != 2 {
+		t.Errorf("deleted = %d, want 2", deleted)
+	}
+	shrunk := s.ids.Load()
+	if layers := len(*shrunk.layers.Load()); layers != 1 {
+		t.Errorf("layers after retention = %d, want 1", layers)
+	}
+	if !shrunk.mayContain("recent") {
+		t.Error(`mayContain("recent") = false for a job in the database`)
+	}
+	wrong := 0
+	for i := range 10_000 {
+		if shrunk.mayContain(fmt.Sprintf("gone_%d", i)) {
+			wrong++
+		}
+	}
+	if wrong > 300 {
+		t.Errorf("ids of no job still reported: %d of 10000, want at most 300", wrong)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -124,12 +125,14 @@ var errSkipWrite = errors.New("skip write")
 type store struct {
 	db      *badger.DB
 	journal *statedb.Journal
+	syncer  *statedb.Syncer
+	log     *slog.Logger
+
 	// ids holds every id that Badger may have a job under, so that a
 	// new job's id is checked without a read. An id is added before the
-	// transaction that writes its job commits.
-	ids    *idFilter
-	syncer *statedb.Syncer
-	log    *slog.Logger
+	// transaction that writes its job commits. Replacing the filter takes
+	// checkpointMu.
+	ids atomic.Pointer[idFilter]
 
 	// locks serialise read-modify-write cycles per job id.
 	seed  maphash.Seed
@@ -239,7 +242,7 @@ func openStore(db *badger.DB, logger *slog.Logger) (*store, error) {
 		return nil, err
 	}
 	s := &store{
-		db: db, journal: j, ids: ids, syncer: statedb.NewSyncer(db), log: logger,
+		db: db, journal: j, syncer: statedb.NewSyncer(db), log: logger,
 		seed:    maphash.MakeSeed(),
 		pending: make(map[string]*change), drained: make(chan struct{}),
 		cache: make(map[string]cachedJob), maxJobs: cacheMaxJobs, maxBytes: cacheMaxBytes,
@@ -247,6 +250,7 @@ func openStore(db *badger.DB, logger *slog.Logger) (*store, error) {
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 		checkpointJobs: checkpointJobs, checkpointBytes: checkpointBytes,
 	}
+	s.ids.Store(ids)
 	if err := s.replay(); err != nil {
 		_ = j.Close()
 		return nil, err
@@ -430,9 +434,10 @@ func (s *store) writeChanges(batch []*change) error {
 			}
 			group, size = group[:0], 0
 		}
-		stored := s.ids.mayContain(c.job.ID)
+		ids := s.ids.Load()
+		stored := ids.mayContain(c.job.ID)
 		if !c.deleted {
-			s.ids.add(c.job.ID)
+			ids.add(c.job.ID)
 		}
 		group = append(group, storedChange{change: c, stored: stored})
 		size += len(c.rec)
@@ -561,7 +566,7 @@ func deleteJob(txn *badger.Txn, id string, stored bool) error {
 
 // read returns the job and its version from Badger.
 func (s *store) read(id string) (Job, uint64, error) {
-	if !s.ids.mayContain(id) {
+	if !s.ids.Load().mayContain(id) {
 		return Job{}, 0, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
 	}
 	var j Job
@@ -854,6 +859,24 @@ func loadIDFilter(db *badger.DB) (*idFilter, error) {
 	return f, nil
 }
 
+// shrinkIDFilter loads the id filter again from Badger once it has grown
+// past one layer, so that the ids of deleted jobs no longer take room or
+// cost reads. It holds checkpointMu, under which no job key changes, so
+// the new filter has every id that Badger holds.
+func (s *store) shrinkIDFilter() error {
+	if len(*s.ids.Load().layers.Load()) == 1 {
+		return nil
+	}
+	s.checkpointMu.Lock()
+	defer s.checkpointMu.Unlock()
+	f, err := loadIDFilter(s.db)
+	if err != nil {
+		return err
+	}
+	s.ids.Store(f)
+	return nil
+}
+
 // forEachKey calls fn with the part after prefix of every key under it.
 // The bytes are valid during the call only.
 func forEachKey(txn *badger.Txn, prefix string, fn func([]byte)) {
@@ -945,7 +968,7 @@ func (s *store) openJobs() ([]Job, error) {
 const deleteBatch = 256
 
 // deleteFinished deletes finished jobs last updated before cutoff and
-// returns how many it deleted.
+// returns how many it deleted. It then shrinks the id filter if it grew.
 func (s *store) deleteFinished(cutoff time.Time) (int, error) {
 	total := 0
 	for {
@@ -973,8 +996,11 @@ func (s *store) deleteFinished(cutoff time.Time) (int, error) {
 			}
 			return nil
 		})
-		if err != nil || len(keys) == 0 {
+		if err != nil {
 			return total, err
+		}
+		if len(keys) == 0 {
+			return total, s.shrinkIDFilter()
 		}
 
 		for _, key := range keys {
@@ -987,7 +1013,10 @@ func (s *store) deleteFinished(cutoff time.Time) (int, error) {
 			}
 		}
 		if len(keys) < deleteBatch {
-			return total, s.checkpoint()
+			if err := s.checkpoint(); err != nil {
+				return total, err
+			}
+			return total, s.shrinkIDFilter()
 		}
 	}
 }
