@@ -146,3 +146,59 @@ func TestRetentionShrinksIDFilter(t *testing.T) {
 		t.Errorf("ids of no job still reported: %d of 10000, want at most 300", wrong)
 	}
 }
+
+// TestInsertFindsJobDuringCheckpoints inserts every job a second time
+// while checkpoints run back to back, with a cache of one job, so that the
+// second insert often finds the first only in the database or in a
+// checkpoint that is writing it. It must always find it.
+func TestInsertFindsJobDuringCheckpoints(t *testing.T) {
+	s := openTestStore(t, openDB(t, t.TempDir()))
+	s.checkpointJobs = 64
+	s.maxJobs = 1
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := s.checkpoint(); err != nil {
+				t.Errorf("checkpoint: %v", err)
+				return
+			}
+		}
+	})
+
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	inserted := make(chan string, 64)
+	wg.Go(func() {
+		for id := range inserted {
+			got, created, err := s.insert(context.Background(), testJob(id, now.Add(time.Hour)))
+			switch {
+			case err != nil:
+				t.Errorf("insert %s again: %v", id, err)
+			case created:
+				t.Errorf("insert %s again: created a second job", id)
+			case !got.CreatedAt.Equal(now):
+				t.Errorf("insert %s again: returned a job created at %v, want %v", id, got.CreatedAt, now)
+			}
+		}
+	})
+	for i := range 5000 {
+		j := testJob(fmt.Sprintf("job-%d", i), now)
+		if i%2 == 0 {
+			j.Status = StatusSuccess
+		}
+		if _, _, err := s.insert(context.Background(), j); err != nil {
+			t.Errorf("insert: %v", err)
+			break
+		}
+		inserted <- j.ID
+	}
+	close(inserted)
+	close(stop)
+	wg.Wait()
+}
