@@ -564,10 +564,19 @@ func deleteJob(txn *badger.Txn, id string, stored bool) error {
 	return nil
 }
 
+// jobNotFound is the error for a missing job id, which wraps
+// ErrJobNotFound. It formats its message only when asked, because an
+// insert expects it for every new job.
+type jobNotFound string
+
+func (e jobNotFound) Error() string { return fmt.Sprintf("job %q: %v", string(e), ErrJobNotFound) }
+
+func (e jobNotFound) Unwrap() error { return ErrJobNotFound }
+
 // read returns the job and its version from Badger.
 func (s *store) read(id string) (Job, uint64, error) {
 	if !s.ids.Load().mayContain(id) {
-		return Job{}, 0, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
+		return Job{}, 0, jobNotFound(id)
 	}
 	var j Job
 	var version uint64
@@ -582,7 +591,7 @@ func (s *store) read(id string) (Job, uint64, error) {
 func getJob(txn *badger.Txn, id string) (Job, uint64, error) {
 	item, err := txn.Get(jobKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return Job{}, 0, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
+		return Job{}, 0, jobNotFound(id)
 	}
 	if err != nil {
 		return Job{}, 0, fmt.Errorf("read job %q: %w", id, err)
@@ -622,7 +631,7 @@ func (s *store) current(id string) (Job, uint64, error) {
 	if c := s.pending[id]; c != nil {
 		s.mu.Unlock()
 		if c.deleted {
-			return Job{}, c.version, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
+			return Job{}, c.version, jobNotFound(id)
 		}
 		return c.job, c.version, nil
 	}
@@ -823,7 +832,7 @@ func (s *store) peek(id string) (j Job, shared bool, err error) {
 	if c := s.pending[id]; c != nil {
 		s.mu.Unlock()
 		if c.deleted {
-			return Job{}, false, fmt.Errorf("job %q: %w", id, ErrJobNotFound)
+			return Job{}, false, jobNotFound(id)
 		}
 		return c.job, true, nil
 	}
