@@ -75,6 +75,8 @@ type Dispatcher struct {
 	dests    map[string]*destination
 	inFlight int
 	waiters  map[string][]chan Job
+	// destinationKeys maps job URLs to their destination keys.
+	destinationKeys map[string]string
 
 	// attempts passes attempts to the idle workers, counted in idle.
 	// Workers outlive their attempt so that the stack the HTTP client
@@ -131,6 +133,8 @@ func NewDispatcher(db *badger.DB, cfg Config, secrets SecretResolver, logger *sl
 		requeue: make(map[string]time.Time),
 		dests:   make(map[string]*destination),
 		waiters: make(map[string][]chan Job),
+
+		destinationKeys: make(map[string]string),
 
 		attempts: make(chan attempt, cfg.Workers),
 	}, nil
@@ -263,7 +267,25 @@ type queueSlot struct {
 func (d *Dispatcher) schedule(id, rawURL string, due time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.scheduleLocked(id, destinationKey(rawURL), due)
+	d.scheduleLocked(id, d.destinationLocked(rawURL), due)
+}
+
+// maxDestinationKeys bounds the destination keys that Dispatcher keeps.
+const maxDestinationKeys = 1024
+
+// destinationLocked returns destinationKey(rawURL), from the keys of the
+// URLs seen before when it can, because the jobs of an executor usually
+// share one URL. The caller holds mu.
+func (d *Dispatcher) destinationLocked(rawURL string) string {
+	if key, ok := d.destinationKeys[rawURL]; ok {
+		return key
+	}
+	key := destinationKey(rawURL)
+	if len(d.destinationKeys) >= maxDestinationKeys {
+		clear(d.destinationKeys)
+	}
+	d.destinationKeys[rawURL] = key
+	return key
 }
 
 func (d *Dispatcher) scheduleLocked(id, destination string, due time.Time) {
