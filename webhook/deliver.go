@@ -125,14 +125,21 @@ func validateURL(rawURL string) (*url.URL, error) {
 }
 
 // checkHeaderValue rejects a value that cannot be sent as one header line.
-// what names the value's origin for the error.
-func checkHeaderValue(name, value, what string) error {
+// secret is the reference the value was resolved from, nil for a value
+// given in the definition; errors name it.
+func checkHeaderValue(name, value string, secret *plugins.SecretRef) error {
+	what := func() string {
+		if secret == nil {
+			return "value"
+		}
+		return "value of secret " + secret.String()
+	}
 	if strings.ContainsAny(value, "\r\n\x00") {
-		return configError("header %q: %s contains CR, LF or NUL", name, what)
+		return configError("header %q: %s contains CR, LF or NUL", name, what())
 	}
 	for i := 0; i < len(value); i++ {
 		if c := value[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return configError("header %q: %s contains control character 0x%02x", name, what, c)
+			return configError("header %q: %s contains control character 0x%02x", name, what(), c)
 		}
 	}
 	return nil
@@ -173,7 +180,7 @@ func (d *Dispatcher) buildRequest(ctx context.Context, j Job, sentAt time.Time) 
 
 	if j.Signing != nil {
 		ref := j.Signing.Secret
-		raw, err := d.resolve(ctx, j, ref, "signing")
+		raw, err := d.resolve(ctx, j, ref, "")
 		if err != nil {
 			return nil, err
 		}
@@ -192,33 +199,40 @@ func (d *Dispatcher) headerValue(ctx context.Context, j Job, h plugins.Header) (
 		return "", configError("invalid header name %q: use letters, digits and !#$%%&'*+-.^_`|~", h.Name)
 	}
 	if h.Secret == nil {
-		return h.Value, checkHeaderValue(h.Name, h.Value, "value")
+		return h.Value, checkHeaderValue(h.Name, h.Value, nil)
 	}
-	raw, err := d.resolve(ctx, j, *h.Secret, fmt.Sprintf("header %q", h.Name))
+	raw, err := d.resolve(ctx, j, *h.Secret, h.Name)
 	if err != nil {
 		return "", err
 	}
 	value := string(raw)
-	return value, checkHeaderValue(h.Name, value, "value of secret "+h.Secret.String())
+	return value, checkHeaderValue(h.Name, value, h.Secret)
 }
 
-// resolve fetches one secret. use names what the secret is for, such as
-// `header "Authorization"`. A context error passes through so that shutdown
+// resolve fetches one secret for the named header, or for the signing key
+// when header is empty. A context error passes through so that shutdown
 // is not mistaken for a missing secret. Every other error is a
-// configuration error.
-func (d *Dispatcher) resolve(ctx context.Context, j Job, ref plugins.SecretRef, use string) (secretBytes, error) {
+// configuration error that names the header or the signing key.
+func (d *Dispatcher) resolve(ctx context.Context, j Job, ref plugins.SecretRef, header string) (secretBytes, error) {
+	// Only errors name the use, so it is formatted only for them.
+	use := func() string {
+		if header == "" {
+			return "signing"
+		}
+		return fmt.Sprintf("header %q", header)
+	}
 	if err := ref.Validate(); err != nil {
-		return nil, configError("%s: %v", use, err)
+		return nil, configError("%s: %v", use(), err)
 	}
 	if d.secrets == nil {
-		return nil, configError("%s: secret %s: no secret resolver is configured", use, ref)
+		return nil, configError("%s: secret %s: no secret resolver is configured", use(), ref)
 	}
 	raw, err := d.secrets.Resolve(ctx, ref, SecretActor(j.Executor))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, configError("%s: resolve secret %s: %w", use, ref, err)
+		return nil, configError("%s: resolve secret %s: %w", use(), ref, err)
 	}
 	return raw, nil
 }
