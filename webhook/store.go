@@ -796,6 +796,10 @@ func (s *store) insert(ctx context.Context, j Job) (Job, bool, error) {
 // update applies fn to a copy of the job and stores the result. fn returns
 // errSkipWrite to leave the job as it is; update then returns the unchanged
 // job and no error. ctx bounds only a wait for the database to catch up.
+//
+// The copy shares its slices and pointers with the stored job, which
+// readers may hold. fn may set fields and append to Attempts, but must not
+// modify what the copy's slices and pointers refer to.
 func (s *store) update(ctx context.Context, id string, fn func(*Job) error) (Job, error) {
 	defer s.lock(id)()
 
@@ -803,7 +807,9 @@ func (s *store) update(ctx context.Context, id string, fn func(*Job) error) (Job
 	if err != nil {
 		return Job{}, err
 	}
-	j := old.clone()
+	j := old
+	// An append to Attempts then writes to a new array.
+	j.Attempts = slices.Clip(j.Attempts)
 	if err := fn(&j); err != nil {
 		if errors.Is(err, errSkipWrite) {
 			return old.clone(), nil
