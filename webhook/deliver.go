@@ -105,41 +105,42 @@ func destinationKey(rawURL string) string {
 	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
-// validateURL checks that rawURL is an absolute http or https URL without
-// user info.
-func validateURL(rawURL string) (*url.URL, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, configError("invalid URL %q: use an absolute http or https URL", rawURL)
-	}
+// invalidURL returns the error for rawURL when it cannot be parsed.
+func invalidURL(rawURL string) error {
+	return configError("invalid URL %q: use an absolute http or https URL", rawURL)
+}
+
+// checkURL checks that u, parsed from rawURL, is an absolute http or https
+// URL without user info.
+func checkURL(u *url.URL, rawURL string) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, configError("invalid URL %q: scheme must be http or https", rawURL)
+		return configError("invalid URL %q: scheme must be http or https", rawURL)
 	}
 	if u.Hostname() == "" {
-		return nil, configError("invalid URL %q: host is missing", rawURL)
+		return configError("invalid URL %q: host is missing", rawURL)
 	}
 	if u.User != nil {
-		return nil, configError("invalid URL %q: user info is not allowed, so send credentials in a header that references a secret", u.Redacted())
+		return configError("invalid URL %q: user info is not allowed, so send credentials in a header that references a secret", u.Redacted())
 	}
-	return u, nil
+	return nil
 }
 
 // checkHeaderValue rejects a value that cannot be sent as one header line.
-// secret is the reference the value was resolved from, nil for a value
-// given in the definition; errors name it.
+// secret is the reference the value was resolved from, or nil for a value
+// given in the definition. Errors name it.
 func checkHeaderValue(name, value string, secret *plugins.SecretRef) error {
-	what := func() string {
+	origin := func() string {
 		if secret == nil {
 			return "value"
 		}
 		return "value of secret " + secret.String()
 	}
 	if strings.ContainsAny(value, "\r\n\x00") {
-		return configError("header %q: %s contains CR, LF or NUL", name, what())
+		return configError("header %q: %s contains CR, LF or NUL", name, origin())
 	}
 	for i := 0; i < len(value); i++ {
 		if c := value[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return configError("header %q: %s contains control character 0x%02x", name, what(), c)
+			return configError("header %q: %s contains control character 0x%02x", name, origin(), c)
 		}
 	}
 	return nil
@@ -149,13 +150,13 @@ func checkHeaderValue(name, value string, secret *plugins.SecretRef) error {
 // request for one attempt. Every error is a configuration error and names
 // the header and the vault and key, never a value.
 func (d *Dispatcher) buildRequest(ctx context.Context, j Job, sentAt time.Time) (*http.Request, error) {
-	u, err := validateURL(j.URL)
-	if err != nil {
-		return nil, err
-	}
+	// NewRequestWithContext parses the URL, and checkURL checks the result.
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.URL, bytes.NewReader(j.Body))
 	if err != nil {
-		return nil, configError("build request for %q: %v", u.Redacted(), err)
+		return nil, invalidURL(j.URL)
+	}
+	if err := checkURL(req.URL, j.URL); err != nil {
+		return nil, err
 	}
 
 	req.Header.Set("Content-Type", "application/json")

@@ -422,8 +422,11 @@ func (s *store) writeChanges(batch []*change) error {
 	if s.db.IsClosed() {
 		// A transaction on a closed database can wait forever for the
 		// commits that the closed database dropped.
-		return fmt.Errorf("write jobs: %w; close the dispatcher before the state database", badger.ErrDBClosed)
+		return fmt.Errorf("write jobs: %w: close the dispatcher before the state database", badger.ErrDBClosed)
 	}
+	// shrinkIDFilter replaces the filter only under checkpointMu, which
+	// the caller holds.
+	ids := s.ids.Load()
 	group := make([]storedChange, 0, min(len(batch), maxTxnEntries/entriesPerChange))
 	size := 0
 	for _, c := range batch {
@@ -434,7 +437,6 @@ func (s *store) writeChanges(batch []*change) error {
 			}
 			group, size = group[:0], 0
 		}
-		ids := s.ids.Load()
 		stored := ids.mayContain(c.job.ID)
 		if !c.deleted {
 			ids.add(c.job.ID)
