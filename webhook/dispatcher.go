@@ -78,10 +78,10 @@ type Dispatcher struct {
 	// destinationKeys maps job URLs to their destination keys.
 	destinationKeys map[string]string
 
-	// attempts passes attempts to the idle workers, counted in idle.
-	// Workers outlive their attempt so that the stack the HTTP client
-	// grew is reused. The buffer fits cfg.Workers, the most attempts that
-	// can be in flight, so a send never blocks.
+	// attempts carries attempts to the idle workers, whose number is
+	// idle. Workers outlive their attempt so that the stack the HTTP client
+	// grew is reused. The buffer holds cfg.Workers attempts, and
+	// dispatchDue keeps no more than that in flight, so a send never blocks.
 	attempts chan attempt
 	idle     int
 

@@ -67,8 +67,8 @@ func TestIDFilterConcurrentAdds(t *testing.T) {
 }
 
 // TestStoreFindsJobOfEarlierProcess checkpoints a job, opens the store
-// again, and inserts a job under the same id: the store must return the
-// stored job, which it knows of only from the database.
+// again, and inserts a job under the same id. The store must return the
+// stored job, which only the database contains.
 func TestStoreFindsJobOfEarlierProcess(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, dir)
