@@ -1,6 +1,9 @@
 package plugins
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // argBuf receives the arguments of the next firing. execvault_alloc hands
 // out its address and execvault_fire reads it back, so the host can only
@@ -54,4 +57,10 @@ func pack(b []byte) int64 {
 	}
 	ptr := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
 	return int64(ptr<<32 | uint64(uint32(len(b))))
+}
+
+// errArgsOutsideBuffer is the error for an execvault_fire call whose
+// arguments do not lie in the buffer that execvault_alloc returned.
+func errArgsOutsideBuffer(ptr, size int32) error {
+	return fmt.Errorf("fire: %w: %d bytes at %#x are not inside the buffer returned by execvault_alloc; write the arguments there", ErrArgumentsOutsideBuffer, size, uint32(ptr))
 }

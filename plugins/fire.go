@@ -138,9 +138,3 @@ func checkURL(url string) error {
 	}
 	return nil
 }
-
-// errArgsOutsideBuffer is the error for an execvault_fire call whose
-// arguments do not lie in the buffer that execvault_alloc returned.
-func errArgsOutsideBuffer(ptr, size int32) error {
-	return fmt.Errorf("fire: %w: %d bytes at %#x are not inside the buffer returned by execvault_alloc; write the arguments there", ErrArgumentsOutsideBuffer, size, uint32(ptr))
-}

@@ -177,7 +177,8 @@ func TestFireErrors(t *testing.T) {
 				URL: "https://example.com/",
 				RequestBody: func(a *Args, w *JSONWriter) error {
 					var m map[string]int
-					m["x"] = 1 // a nil map write is a runtime panic
+					//lint:ignore SA5000 this body exists to raise a runtime panic.
+					m["x"] = 1
 					return nil
 				},
 			},

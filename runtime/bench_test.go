@@ -102,9 +102,10 @@ func extismPeerGuest(tb testing.TB) []byte {
 // buildWasmGuest builds the main package pkg, relative to dir, as a WASI
 // reactor and returns the module bytes.
 func buildWasmGuest(dir, pkg string) ([]byte, error) {
+	// go test puts its own toolchain first on the PATH of the test.
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(goruntime.GOROOT(), "bin", "go")
+		return nil, fmt.Errorf("build %s: %w: put the go command on PATH", pkg, err)
 	}
 	out, err := os.MkdirTemp("", "execvault-bench-")
 	if err != nil {

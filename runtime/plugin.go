@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -74,16 +73,9 @@ const bundleLoadExport = "execvault_load"
 
 var wasmMagic = []byte("\x00asm")
 
-// loadPlugin compiles, checks and instantiates one plugin file and reads its
-// manifest. The instance used to read the manifest seeds the pool.
-func (rt *Runtime) loadPlugin(ctx context.Context, file string) (*plugin, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	return rt.loadPluginBytes(ctx, file, data)
-}
-
+// loadPluginBytes compiles, checks and instantiates the plugin data, read
+// from file, and reads its manifest. The instance used to read the
+// manifest seeds the pool.
 func (rt *Runtime) loadPluginBytes(ctx context.Context, file string, data []byte) (*plugin, error) {
 	if !bytes.HasPrefix(data, wasmMagic) {
 		return nil, errors.New("not a WebAssembly module: the file does not start with the \\0asm header; build it with 'execvault plugin build'")

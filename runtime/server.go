@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/execvault/execvault/plugins"
@@ -55,7 +54,6 @@ type Server struct {
 	cfg  ServerConfig
 	log  *slog.Logger
 	wake chan struct{}
-	mu   sync.Mutex
 }
 
 // NewServer returns a Server for rt.
