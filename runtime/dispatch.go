@@ -135,7 +135,7 @@ func (rt *Runtime) fireAndDeliver(ctx context.Context, d Deliverer, exec *Execut
 	job := rt.newJob(exec, eventID, out, opts)
 	job, err = d.Enqueue(ctx, job)
 	if err != nil {
-		f.State, f.Err = FiringFailed, fmt.Errorf("executor %q: enqueue webhook: %w", exec.Name, err)
+		f.State, f.Err = FiringFailed, fmt.Errorf("executor %q: %w: %w", exec.Name, errEnqueue, err)
 		return f
 	}
 	f.JobID, f.State = job.ID, FiringQueued

@@ -25,6 +25,10 @@ var (
 
 	// ErrClosed reports use of a closed runtime.
 	ErrClosed = errors.New("runtime closed")
+
+	// errEnqueue marks a firing whose executor ran but whose webhook job
+	// the Deliverer did not store.
+	errEnqueue = errors.New("enqueue webhook")
 )
 
 // PluginError names the plugin file that failed to load and why.

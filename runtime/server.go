@@ -13,6 +13,7 @@ import (
 
 	"github.com/execvault/execvault/plugins"
 	"github.com/execvault/execvault/triggers"
+	"github.com/execvault/execvault/webhook"
 )
 
 // DefaultMaxEventBody is the default body limit of POST /v1/events: 10 MiB.
@@ -201,7 +202,9 @@ func (s *Server) Process(ctx context.Context) error {
 
 // processEvents fires the executors for events and marks them done. It
 // reports false when the events must stay pending: ctx ended, or their
-// jobs could not be flushed to disk.
+// jobs could not be stored or flushed to disk. A job that the Deliverer
+// rejects as invalid cannot be stored by another try, so its event is
+// marked done with the failure logged.
 func (s *Server) processEvents(ctx context.Context, events []triggers.LoggedEvent) bool {
 	deliverer := s.cfg.Deliverer
 	batch, batched := deliverer.(BatchDeliverer)
@@ -216,9 +219,18 @@ func (s *Server) processEvents(ctx context.Context, events []triggers.LoggedEven
 		ev := events[i].Event
 		firings := s.rt.HandleRecordEvent(ctx, deliverer, &ev, DispatchOptions{Rewrites: s.cfg.Rewrites})
 		for _, f := range firings {
-			if f.State == FiringFailed {
-				s.log.Error("firing failed", "executor", f.Executor, "event_id", ev.ID, "error", f.Err)
+			if f.State != FiringFailed {
+				continue
 			}
+			if ctx.Err() == nil && errors.Is(f.Err, errEnqueue) && !errors.Is(f.Err, webhook.ErrInvalidJob) {
+				// The job may be stored by another try, so the event must
+				// not be marked done. Jobs already submitted for the batch
+				// keep their ids, so firing them again makes no new ones.
+				s.log.Error("store webhook job failed; the events stay pending and run again",
+					"executor", f.Executor, "event_id", ev.ID, "events", len(events), "error", f.Err)
+				return false
+			}
+			s.log.Error("firing failed", "executor", f.Executor, "event_id", ev.ID, "error", f.Err)
 		}
 	}
 	if ctx.Err() != nil {

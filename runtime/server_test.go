@@ -26,6 +26,10 @@ type batchRecorder struct {
 	syncs         int
 	pendingAtSync []int
 	syncErr       error
+	// submitErr, when set, fails the Submit of the job of event
+	// failEventID.
+	submitErr   error
+	failEventID string
 }
 
 func (d *batchRecorder) Enqueue(ctx context.Context, job webhook.Job) (webhook.Job, error) {
@@ -39,6 +43,9 @@ func (d *batchRecorder) Submit(ctx context.Context, job webhook.Job) (webhook.Jo
 	d.mu.Lock()
 	d.submitted++
 	d.mu.Unlock()
+	if d.submitErr != nil && job.EventID == d.failEventID {
+		return webhook.Job{}, d.submitErr
+	}
 	return d.recordingDeliverer.Enqueue(ctx, job)
 }
 
@@ -157,5 +164,39 @@ func TestProcessEnqueuesWithPlainDeliverer(t *testing.T) {
 	}
 	if n := pendingCount(t, events); n != 0 {
 		t.Errorf("%d events pending after processing, want 0", n)
+	}
+}
+
+// TestProcessBatchSubmitFailure fails the Submit of one event's job. A
+// storage failure keeps the whole batch pending so that the event fires
+// again, while a job the dispatcher rejects as invalid cannot be stored
+// by another try, so the batch is marked done.
+func TestProcessBatchSubmitFailure(t *testing.T) {
+	tests := []struct {
+		name        string
+		err         error
+		wantOK      bool
+		wantPending int
+	}{
+		{"journal write fails", errors.New("write journal: no space left on device"), false, 10},
+		{"invalid job", fmt.Errorf("submit job: %w: body too large", webhook.ErrInvalidJob), true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &batchRecorder{submitErr: tt.err, failEventID: "evt-4"}
+			srv, events := newBatchServer(t, 10, func(l *triggers.EventLog) Deliverer { d.events = l; return d })
+			pending, err := events.Pending(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			ok := srv.processEvents(t.Context(), pending)
+			if ok != tt.wantOK {
+				t.Errorf("processEvents = %v, want %v", ok, tt.wantOK)
+			}
+			if n := pendingCount(t, events); n != tt.wantPending {
+				t.Errorf("%d events pending, want %d", n, tt.wantPending)
+			}
+		})
 	}
 }
