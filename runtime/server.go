@@ -180,23 +180,33 @@ const processBatch = 256
 // disk.
 func (s *Server) Process(ctx context.Context) error {
 	for {
-		pending, err := s.cfg.Events.Pending(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("read pending events failed", "error", err)
-		}
-		for len(pending) > 0 && ctx.Err() == nil {
-			n := min(len(pending), processBatch)
-			if !s.processEvents(ctx, pending[:n]) {
-				break
-			}
-			pending = pending[n:]
-		}
+		s.processPending(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-s.wake:
 		case <-time.After(5 * time.Second):
 		}
+	}
+}
+
+// processPending processes the pending events one page of processBatch
+// at a time, so that a large backlog is never read into memory whole. It
+// returns when no event is left, ctx ended, or a batch must stay pending.
+func (s *Server) processPending(ctx context.Context) {
+	var afterSeq uint64
+	for ctx.Err() == nil {
+		page, err := s.cfg.Events.PendingPage(ctx, afterSeq, processBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("read pending events failed", "after_seq", afterSeq, "error", err)
+			}
+			return
+		}
+		if len(page) == 0 || !s.processEvents(ctx, page) {
+			return
+		}
+		afterSeq = page[len(page)-1].Seq
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	goruntime "runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -198,5 +200,84 @@ func TestProcessBatchSubmitFailure(t *testing.T) {
 				t.Errorf("%d events pending, want %d", n, tt.wantPending)
 			}
 		})
+	}
+}
+
+// heapProbe is a Deliverer that, at its first Enqueue, records how much
+// heap is live and then ends Process through cancel.
+type heapProbe struct {
+	recordingDeliverer
+	cancel context.CancelFunc
+
+	once sync.Once
+	heap uint64
+}
+
+func (d *heapProbe) Enqueue(ctx context.Context, job webhook.Job) (webhook.Job, error) {
+	d.once.Do(func() {
+		d.heap = liveHeap()
+		d.cancel()
+	})
+	return d.recordingDeliverer.Enqueue(ctx, job)
+}
+
+func liveHeap() uint64 {
+	goruntime.GC()
+	var stats goruntime.MemStats
+	goruntime.ReadMemStats(&stats)
+	return stats.HeapAlloc
+}
+
+// TestProcessBacklogMemoryBounded starts Process on a backlog of 32 MiB of
+// records and measures the heap when the first job is enqueued: Process
+// may hold a batch of events in memory, not the whole backlog.
+func TestProcessBacklogMemoryBounded(t *testing.T) {
+	const (
+		total       = 4000
+		recordBytes = 8 << 10
+		appendBatch = 100
+	)
+	db, err := statedb.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	quiet := slog.New(slog.DiscardHandler)
+	events, err := triggers.OpenEventLog(t.Context(), db, triggers.EventLogConfig{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	padding := strings.Repeat("x", recordBytes)
+	for start := 0; start < total; start += appendBatch {
+		batch := make([]triggers.RecordEvent, appendBatch)
+		for i := range batch {
+			batch[i] = *orderCreated(fmt.Sprintf("evt-%d", start+i))
+			batch[i].NewRecord = []byte(`{"id":"evt","padding":"` + padding + `"}`)
+		}
+		if _, err := events.Append(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	rt := newTestRuntime(t, testConfig(copyPlugins(t, "echo.wasm")))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	probe := &heapProbe{cancel: cancel}
+	srv, err := NewServer(rt, ServerConfig{Deliverer: probe, Events: events, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := liveHeap()
+	if err := srv.Process(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	if probe.heap == 0 {
+		t.Fatal("Process enqueued no job")
+	}
+	growth := int64(probe.heap) - int64(before)
+	if limit := int64(total * recordBytes / 2); growth > limit {
+		t.Errorf("heap grew by %d bytes before the first job, want at most %d", growth, limit)
 	}
 }
