@@ -233,7 +233,13 @@ func (s *Scheduler) collectDue(now time.Time) []Firing {
 	for _, e := range s.entries {
 		switch {
 		case !e.catchUp.IsZero():
-			due = append(due, Firing{Name: e.name, ScheduledTime: e.catchUp, CatchUp: true})
+			// Due times may have passed since Add owed the catch-up, and
+			// the one firing represents them too.
+			missed := e.catchUp
+			if latest, ok := e.sched.Latest(missed, now); ok {
+				missed = latest
+			}
+			due = append(due, Firing{Name: e.name, ScheduledTime: missed, CatchUp: true})
 			e.catchUp = time.Time{}
 		case !e.next.IsZero() && !e.next.After(now):
 			latest, _ := e.sched.Latest(e.next.Add(-time.Nanosecond), now)

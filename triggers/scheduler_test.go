@@ -371,3 +371,25 @@ func TestSchedulerConfigValidate(t *testing.T) {
 		t.Errorf("NewScheduler without Fire = %v, want ErrInvalidConfig", err)
 	}
 }
+
+// TestSchedulerCatchUpFiresLatest lets a due time pass between Add, which
+// owes a catch-up run, and the scheduler's next wake-up. The one catch-up
+// firing carries the latest missed time, and the timetable goes on after it.
+func TestSchedulerCatchUpFiresLatest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemRunStore()
+		store.runs["hourly"] = mustTime(t, "2026-05-01T09:00:00Z")
+		h := newHarness(t, mustTime(t, "2026-05-01T11:30:00Z"), store)
+		h.add("hourly", "0 * * * *", "")
+		h.clock.Advance(40 * time.Minute)
+		h.start()
+		defer h.stop()
+
+		assertFirings(t, h.take(), Firing{Name: "hourly", ScheduledTime: mustTime(t, "2026-05-01T12:00:00Z"), CatchUp: true})
+		if got, want := store.get("hourly"), mustTime(t, "2026-05-01T12:00:00Z"); !got.Equal(want) {
+			t.Errorf("stored last run = %v, want %v", got, want)
+		}
+		h.advance(50*time.Minute, time.Minute)
+		assertFirings(t, h.take(), Firing{Name: "hourly", ScheduledTime: mustTime(t, "2026-05-01T13:00:00Z")})
+	})
+}
