@@ -186,6 +186,12 @@ func (s *Scheduler) poke() {
 	}
 }
 
+// maxTimerWait bounds how long Run sleeps before it reads the clock again.
+// Go's timers run on the runtime's monotonic clock (CLOCK_MONOTONIC on
+// Linux as of Go 1.26), which does not advance while the machine is
+// suspended, so a long timer fires late by the time spent suspended.
+const maxTimerWait = time.Minute
+
 // Run fires due schedules until ctx is done, then returns ctx's error.
 // Callbacks run one at a time on Run's goroutine. A second concurrent call
 // returns an error wrapping ErrInvalidConfig.
@@ -211,7 +217,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 		var timer <-chan time.Time
 		if next, ok := s.earliest(); ok {
-			timer = s.clock.After(max(next.Sub(s.clock.Now()), 0))
+			timer = s.clock.After(min(max(next.Sub(s.clock.Now()), 0), maxTimerWait))
 		}
 		select {
 		case <-ctx.Done():

@@ -393,3 +393,72 @@ func TestSchedulerCatchUpFiresLatest(t *testing.T) {
 		assertFirings(t, h.take(), Firing{Name: "hourly", ScheduledTime: mustTime(t, "2026-05-01T13:00:00Z")})
 	})
 }
+
+// suspendClock is a Clock whose timers run on the synctest bubble's time
+// while Now reads that time plus an offset. Moving the offset forward
+// models a suspended machine: the wall clock jumps ahead, but Go's timers
+// run on a monotonic clock that stood still during the suspension.
+type suspendClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *suspendClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *suspendClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func (c *suspendClock) suspend(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// TestSchedulerFiresSoonAfterSuspend suspends the machine overnight,
+// across a daily due time. The run fires within a minute of waking up,
+// not after the timer's remaining 22 hours.
+func TestSchedulerFiresSoonAfterSuspend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clock := &suspendClock{}
+		clock.suspend(mustTime(t, "2026-05-01T10:30:00Z").Sub(time.Now()))
+		fired := make(chan Firing, 4)
+		s, err := NewScheduler(SchedulerConfig{
+			Fire:   func(_ context.Context, f Firing) error { fired <- f; return nil },
+			Clock:  clock,
+			Logger: discardLogger,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		daily, err := ParseSchedule("0 9 * * *", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Add(t.Context(), "daily", daily); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		synctest.Wait()
+
+		clock.suspend(23 * time.Hour)
+		// Inside the bubble, Sleep moves the fake time without waiting.
+		time.Sleep(time.Minute)
+		synctest.Wait()
+
+		select {
+		case f := <-fired:
+			if want := mustTime(t, "2026-05-02T09:00:00Z"); !f.ScheduledTime.Equal(want) {
+				t.Errorf("scheduled time = %v, want %v", f.ScheduledTime, want)
+			}
+		default:
+			t.Error("no firing within a minute after the suspension")
+		}
+		cancel()
+		<-done
+	})
+}
