@@ -99,7 +99,8 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 // handleEvents validates every event of the body, writes them to the
 // event log in one transaction and responds with 202. A body with any invalid
-// event is rejected whole with 400, so that a client can fix and resend it.
+// event is rejected whole with 400, so that a client can fix and resend it,
+// and a body too large for one transaction with 413, so that it splits it.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.IngestToken != nil && !s.checkBearer(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="execvault"`)
@@ -124,7 +125,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 
 	res, err := s.cfg.Events.Append(r.Context(), events)
-	if err != nil {
+	var itemErr *triggers.ItemError
+	switch {
+	case errors.As(err, &itemErr):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case errors.Is(err, triggers.ErrBatchTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+		return
+	case err != nil:
 		s.log.Error("event log append failed", "error", err)
 		writeError(w, http.StatusServiceUnavailable, "the event log could not store the events; retry later")
 		return

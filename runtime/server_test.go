@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	goruntime "runtime"
 	"strings"
 	"sync"
@@ -279,5 +281,44 @@ func TestProcessBacklogMemoryBounded(t *testing.T) {
 	growth := int64(probe.heap) - int64(before)
 	if limit := int64(total * recordBytes / 2); growth > limit {
 		t.Errorf("heap grew by %d bytes before the first job, want at most %d", growth, limit)
+	}
+}
+
+// TestIngestRejectsUnstorableBody posts bodies that decode but that the
+// event log cannot store however often they are sent. The client gets a
+// 4xx naming the problem, not a 503 that invites it to retry the same body.
+func TestIngestRejectsUnstorableBody(t *testing.T) {
+	event := func(id, padding string) string {
+		return `{"id":"` + id + `","eventType":"tailordb.type_record.created","typeName":"order","newRecord":{"padding":"` + padding + `"}}`
+	}
+	var large []string
+	for i := range 40 {
+		large = append(large, event(fmt.Sprintf("evt-%d", i), strings.Repeat("x", 100<<10)))
+	}
+	tests := []struct {
+		name       string
+		body       string
+		wantStatus int
+		wantError  string
+	}{
+		{"id too long", event(strings.Repeat("a", triggers.MaxEventIDBytes+1), ""), http.StatusBadRequest, "id of 257 bytes"},
+		{"batch too large", "[" + strings.Join(large, ",") + "]", http.StatusRequestEntityTooLarge, "split it into smaller batches"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, events := newBatchServer(t, 0, func(*triggers.EventLog) Deliverer { return &recordingDeliverer{} })
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/events", strings.NewReader(tt.body)))
+
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status = %d, want %d", rec.Code, tt.wantStatus)
+			}
+			if got := rec.Body.String(); !strings.Contains(got, tt.wantError) {
+				t.Errorf("body = %s, want it to contain %q", got, tt.wantError)
+			}
+			if n := pendingCount(t, events); n != 0 {
+				t.Errorf("%d events pending, want 0", n)
+			}
+		})
 	}
 }
