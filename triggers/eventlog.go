@@ -175,7 +175,8 @@ func OpenEventLog(ctx context.Context, db *badger.DB, cfg EventLogConfig) (*Even
 // survive a crash or a power failure.
 // Events without an ID get a random one ("evt-" and 26 base32
 // characters). An event whose id was seen before, in the log or earlier in
-// the same call, is dropped and listed in Duplicates.
+// the same call, is dropped and listed in Duplicates. Append returns only
+// after a flush even then, so that the first copy is on disk as well.
 //
 // Every event must pass Validate and have an id of at most MaxEventIDBytes
 // bytes, or Append writes nothing and returns an *ItemError naming the
@@ -197,9 +198,11 @@ func (l *EventLog) Append(ctx context.Context, events []RecordEvent) (AppendResu
 	l.mu.Lock()
 	result, err := l.appendLocked(events)
 	l.mu.Unlock()
-	if err != nil || len(result.Accepted) == 0 {
+	if err != nil || len(events) == 0 {
 		return result, err
 	}
+	// A duplicate waits for the flush too, because its first copy may have
+	// been committed by an Append whose flush is still running or failed.
 	if err := l.syncer.Sync(ctx); err != nil {
 		// The events are committed and will be fired, but the caller must
 		// not report them accepted: a power failure could lose them.

@@ -383,3 +383,40 @@ func BenchmarkEventLogAppend(b *testing.B) {
 		}
 	}
 }
+
+// TestEventLogDuplicateWaitsForFlush makes the flush to disk fail, by
+// moving the database directory away, after Append committed an event. A
+// client that resends the event gets no acknowledgement either until a
+// flush succeeds, because the first copy may still be lost to a power
+// failure.
+func TestEventLogDuplicateWaitsForFlush(t *testing.T) {
+	dir := t.TempDir() + "/state"
+	db := openBadger(t, dir)
+	defer db.Close()
+	l := openLog(t, db, EventLogConfig{})
+	ctx := t.Context()
+
+	moved := dir + ".moved"
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.Append(ctx, []RecordEvent{created("a", 1)})
+	if err == nil {
+		t.Fatal("Append with a failing flush returned no error")
+	}
+	res, err := l.Append(ctx, []RecordEvent{created("a", 1)})
+	if err == nil {
+		t.Errorf("resent Append with a failing flush returned no error and %+v", res)
+	}
+
+	if err := os.Rename(moved, dir); err != nil {
+		t.Fatal(err)
+	}
+	res, err = l.Append(ctx, []RecordEvent{created("a", 1)})
+	if err != nil {
+		t.Fatalf("Append after the disk recovered: %v", err)
+	}
+	if len(res.Duplicates) != 1 || res.Duplicates[0] != (Duplicate{Index: 0, ID: "a", Seq: 1}) {
+		t.Errorf("duplicates = %+v, want index 0 id a seq 1", res.Duplicates)
+	}
+}
