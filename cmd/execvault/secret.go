@@ -165,6 +165,22 @@ func cliError(err error) error {
 	return err
 }
 
+// noArgsHidden returns an argument check that rejects any positional
+// argument without repeating it. On the commands that read a secret value
+// or key, a stray argument is most often part of one: an unquoted value
+// with spaces, or a value after a mistyped flag. hint tells how to pass it.
+func noArgsHidden(hint string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		return &usageError{fmt.Errorf("%s takes no arguments, got %d (not shown, because they may be part of a secret); %s", cmd.CommandPath(), len(args), hint)}
+	}
+}
+
+// valueArgs is the argument check of the commands that take a value flag.
+var valueArgs = noArgsHidden("quote a value that contains spaces, or pass it with --value-stdin")
+
 // valueFlags are the three ways to pass a secret value.
 type valueFlags struct {
 	value      string

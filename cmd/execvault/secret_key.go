@@ -110,7 +110,7 @@ With --new-key-file, the new key is read from FILE, which is created with
 a random key (mode 0600) when it does not exist. Without it, the new key is
 read from standard input as base64 of 32 bytes. From then on, open the
 store with the new key (--key-file or EXECVAULT_MASTER_KEY).`,
-		Args: cobra.NoArgs,
+		Args: noArgsHidden("pass the new key on standard input or with --new-key-file"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			next, created, err := a.readNewMasterKey(newKeyFile)
 			if err != nil {

@@ -501,3 +501,40 @@ func TestSecretShortFlags(t *testing.T) {
 	env.mustRun("", "secret", "delete", "-V", "short", "-n", "token", "-y")
 	env.mustRun("", "secret", "vault", "delete", "short", "-y")
 }
+
+// TestSecretCLIStrayArgumentsHideValue passes a value where no argument
+// belongs, as an unquoted value with spaces or a mistyped flag does. The
+// usage error must not repeat it.
+func TestSecretCLIStrayArgumentsHideValue(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+	c.mustRun("old", "secret", "create", "-V", "v", "-n", "k", "--value-stdin")
+
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"create unquoted value", []string{"secret", "create", "-V", "v", "-n", "new", "--value", "first", secretCLICanary}},
+		{"create single-dash value", []string{"secret", "create", "-V", "v", "-n", "new", "-value", secretCLICanary}},
+		{"create without value flag", []string{"secret", "create", "-V", "v", "-n", "new", secretCLICanary}},
+		{"update without value flag", []string{"secret", "update", "-V", "v", "-n", "k", secretCLICanary}},
+		{"change-master key as argument", []string{"secret", "key", "change-master", secretCLICanary}},
+		{"unknown shorthand before value", []string{"secret", "create", "-V", "v", "-n", "new", "-z" + secretCLICanary}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := c.run("", tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit status = %d, want %d", code, exitUsage)
+			}
+			assertNoCLICanary(t, "stdout", []byte(stdout))
+			assertNoCLICanary(t, "stderr", []byte(stderr))
+			if !strings.Contains(stderr, "--help") {
+				t.Errorf("stderr does not point to --help")
+			}
+		})
+	}
+	if code, _, _ := c.run("", "secret", "get", "-V", "v", "-n", "new"); code != exitError {
+		t.Errorf("get of the secret a rejected create names: exit %d, want %d (not found)", code, exitError)
+	}
+}

@@ -32,7 +32,7 @@ func (a *app) newSecretCreateCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create -V VAULT -n NAME [--value-stdin | --value-file FILE | -v VALUE]",
 		Short: "Create a secret; without a value flag, prompt for it on a terminal",
-		Args:  cobra.NoArgs,
+		Args:  valueArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			value, err := a.readValue(cmd, &vf, ref.name)
 			if err != nil {
@@ -59,7 +59,7 @@ func (a *app) newSecretUpdateCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "update -V VAULT -n NAME [--value-stdin | --value-file FILE | -v VALUE] [--if-version N]",
 		Short: "Store a new version of a secret, keeping the previous ones",
-		Args:  cobra.NoArgs,
+		Args:  valueArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			value, err := a.readValue(cmd, &vf, ref.name)
 			if err != nil {

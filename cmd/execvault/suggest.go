@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,8 +11,13 @@ import (
 
 // flagError turns an error from parsing cmd's flags into a usage error.
 // For an unknown long flag it names the command's closest flag, the way
-// cobra suggests a misspelt command.
+// cobra suggests a misspelt command. For an unknown shorthand it drops the
+// rest of the argument, which pflag quotes and which may hold a value,
+// as in -zVALUE.
 func flagError(cmd *cobra.Command, err error) error {
+	if msg, _, ok := strings.Cut(err.Error(), " in -"); ok && strings.HasPrefix(msg, "unknown shorthand flag: ") {
+		return &usageError{errors.New(msg)}
+	}
 	if name, ok := strings.CutPrefix(err.Error(), "unknown flag: --"); ok {
 		if near := closestFlag(cmd, name); near != "" {
 			err = fmt.Errorf("%w (did you mean --%s?)", err, near)
