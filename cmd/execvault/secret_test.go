@@ -538,3 +538,29 @@ func TestSecretCLIStrayArgumentsHideValue(t *testing.T) {
 		t.Errorf("get of the secret a rejected create names: exit %d, want %d (not found)", code, exitError)
 	}
 }
+
+func TestSecretCLIRevealJSONBinaryValue(t *testing.T) {
+	c := newSecretCLI(t)
+	binary := []byte{0xff, 0xfe, 0x00, 'o', 'k'}
+	valueFile := filepath.Join(c.root, "value.bin")
+	if err := os.WriteFile(valueFile, binary, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.mustRun("", "secret", "vault", "create", "v")
+	c.mustRun("", "secret", "create", "-V", "v", "-n", "der", "--value-file", valueFile)
+
+	code, stdout, stderr := c.run("", "secret", "get", "-V", "v", "-n", "der", "--reveal", "--json")
+	if code != exitError {
+		t.Errorf("get --reveal --json of a binary value: exit %d, want %d", code, exitError)
+	}
+	if stdout != "" {
+		t.Errorf("get --reveal --json of a binary value: stdout has %d bytes, want none", len(stdout))
+	}
+	if !strings.Contains(stderr, `"der"`) || !strings.Contains(stderr, "without --json") {
+		t.Errorf("get --reveal --json of a binary value: stderr %q, want the secret named and advice to drop --json", stderr)
+	}
+
+	if got := c.mustRun("", "secret", "get", "-V", "v", "-n", "der", "--reveal"); got != string(binary)+"\n" {
+		t.Errorf("get --reveal of a binary value printed %d bytes, want the %d stored and a newline", len(got), len(binary))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -168,6 +169,11 @@ newline on stdout; the read is recorded in the audit log.`,
 					return err
 				}
 				if asJSON {
+					// encoding/json replaces invalid UTF-8 with U+FFFD, so
+					// the printed value would differ from the stored one.
+					if !utf8.ValidString(value.Reveal()) {
+						return fmt.Errorf("reveal secret %q in vault %q as JSON: the value is not valid UTF-8, so JSON cannot carry it unchanged; use --reveal without --json", ref.name, ref.vault)
+					}
 					return writeJSONTo(a.stdout, revealedSecret{
 						Vault: info.Vault, Name: info.Name, Version: revealed(version, info.Version),
 						CurrentVersion: info.Version, CreatedAt: info.CreatedAt, UpdatedAt: info.UpdatedAt,
