@@ -564,3 +564,21 @@ func TestSecretCLIRevealJSONBinaryValue(t *testing.T) {
 		t.Errorf("get --reveal of a binary value printed %d bytes, want the %d stored and a newline", len(got), len(binary))
 	}
 }
+
+func TestSecretCLIGetVersionNeedsReveal(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+	c.mustRun("", "secret", "create", "-V", "v", "-n", "k", "-v", "one")
+	c.mustRun("", "secret", "update", "-V", "v", "-n", "k", "-v", "two")
+
+	code, stdout, stderr := c.run("", "secret", "get", "-V", "v", "-n", "k", "--version", "1")
+	if code != exitUsage {
+		t.Errorf("get --version without --reveal: exit %d, want %d", code, exitUsage)
+	}
+	if stdout != "" {
+		t.Errorf("get --version without --reveal: stdout %q, want none", stdout)
+	}
+	if !strings.Contains(stderr, "--reveal") {
+		t.Errorf("get --version without --reveal: stderr %q, want it to name --reveal", stderr)
+	}
+}

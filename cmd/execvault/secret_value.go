@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -149,6 +150,9 @@ func (a *app) newSecretGetCommand() *cobra.Command {
 newline on stdout; the read is recorded in the audit log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("version") && !reveal {
+				return &usageError{errors.New("--version selects the value to print, so it needs --reveal; 'secret versions' lists the kept versions")}
+			}
 			return a.withManager(cmd.Context(), func(ctx context.Context, m secrets.Manager) error {
 				if !reveal {
 					info, err := m.GetSecret(ctx, ref.vault, ref.name)
