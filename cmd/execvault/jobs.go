@@ -42,11 +42,12 @@ func addJobsCommands(a *app, root *cobra.Command) {
 	var status string
 	var asJSON, attempts bool
 	jobs := &cobra.Command{
-		Use:   "jobs NAME [JOB_ID --attempts] [--status S] [--json]",
-		Short: "List an executor's webhook jobs, or show one job's attempts",
-		Long: `List the webhook jobs of executor NAME, oldest first, or with JOB_ID and
---attempts show every attempt of one job. Header values that come from
-secrets are masked. Statuses: PENDING, RUNNING, SUCCESS, FAILED, CANCELED.
+		Use:   "jobs NAME [JOB_ID [--attempts]] [--status S] [--json]",
+		Short: "List an executor's webhook jobs, or show one job",
+		Long: `List the webhook jobs of executor NAME, oldest first, or with JOB_ID show
+one job, and with --attempts every attempt of it. Header values that come
+from secrets are masked. Statuses: PENDING, RUNNING, SUCCESS, FAILED,
+CANCELED.
 
 Jobs live in the data directory; while execvault run serves, this command
 reads them through its admin socket.`,
@@ -54,16 +55,16 @@ reads them through its admin socket.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withJobStore(cmd.Context(), func(ctx context.Context, s jobStore) error {
 				if len(args) == 2 {
-					if !attempts {
-						return &usageError{errors.New("with JOB_ID, pass --attempts to show the job's attempts")}
-					}
-					return a.showAttempts(ctx, s, args[0], args[1], asJSON)
+					return a.showJob(ctx, s, args[0], args[1], attempts, asJSON)
+				}
+				if attempts {
+					return &usageError{errors.New("--attempts needs JOB_ID: execvault executor jobs NAME JOB_ID --attempts")}
 				}
 				return a.listJobs(ctx, s, args[0], webhook.Status(strings.ToUpper(status)), asJSON)
 			})
 		},
 	}
-	jobs.Flags().StringVar(&status, "status", "", "only jobs with this status")
+	jobs.Flags().StringVarP(&status, "status", "s", "", "only jobs with this status")
 	jobs.Flags().BoolVarP(&asJSON, "json", "j", false, "print JSON")
 	jobs.Flags().BoolVar(&attempts, "attempts", false, "show the attempts of JOB_ID")
 
@@ -143,7 +144,9 @@ func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status 
 	return tw.Flush()
 }
 
-func (a *app) showAttempts(ctx context.Context, s jobStore, executor, id string, asJSON bool) error {
+// showJob prints one job of executor, and with attempts every attempt of
+// it and the headers of the last one.
+func (a *app) showJob(ctx context.Context, s jobStore, executor, id string, attempts, asJSON bool) error {
 	job, err := s.Job(ctx, id)
 	if err != nil {
 		return err
@@ -155,6 +158,17 @@ func (a *app) showAttempts(ctx context.Context, s jobStore, executor, id string,
 		return writeIndentedJSON(a.stdout, job)
 	}
 	fmt.Fprintf(a.stdout, "Job %s (%s) %s, %s in round %d\n", job.ID, job.Executor, job.Status, plural(job.AttemptsInRound(), "attempt"), job.Round)
+	if !attempts {
+		event, last := job.EventID, "-"
+		if event == "" {
+			event = "-"
+		}
+		if at, ok := job.LastAttempt(); ok {
+			last = attemptResult(at)
+		}
+		fmt.Fprintf(a.stdout, "Event: %s\nCreated: %s\nURL: %s\nLast attempt: %s\n", event, job.CreatedAt.UTC().Format(time.RFC3339), job.URL, last)
+		return nil
+	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROUND\tATTEMPT\tSTARTED\tDURATION\tRESULT")
 	for _, at := range job.Attempts {

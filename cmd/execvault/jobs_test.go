@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/execvault/execvault/webhook"
+)
+
+// fakeJobStore serves fixed jobs, and records the status filter of the
+// last listing.
+type fakeJobStore struct {
+	jobs []webhook.Job
+
+	mu         sync.Mutex
+	lastStatus webhook.Status
+}
+
+func (s *fakeJobStore) statusFilter() webhook.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastStatus
+}
+
+func (s *fakeJobStore) Jobs(_ context.Context, executor string, status webhook.Status) ([]webhook.Job, error) {
+	s.mu.Lock()
+	s.lastStatus = status
+	s.mu.Unlock()
+	var out []webhook.Job
+	for _, j := range s.jobs {
+		if j.Executor == executor && (status == "" || j.Status == status) {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeJobStore) Job(_ context.Context, id string) (webhook.Job, error) {
+	for _, j := range s.jobs {
+		if j.ID == id {
+			return j, nil
+		}
+	}
+	return webhook.Job{}, webhook.ErrJobNotFound
+}
+
+func (s *fakeJobStore) Retry(context.Context, string) (webhook.Job, error) {
+	return webhook.Job{}, webhook.ErrInvalidState
+}
+
+// serveFakeJobs serves store on the admin socket of env's data directory,
+// as a running execvault does.
+func serveFakeJobs(t *testing.T, env *cliEnv, store *fakeJobStore) {
+	t.Helper()
+	if err := os.MkdirAll(env.dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(env.dataDir, "admin.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(jobsHandler(store))
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+}
+
+func TestExecutorJobsPlatformForms(t *testing.T) {
+	env := newCLIEnv(t)
+	started := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	store := &fakeJobStore{jobs: []webhook.Job{{
+		ID: "msg_one", Executor: "notify", EventID: "evt-1", URL: "https://api.example.com/orders",
+		Status: webhook.StatusFailed, Round: 1, CreatedAt: started, UpdatedAt: started,
+		Attempts: []webhook.Attempt{{Round: 1, Number: 1, StartedAt: started, EndedAt: started, StatusCode: 500, Error: "server error"}},
+	}}}
+	serveFakeJobs(t, env, store)
+
+	code, stdout, stderr := env.run("", "executor", "jobs", "notify", "msg_one")
+	if code != exitOK {
+		t.Errorf("jobs NAME JOB_ID: exit %d, stderr %q; want %d", code, stderr, exitOK)
+	}
+	if !strings.Contains(stdout, "msg_one") || !strings.Contains(stdout, "FAILED") {
+		t.Errorf("jobs NAME JOB_ID: stdout %q, want the job's id and status", stdout)
+	}
+
+	code, stdout, stderr = env.run("", "executor", "jobs", "notify", "-s", "failed")
+	if code != exitOK {
+		t.Errorf("jobs NAME -s failed: exit %d, stderr %q; want %d", code, stderr, exitOK)
+	}
+	if got := store.statusFilter(); got != webhook.StatusFailed || !strings.Contains(stdout, "msg_one") {
+		t.Errorf("jobs NAME -s failed: status filter %q, stdout %q; want FAILED and the job listed", got, stdout)
+	}
+
+	code, _, stderr = env.run("", "executor", "jobs", "notify", "--attempts")
+	if code != exitUsage {
+		t.Errorf("jobs NAME --attempts: exit %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(stderr, "JOB_ID") {
+		t.Errorf("jobs NAME --attempts: stderr %q, want it to ask for JOB_ID", stderr)
+	}
+
+	code, stdout, _ = env.run("", "executor", "jobs", "notify", "msg_one", "--attempts")
+	if code != exitOK || !strings.Contains(stdout, "HTTP 500: server error") {
+		t.Errorf("jobs NAME JOB_ID --attempts: exit %d, stdout %q; want the attempt listed", code, stdout)
+	}
+}
