@@ -354,6 +354,18 @@ func TestExecutorTriggerRecordByHand(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, "--data is not valid JSON") {
 		t.Errorf("trigger with bad --data: exit status %d, stderr %q", code, stderr)
 	}
+
+	code, _, stderr = env.run("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir, "--url-override", override,
+		"--data", `{"event":"deleted","oldRecord":{"id":"so-79","totalPrice":100001}}`)
+	if code != exitError {
+		t.Errorf("trigger with an event the trigger does not watch: exit status %d, want %d", code, exitError)
+	}
+	if !strings.Contains(stderr, `"deleted"`) || !strings.Contains(stderr, "created") {
+		t.Errorf("trigger with an event the trigger does not watch: stderr %q, want the event and the watched ones named", stderr)
+	}
+	if got := recv.requests("/crm/api/v1/orders"); len(got) != 1 {
+		t.Errorf("receiver got %d requests after the unwatched event, want still 1", len(got))
+	}
 }
 
 func TestReplayDebeziumWeightChanges(t *testing.T) {

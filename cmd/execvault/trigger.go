@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/execvault/execvault/plugins"
@@ -46,7 +48,7 @@ func addTriggerCommand(a *app, root *cobra.Command) {
 
 --data depends on the trigger:
   record            {"event":"created","newRecord":{...},"oldRecord":{...}}
-                    (event defaults to the trigger's first event)
+                    (event is one the trigger fires on, by default its first)
   schedule          ignored; the scheduled time is now
   incoming webhook  the JSON request body, sent as a POST
 
@@ -120,6 +122,9 @@ func fireManually(ctx context.Context, env *runtimeEnv, opts runtime.DispatchOpt
 		}
 		if in.Event == "" {
 			in.Event = exec.Trigger.Events[0]
+		}
+		if !slices.Contains(exec.Trigger.Events, in.Event) {
+			return runtime.Firing{}, fmt.Errorf("--data event %q: executor %q fires only on %s; set \"event\" to one of them", in.Event, name, strings.Join(exec.Trigger.Events, ", "))
 		}
 		ev := triggers.RecordEvent{
 			ID:        fmt.Sprintf("manual-%d", time.Now().UnixNano()),
