@@ -497,10 +497,15 @@ func (s *Store) writeArchive(ctx context.Context, vaults []archiveVault, secrets
 	if err != nil {
 		return err
 	}
-	for _, sec := range secrets {
+	for i, sec := range secrets {
 		err := s.update(ctx, func(txn *badger.Txn) error { return putArchiveSecret(txn, ring, sec) })
 		if err != nil {
-			return fmt.Errorf("secret %q in vault %q: %w", sec.Name, sec.Vault, err)
+			// The vaults and the secrets before this one stay written, so
+			// the store is neither empty nor complete, and Import rejects
+			// a second attempt into it.
+			detail := fmt.Sprintf("stopped after every vault and %d of %d secrets", i, len(secrets))
+			s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionImport, Outcome: OutcomeError, Detail: detail})
+			return fmt.Errorf("secret %q in vault %q: %w; the import %s, so the store is partial: remove its data directory and import again into a new data directory", sec.Name, sec.Vault, err, detail)
 		}
 	}
 	return nil

@@ -6,7 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -195,5 +198,104 @@ func TestImportLargeArchive(t *testing.T) {
 		if !got.Equal(NewValue(bytes.Repeat([]byte{byte('a' + i%26)}, 60000))) {
 			t.Errorf("k%02d differs after import (len %d)", i, got.Len())
 		}
+	}
+}
+
+// cancelAfterCtx returns nil from Err until arm is called. After that,
+// Err returns nil calls more times and then context.Canceled.
+type cancelAfterCtx struct {
+	context.Context
+	mu    sync.Mutex
+	armed bool
+	calls int
+}
+
+func (c *cancelAfterCtx) arm() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.armed = true
+}
+
+func (c *cancelAfterCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.armed {
+		return nil
+	}
+	c.calls--
+	if c.calls < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// armingHandler arms ctx when the store logs that it imports one secret
+// per transaction.
+type armingHandler struct {
+	slog.Handler
+	ctx *cancelAfterCtx
+}
+
+func (armingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h armingHandler) WithAttrs([]slog.Attr) slog.Handler     { return h }
+func (h armingHandler) WithGroup(string) slog.Handler          { return h }
+
+func (h armingHandler) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "one secret at a time") {
+		h.ctx.arm()
+	}
+	return nil
+}
+
+func TestImportLargeArchiveStoppedHalfway(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTestStore(t, nil)
+	mustCreateVault(t, s, "big")
+	const secrets = 50
+	for i := range secrets {
+		value := bytes.Repeat([]byte{byte('a' + i%26)}, 60000)
+		if _, err := s.CreateSecret(ctx, "big", fmt.Sprintf("k%02d", i), NewValue(value)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var archive bytes.Buffer
+	if err := s.Export(ctx, &archive); err != nil {
+		t.Fatal(err)
+	}
+
+	// The vaults and the first two secrets are written, then the context
+	// ends, as Ctrl-C ends the CLI's.
+	stop := &cancelAfterCtx{Context: ctx, calls: 3}
+	cfg := testConfig(filepath.Join(t.TempDir(), "data"), nil)
+	cfg.Logger = slog.New(armingHandler{Handler: slog.DiscardHandler, ctx: stop})
+	target, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+
+	_, err = target.Import(stop, &archive)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Import stopped halfway: error %v, want context.Canceled", err)
+	}
+	for _, want := range []string{"2 of 50 secrets", "partial", "new data directory"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Import stopped halfway: error %q does not contain %q", err, want)
+		}
+	}
+
+	list, err := target.ListSecrets(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 {
+		t.Errorf("secrets written before the stop = %d, want 2", len(list))
+	}
+	entries, err := target.AuditLog(ctx, AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(entries); n == 0 || entries[n-1].Action != ActionImport || entries[n-1].Outcome != OutcomeError {
+		t.Errorf("audit log = %+v, want it to end with the failed import", entries)
 	}
 }
