@@ -3,6 +3,7 @@ package secrets
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -68,6 +69,18 @@ func GenerateMasterKey() (MasterKey, error) {
 
 // IsPassphrase reports whether the key is a passphrase.
 func (k MasterKey) IsPassphrase() bool { return k.passphrase != "" }
+
+// equal reports whether k and o are the same raw key or the same
+// passphrase, comparing in constant time.
+func (k MasterKey) equal(o MasterKey) bool {
+	if k.IsPassphrase() != o.IsPassphrase() {
+		return false
+	}
+	if k.IsPassphrase() {
+		return subtle.ConstantTimeCompare([]byte(k.passphrase), []byte(o.passphrase)) == 1
+	}
+	return subtle.ConstantTimeCompare(k.key, o.key) == 1
+}
 
 // IsZero reports whether the key is unset.
 func (k MasterKey) IsZero() bool { return len(k.key) == 0 && k.passphrase == "" }

@@ -403,6 +403,10 @@ func (s *Store) RewrapKEK(ctx context.Context, next MasterKey) error {
 	}
 
 	s.keyMu.Lock()
+	if s.ring.Load().master.equal(next) {
+		s.keyMu.Unlock()
+		return fmt.Errorf("change master key: %w: the new key is the current one, so nothing would change; use a newly generated key", ErrInvalidKey)
+	}
 	ring, err := s.ring.Load().rewrapped(next, s.cfg.KDF)
 	if err == nil {
 		err = writeHeader(s.hdrPath, ring.hdr)

@@ -327,4 +327,7 @@ func TestRewrapKEK(t *testing.T) {
 	if got := mustReveal(t, s, "v", "k", 0); !got.Equal(NewValueString("value")) {
 		t.Errorf("value differs after reopen with the passphrase (len %d)", got.Len())
 	}
+	if err := s.RewrapKEK(ctx, PassphraseKey(NewValueString("a long passphrase"))); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("RewrapKEK to the passphrase in use: %v, want ErrInvalidKey", err)
+	}
 }

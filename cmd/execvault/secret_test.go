@@ -535,7 +535,7 @@ func TestSecretCLIStrayArgumentsHideValue(t *testing.T) {
 		})
 	}
 	if code, _, _ := c.run("", "secret", "get", "-V", "v", "-n", "new"); code != exitError {
-		t.Errorf("get of the secret a rejected create names: exit %d, want %d (not found)", code, exitError)
+		t.Errorf("get after the rejected creates: exit %d, want %d (secret not found)", code, exitError)
 	}
 }
 
@@ -580,5 +580,37 @@ func TestSecretCLIGetVersionNeedsReveal(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "--reveal") {
 		t.Errorf("get --version without --reveal: stderr %q, want it to name --reveal", stderr)
+	}
+}
+
+func TestSecretCLIChangeMasterToSameKey(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+	current, err := os.ReadFile(c.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name  string
+		stdin string
+		args  []string
+	}{
+		{"key file in use", "", []string{"secret", "key", "change-master", "--new-key-file", c.keyFile}},
+		{"same key on stdin", string(current), []string{"secret", "key", "change-master"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := c.run(tt.stdin, tt.args...)
+			if code != exitError {
+				t.Errorf("exit status = %d, want %d", code, exitError)
+			}
+			if strings.Contains(stderr, "Master key changed") || !strings.Contains(stderr, "current") {
+				t.Errorf("stderr %q, want an error saying the key is the current one", stderr)
+			}
+		})
+	}
+	if out := c.mustRun("", "secret", "audit", "--json"); strings.Contains(out, `"rewrap"`) {
+		t.Errorf("audit log records a re-wrap after change-master to the same key:\n%s", out)
 	}
 }
