@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -82,6 +83,9 @@ func (a *app) newSecretImportCommand() *cobra.Command {
 				return fmt.Errorf("open archive: %w", err)
 			}
 			defer f.Close()
+			if err := a.checkImportKey(); err != nil {
+				return err
+			}
 			return a.withManager(cmd.Context(), func(ctx context.Context, m secrets.Manager) error {
 				res, err := m.Import(ctx, f)
 				if err != nil {
@@ -92,4 +96,22 @@ func (a *app) newSecretImportCommand() *cobra.Command {
 			})
 		},
 	}
+}
+
+// checkImportKey fails when the store would be opened with a master key
+// file that does not exist. Opening would generate a new key and create an
+// empty store bound to it, but an archive opens only with the key it was
+// exported with, so the import would fail and the store would then reject
+// that key too. A running execvault imports with its own key.
+func (a *app) checkImportKey() error {
+	if a.getenv(secrets.EnvMasterKey) != "" || a.getenv(secrets.EnvPassphrase) != "" {
+		return nil
+	}
+	if _, err := os.Stat(a.keyFile); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if adminSocketLive(filepath.Join(a.dataDir, "admin.sock")) {
+		return nil
+	}
+	return fmt.Errorf("import: key file %s does not exist, and the archive opens only with the master key it was exported with: copy that key file there, or set --key-file, %s or %s", a.keyFile, secrets.EnvMasterKey, secrets.EnvPassphrase)
 }

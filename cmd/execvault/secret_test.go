@@ -225,6 +225,13 @@ func TestSecretCLIExportImport(t *testing.T) {
 
 	c.dataDir = filepath.Join(c.root, "other-key")
 	c.keyFile = filepath.Join(c.root, "config", "other.key")
+	other, err := secrets.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := secrets.WriteKeyFile(c.keyFile, other); err != nil {
+		t.Fatal(err)
+	}
 	c.run("", "secret", "import", archive)
 	c.run("", "secret", "vault", "list")
 	c.checkGolden("export-import")
@@ -612,5 +619,44 @@ func TestSecretCLIChangeMasterToSameKey(t *testing.T) {
 	}
 	if out := c.mustRun("", "secret", "audit", "--json"); strings.Contains(out, `"rewrap"`) {
 		t.Errorf("audit log records a re-wrap after change-master to the same key:\n%s", out)
+	}
+}
+
+// TestSecretCLIImportWithoutKeyFile imports on a new machine where the
+// key file has not been copied yet, then copies it and imports again.
+func TestSecretCLIImportWithoutKeyFile(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+	c.mustRun("exported value", "secret", "create", "-V", "v", "-n", "k", "--value-stdin")
+	archive := filepath.Join(c.root, "backup.archive")
+	c.mustRun("", "secret", "export", "-o", archive)
+	exportKey, err := os.ReadFile(c.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c.dataDir = filepath.Join(c.root, "new-machine", "data")
+	c.keyFile = filepath.Join(c.root, "new-machine", "config", "master.key")
+	code, _, stderr := c.run("", "secret", "import", archive)
+	if code != exitError {
+		t.Errorf("import without the key file: exit %d, want %d", code, exitError)
+	}
+	if !strings.Contains(stderr, c.keyFile) {
+		t.Errorf("import without the key file: stderr %q, want the missing key file named", stderr)
+	}
+	for _, path := range []string{c.keyFile, c.dataDir} {
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("import without the key file left %s behind (stat error %v)", path, err)
+		}
+	}
+
+	if err := os.MkdirAll(filepath.Dir(c.keyFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.keyFile, exportKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := c.run("", "secret", "import", archive); code != exitOK {
+		t.Errorf("import after copying the key file: exit %d, stderr %q; want %d", code, stderr, exitOK)
 	}
 }
