@@ -22,6 +22,9 @@ with a count stands for several reads. Values never appear; valueMac is a
 keyed hash that is equal for equal values.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if filter.Limit < 0 {
+				return &usageError{fmt.Errorf("invalid --limit %d: use a positive number of entries, or 0 for all", filter.Limit)}
+			}
 			return a.withManager(cmd.Context(), func(ctx context.Context, m secrets.Manager) error {
 				entries, err := m.AuditLog(ctx, filter)
 				if err != nil {

@@ -167,6 +167,7 @@ func TestSecretCLIExitCodes(t *testing.T) {
 		{"delete without terminal", []string{"secret", "vault", "delete", "v"}, exitUsage},
 		{"two names", []string{"secret", "vault", "create", "a", "--name", "b"}, exitUsage},
 		{"bad key id", []string{"secret", "key", "retire", "x"}, exitUsage},
+		{"negative audit limit", []string{"secret", "audit", "--limit", "-1"}, exitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
