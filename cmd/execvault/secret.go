@@ -36,7 +36,47 @@ var (
 		}
 		return term.ReadPassword(int(f.Fd()))
 	}
+
+	// saveTerminal returns a function that puts the terminal r back in its
+	// current state, or one that does nothing when r is not a terminal.
+	saveTerminal = func(r io.Reader) func() {
+		f, ok := r.(*os.File)
+		if !ok {
+			return func() {}
+		}
+		state, err := term.GetState(int(f.Fd()))
+		if err != nil {
+			return func() {}
+		}
+		return func() { _ = term.Restore(int(f.Fd()), state) }
+	}
 )
+
+// readInterruptible runs read, which waits for the user, until it returns
+// or ctx ends. main turns Ctrl-C into the end of ctx, and a read blocked on
+// the terminal does not see it, so the read runs in its own goroutine. On
+// cancellation the terminal is restored, because a hidden read may have
+// turned echo off, and the goroutine is left to end with the process.
+func (a *app) readInterruptible(ctx context.Context, read func() ([]byte, error)) ([]byte, error) {
+	restore := saveTerminal(a.stdin)
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := read()
+		done <- result{data, err}
+	}()
+
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-ctx.Done():
+		restore()
+		return nil, ctx.Err()
+	}
+}
 
 // secretActor is the actor the CLI records in the audit log.
 const secretActor = "cli"
@@ -228,8 +268,11 @@ func (a *app) readValue(cmd *cobra.Command, f *valueFlags, name string) (secrets
 		return secrets.Value{}, &usageError{errors.New("missing value: pass --value-stdin, --value-file FILE or --value VALUE")}
 	}
 	fmt.Fprintf(a.stderr, "Value for secret %s (input hidden): ", name)
-	data, err := readPassword(a.stdin)
+	data, err := a.readInterruptible(cmd.Context(), func() ([]byte, error) { return readPassword(a.stdin) })
 	fmt.Fprintln(a.stderr)
+	if err != nil && cmd.Context().Err() != nil {
+		return secrets.Value{}, fmt.Errorf("read value for secret %q: cancelled at the prompt", name)
+	}
 	if err != nil {
 		return secrets.Value{}, fmt.Errorf("read value from terminal: %w", err)
 	}
@@ -266,16 +309,22 @@ func trimNewline(b []byte) []byte {
 
 // confirmDeletion prompts the user to type name on a terminal. Without a
 // terminal it fails with a message to pass --yes.
-func (a *app) confirmDeletion(kind, name string) error {
+func (a *app) confirmDeletion(ctx context.Context, kind, name string) error {
 	if !isTerminal(a.stdin) {
 		return &usageError{fmt.Errorf("delete %s %q: stdin is not a terminal, so confirmation is impossible; pass --yes", kind, name)}
 	}
 	fmt.Fprintf(a.stderr, "Type the %s name %q to confirm deletion: ", kind, name)
-	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	line, err := a.readInterruptible(ctx, func() ([]byte, error) {
+		return bufio.NewReader(a.stdin).ReadBytes('\n')
+	})
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintln(a.stderr)
+		return fmt.Errorf("delete %s %q: cancelled before confirmation", kind, name)
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read confirmation: %w", err)
 	}
-	if strings.TrimSpace(line) != name {
+	if strings.TrimSpace(string(line)) != name {
 		return fmt.Errorf("delete %s %q: cancelled, the typed name does not match", kind, name)
 	}
 	return nil

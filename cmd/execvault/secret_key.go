@@ -112,7 +112,7 @@ read from standard input as base64 of 32 bytes. From then on, open the
 store with the new key (--key-file or EXECVAULT_MASTER_KEY).`,
 		Args: noArgsHidden("pass the new key on standard input or with --new-key-file"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			next, created, err := a.readNewMasterKey(newKeyFile)
+			next, created, err := a.readNewMasterKey(cmd.Context(), newKeyFile)
 			if err != nil {
 				return err
 			}
@@ -140,13 +140,13 @@ store with the new key (--key-file or EXECVAULT_MASTER_KEY).`,
 
 // readNewMasterKey reads the new master key from path, creating the file
 // when it does not exist, or from stdin when path is empty.
-func (a *app) readNewMasterKey(path string) (key secrets.MasterKey, created bool, err error) {
+func (a *app) readNewMasterKey(ctx context.Context, path string) (key secrets.MasterKey, created bool, err error) {
 	if path == "" {
 		var data []byte
 		var err error
 		if isTerminal(a.stdin) {
 			fmt.Fprint(a.stderr, "New master key, base64 of 32 bytes (input hidden): ")
-			data, err = readPassword(a.stdin)
+			data, err = a.readInterruptible(ctx, func() ([]byte, error) { return readPassword(a.stdin) })
 			fmt.Fprintln(a.stderr)
 		} else {
 			data, err = io.ReadAll(io.LimitReader(a.stdin, 1024))

@@ -121,7 +121,7 @@ func (a *app) newSecretDeleteCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !yes {
-				if err := a.confirmDeletion("secret", ref.name); err != nil {
+				if err := a.confirmDeletion(cmd.Context(), "secret", ref.name); err != nil {
 					return err
 				}
 			}

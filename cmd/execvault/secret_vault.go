@@ -44,7 +44,7 @@ func (a *app) newSecretVaultCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !yes {
-				if err := a.confirmDeletion("vault", args[0]); err != nil {
+				if err := a.confirmDeletion(cmd.Context(), "vault", args[0]); err != nil {
 					return err
 				}
 			}
