@@ -661,3 +661,19 @@ func TestSecretCLIImportWithoutKeyFile(t *testing.T) {
 		t.Errorf("import after copying the key file: exit %d, stderr %q; want %d", code, stderr, exitOK)
 	}
 }
+
+// TestSecretCLIPassphraseOverridesKeyFile shows that EXECVAULT_PASSPHRASE
+// wins over --key-file, as --help must then say.
+func TestSecretCLIPassphraseOverridesKeyFile(t *testing.T) {
+	c := newSecretCLI(t)
+	t.Setenv("EXECVAULT_PASSPHRASE", "a long passphrase")
+	c.mustRun("", "secret", "vault", "create", "v")
+	if _, err := os.Stat(c.keyFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--key-file %s was created although the passphrase was used (stat error %v)", c.keyFile, err)
+	}
+
+	_, help, _ := c.run("", "secret", "--help")
+	if !strings.Contains(help, "ignored when $EXECVAULT_MASTER_KEY or $EXECVAULT_PASSPHRASE is set") {
+		t.Errorf("--help does not say that the passphrase overrides --key-file:\n%s", help)
+	}
+}
