@@ -423,7 +423,7 @@ func (c *suspendClock) suspend(d time.Duration) {
 func TestSchedulerFiresSoonAfterSuspend(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clock := &suspendClock{}
-		clock.suspend(mustTime(t, "2026-05-01T10:30:00Z").Sub(time.Now()))
+		clock.suspend(time.Until(mustTime(t, "2026-05-01T10:30:00Z")))
 		fired := make(chan Firing, 4)
 		s, err := NewScheduler(SchedulerConfig{
 			Fire:   func(_ context.Context, f Firing) error { fired <- f; return nil },
