@@ -70,6 +70,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
 	for _, add := range commandAdders {
 		add(a, root)
 	}
+	requireKnownSubcommands(root)
 	return a
 }
 

@@ -26,6 +26,37 @@ func flagError(cmd *cobra.Command, err error) error {
 	return &usageError{err}
 }
 
+// requireKnownSubcommands makes every command group under root reject an
+// argument that names none of its subcommands, with a usage error that
+// suggests the nearest one. Without this, cobra shows such a group's help
+// and exits 0, so that "secret key rotat" would look like a success to a
+// script. root itself already rejects unknown commands.
+func requireKnownSubcommands(root *cobra.Command) {
+	for _, cmd := range root.Commands() {
+		requireKnownSubcommands(cmd)
+		if !cmd.HasSubCommands() || cmd.Runnable() {
+			continue
+		}
+		cmd.Args = unknownSubcommand
+		// cobra applies its default of 2 only to the root's suggestions.
+		cmd.SuggestionsMinimumDistance = 2
+		cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
+}
+
+// unknownSubcommand is the argument check of a command group: any
+// argument is a subcommand that the group does not have.
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if near := cmd.SuggestionsFor(args[0]); len(near) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(near, "\n\t") + "\n"
+	}
+	return &usageError{errors.New(msg)}
+}
+
 // closestFlag returns the name of cmd's flag, its own or inherited, that
 // is nearest to name: within two edits, or starting with name. It returns
 // "" when no flag is that near.

@@ -54,3 +54,49 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownSubcommand checks that a misspelt subcommand of a command
+// group is an error, as it is at the top level, instead of the group's
+// help with exit status 0, which a script would take for success.
+func TestUnknownSubcommand(t *testing.T) {
+	c := newSecretCLI(t)
+	tests := []struct {
+		name string
+		args []string
+		want string // the suggestion, or "" for none
+	}{
+		{"secret key", []string{"secret", "key", "rotat"}, "rotate"},
+		{"secret", []string{"secret", "lsit"}, "list"},
+		{"secret vault", []string{"secret", "vault", "lsit"}, "list"},
+		{"executor", []string{"executor", "lsit"}, "list"},
+		{"plugin", []string{"plugin", "biuld"}, "build"},
+		{"nothing near", []string{"secret", "key", "zzzzzz"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := c.run("", tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit status = %d, want %d", code, exitUsage)
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q, want nothing", stdout)
+			}
+			want := `unknown command "` + tt.args[len(tt.args)-1] + `" for "execvault ` + strings.Join(tt.args[:len(tt.args)-1], " ") + `"`
+			if !strings.Contains(stderr, want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, want)
+			}
+			if tt.want == "" && strings.Contains(stderr, "Did you mean") {
+				t.Errorf("stderr = %q, want no suggestion", stderr)
+			}
+			if tt.want != "" && !strings.Contains(stderr, "Did you mean this?\n\t"+tt.want+"\n") {
+				t.Errorf("stderr = %q, want suggestion %q", stderr, tt.want)
+			}
+		})
+	}
+
+	// A group without arguments still shows its help.
+	code, stdout, _ := c.run("", "secret", "key")
+	if code != exitOK || !strings.Contains(stdout, "Available Commands:") {
+		t.Errorf("secret key: exit status %d, stdout %q; want 0 and the group's help", code, stdout)
+	}
+}
