@@ -33,7 +33,7 @@ type runtimeFlags struct {
 }
 
 func (f *runtimeFlags) register(cmd *cobra.Command, defaultLevel string) {
-	cmd.Flags().StringVar(&f.pluginDir, "plugins", "", "directory of plugin .wasm files (required)")
+	cmd.Flags().StringVar(&f.pluginDir, "plugins", "", "directory of plugin .wasm files")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", defaultLevel, "log level: debug, info, warn or error")
 	cmd.Flags().StringArrayVar(&f.env, "env", nil, "KEY=VALUE passed to every callback in env (repeatable)")
 	cmd.Flags().IntVar(&f.poolSize, "pool-size", 0, "instances per plugin (default GOMAXPROCS)")

@@ -230,6 +230,26 @@ func TestRunIncomingWebhook(t *testing.T) {
 	}
 
 	waitFor(t, "two relayed webhooks", 20*time.Second, func() bool { return len(recv.requests("/in")) == 2 })
+
+	// While run serves, executor trigger fires through it, with its
+	// plugins and URL overrides, and refuses flags it would not use.
+	code, _, stderr := env.run("", "executor", "trigger", "nightly-report", "--plugins", t.TempDir(),
+		"--url-override", "https://relay.example.com=http://127.0.0.1:1", "--max-attempts", "1")
+	if code != exitUsage {
+		t.Errorf("trigger with flags run does not use: exit status %d, want %d", code, exitUsage)
+	}
+	for _, flag := range []string{"--plugins", "--url-override", "--max-attempts"} {
+		if !strings.Contains(stderr, flag) {
+			t.Errorf("trigger with flags run does not use: stderr %q, want it to name %s", stderr, flag)
+		}
+	}
+	if got := recv.requests("/report"); len(got) != 0 {
+		t.Errorf("trigger with flags run does not use sent %d requests, want none", len(got))
+	}
+	code, stdout, stderr := env.run("", "executor", "trigger", "nightly-report")
+	if code != 0 || !strings.Contains(stdout, "delivered") {
+		t.Errorf("trigger through run: exit status %d, stdout %q, stderr %q; want delivered", code, stdout, stderr)
+	}
 	var bodies []string
 	for _, r := range recv.requests("/in") {
 		bodies = append(bodies, string(r.body))

@@ -19,6 +19,7 @@ import (
 	"github.com/execvault/execvault/runtime"
 	"github.com/execvault/execvault/triggers"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func init() { commandAdders = append(commandAdders, addTriggerCommand) }
@@ -42,7 +43,7 @@ func addTriggerCommand(a *app, root *cobra.Command) {
 	var delivery deliveryFlags
 	var data string
 	cmd := &cobra.Command{
-		Use:   "trigger NAME --plugins DIR [--data JSON]",
+		Use:   "trigger NAME [--plugins DIR] [--data JSON]",
 		Short: "Fire one executor by hand and deliver its webhook",
 		Long: `Fire executor NAME once, whatever its trigger, and wait for its webhook.
 
@@ -54,14 +55,14 @@ func addTriggerCommand(a *app, root *cobra.Command) {
 
 While execvault run serves the data directory, the firing goes through
 its admin socket and uses its plugins and URL overrides; --plugins and
-the delivery flags are then not used.`,
+the delivery flags are then refused.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := delivery.options(true)
 			if err != nil {
 				return err
 			}
-			return a.triggerExecutor(cmd.Context(), &f, opts, args[0], []byte(data))
+			return a.triggerExecutor(cmd.Context(), cmd, &f, opts, args[0], []byte(data))
 		},
 	}
 	f.register(cmd, "warn")
@@ -70,7 +71,7 @@ the delivery flags are then not used.`,
 	executor.AddCommand(cmd)
 }
 
-func (a *app) triggerExecutor(ctx context.Context, f *runtimeFlags, opts runtime.DispatchOptions, name string, data []byte) error {
+func (a *app) triggerExecutor(ctx context.Context, cmd *cobra.Command, f *runtimeFlags, opts runtime.DispatchOptions, name string, data []byte) error {
 	if len(data) > 0 && !json.Valid(data) {
 		return &usageError{fmt.Errorf("--data is not valid JSON: %.60q", data)}
 	}
@@ -79,6 +80,12 @@ func (a *app) triggerExecutor(ctx context.Context, f *runtimeFlags, opts runtime
 	socket := filepath.Join(a.dataDir, "admin.sock")
 	if conn, err := net.Dial("unix", socket); err == nil {
 		conn.Close()
+		if unused := changedFlagsExcept(cmd, "data", "log-level"); len(unused) > 0 {
+			// An override given here and ignored could send the webhook,
+			// with its secret headers, somewhere the user did not mean.
+			return &usageError{fmt.Errorf("execvault run serves %s, so the firing uses its plugins and delivery settings, not %s: drop them, or stop execvault run first",
+				a.dataDir, strings.Join(unused, ", "))}
+		}
 		firing, err = triggerRemote(ctx, socket, name, data)
 		if err != nil {
 			return err
@@ -213,4 +220,16 @@ func triggerRemote(ctx context.Context, socket, name string, data []byte) (runti
 		f.Err = errors.New(res.Error)
 	}
 	return f, nil
+}
+
+// changedFlagsExcept returns the flags of cmd itself, as "--name", that
+// the command line set, other than those in keep.
+func changedFlagsExcept(cmd *cobra.Command, keep ...string) []string {
+	var out []string
+	cmd.LocalNonPersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed && !slices.Contains(keep, f.Name) {
+			out = append(out, "--"+f.Name)
+		}
+	})
+	return out
 }
