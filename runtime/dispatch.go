@@ -17,7 +17,8 @@ import (
 type Deliverer interface {
 	// Enqueue stores job durably and schedules its delivery.
 	Enqueue(ctx context.Context, job webhook.Job) (webhook.Job, error)
-	// Wait blocks until the job with id is finished.
+	// Wait blocks until the job with id is finished. Its errors name
+	// the job.
 	Wait(ctx context.Context, id string) (webhook.Job, error)
 }
 
@@ -145,7 +146,7 @@ func (rt *Runtime) fireAndDeliver(ctx context.Context, d Deliverer, exec *Execut
 
 	job, err = d.Wait(ctx, job.ID)
 	if err != nil {
-		f.State, f.Err = FiringFailed, fmt.Errorf("executor %q: wait for job %s: %w", exec.Name, f.JobID, err)
+		f.State, f.Err = FiringFailed, fmt.Errorf("executor %q: %w", exec.Name, err) // err names the job
 		return f
 	}
 	return withJobResult(f, job)
@@ -163,7 +164,11 @@ func withJobResult(f Firing, job webhook.Job) Firing {
 	case webhook.StatusCanceled:
 		f.State, f.Err = FiringFailed, fmt.Errorf("job %s was canceled", job.ID)
 	default:
-		f.State, f.Err = FiringFailed, fmt.Errorf("job %s %s after %d attempts: %s", job.ID, strings.ToLower(string(job.Status)), f.Attempts, job.LastError)
+		attempts := fmt.Sprintf("%d attempts", f.Attempts)
+		if f.Attempts == 1 {
+			attempts = "1 attempt"
+		}
+		f.State, f.Err = FiringFailed, fmt.Errorf("job %s %s after %s: %s", job.ID, strings.ToLower(string(job.Status)), attempts, job.LastError)
 	}
 	return f
 }

@@ -1,0 +1,93 @@
+package runtime
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/execvault/execvault/plugins"
+	"github.com/execvault/execvault/runtime/statedb"
+	"github.com/execvault/execvault/webhook"
+)
+
+// TestWaitErrorNamesJobOnce checks the error of a firing whose wait for
+// its webhook ends with the caller's context: it names the executor and
+// the job, each once.
+func TestWaitErrorNamesJobOnce(t *testing.T) {
+	db, err := statedb.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	d, err := webhook.NewDispatcher(db, webhook.DefaultConfig(), staticResolver{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(func() { stop(); d.Close() })
+	if err := d.Start(dctx); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	release := make(chan struct{})
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The receiver holds the attempt until the caller has given up.
+		cancel()
+		<-release
+	}))
+	t.Cleanup(sink.Close)
+	t.Cleanup(func() { close(release) })
+
+	cfg := testConfig(goExamplePlugins(t))
+	cfg.Secrets = &fakeSecrets{}
+	rt := newTestRuntime(t, cfg)
+	ev := salesOrder(1)
+	firings := rt.HandleRecordEvent(ctx, d, &ev, DispatchOptions{
+		Wait:     true,
+		Rewrites: []URLRewrite{{From: "https://crm.example.com", To: sink.URL}},
+	})
+	if len(firings) != 1 || firings[0].State != FiringFailed {
+		t.Fatalf("firings = %+v, want one failed", firings)
+	}
+	msg := firings[0].Err.Error()
+	if n := strings.Count(msg, firings[0].JobID); n != 1 {
+		t.Errorf("error %q names job %s %d times, want once", msg, firings[0].JobID, n)
+	}
+	if n := strings.Count(msg, "wait for job"); n != 1 {
+		t.Errorf("error %q says \"wait for job\" %d times, want once", msg, n)
+	}
+	if !strings.Contains(msg, `executor "sync-to-external-crm"`) {
+		t.Errorf("error %q does not name the executor", msg)
+	}
+}
+
+// staticResolver resolves every secret reference to the same value.
+type staticResolver struct{}
+
+func (staticResolver) Resolve(context.Context, plugins.SecretRef, string) ([]byte, error) {
+	return []byte("static-canary-value"), nil
+}
+
+func TestFailedFiringCountsAttempts(t *testing.T) {
+	tests := []struct {
+		attempts int
+		want     string
+	}{
+		{1, "job j1 failed after 1 attempt: HTTP 500"},
+		{3, "job j1 failed after 3 attempts: HTTP 500"},
+	}
+	for _, tt := range tests {
+		job := webhook.Job{ID: "j1", Status: webhook.StatusFailed, Round: 1, LastError: "HTTP 500"}
+		for range tt.attempts {
+			job.Attempts = append(job.Attempts, webhook.Attempt{Round: 1, StatusCode: 500})
+		}
+		f := withJobResult(Firing{}, job)
+		if f.Err == nil || f.Err.Error() != tt.want {
+			t.Errorf("%d attempts: error %v, want %q", tt.attempts, f.Err, tt.want)
+		}
+	}
+}
