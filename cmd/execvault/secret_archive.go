@@ -91,7 +91,7 @@ func (a *app) newSecretImportCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "Imported %d vaults and %d secrets from %s\n", res.Vaults, res.Secrets, args[0])
+				fmt.Fprintf(a.stderr, "Imported %s and %s from %s\n", plural(res.Vaults, "vault"), plural(res.Secrets, "secret"), args[0])
 				return nil
 			})
 		},
