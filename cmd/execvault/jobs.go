@@ -128,6 +128,14 @@ func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status 
 		}
 		return writeIndentedJSON(a.stdout, jobs)
 	}
+	if len(jobs) == 0 {
+		// The table alone would look the same for a misspelt name.
+		what := "jobs"
+		if status != "" {
+			what = string(status) + " jobs"
+		}
+		fmt.Fprintf(a.stderr, "No %s for executor %q. 'execvault executor list' shows the executors' names.\n", what, executor)
+	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tATTEMPTS\tLAST\tEVENT\tCREATED\tURL")
 	for _, j := range jobs {

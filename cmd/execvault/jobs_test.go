@@ -110,4 +110,17 @@ func TestExecutorJobsPlatformForms(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "HTTP 500: server error") {
 		t.Errorf("jobs NAME JOB_ID --attempts: exit %d, stdout %q; want the attempt listed", code, stdout)
 	}
+
+	// A misspelt executor name lists nothing, and says so on stderr.
+	code, stdout, stderr = env.run("", "executor", "jobs", "notfiy")
+	if code != exitOK || strings.Contains(stdout, "msg_one") {
+		t.Errorf("jobs of an unknown executor: exit %d, stdout %q; want 0 and no job", code, stdout)
+	}
+	if want := `No jobs for executor "notfiy"`; !strings.Contains(stderr, want) {
+		t.Errorf("jobs of an unknown executor: stderr %q, want it to contain %q", stderr, want)
+	}
+	code, _, stderr = env.run("", "executor", "jobs", "notify", "--status", "SUCCESS")
+	if want := `No SUCCESS jobs for executor "notify"`; code != exitOK || !strings.Contains(stderr, want) {
+		t.Errorf("jobs with a status none has: exit %d, stderr %q; want 0 and %q", code, stderr, want)
+	}
 }
