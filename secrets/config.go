@@ -17,6 +17,12 @@ type Config struct {
 	// Dir is created with mode 0700 when missing. Required.
 	Dir string
 
+	// MustExist makes Open fail with ErrNoStore when Dir holds no store,
+	// instead of creating one with a new key file. Commands that only
+	// read or change what exists set it, so that a mistyped directory is
+	// not silently a new, empty store bound to a new key.
+	MustExist bool
+
 	// KeyFile is the master key file, used when neither
 	// EXECVAULT_MASTER_KEY nor a passphrase is set. When the file is
 	// missing and the store is new, Open creates it (mode 0600, 32 random

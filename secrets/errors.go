@@ -30,6 +30,9 @@ var (
 	// ErrInvalidKey reports master key text that is not base64 of
 	// MasterKeySize bytes.
 	ErrInvalidKey = errors.New("invalid master key")
+	// ErrNoStore reports a data directory without a store, opened with
+	// Config.MustExist.
+	ErrNoStore = errors.New("no secrets store")
 	// ErrNoMasterKey reports that no master key source is configured.
 	ErrNoMasterKey = errors.New("no master key configured")
 	// ErrInvalidName reports a vault or secret name outside the name rule.

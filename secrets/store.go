@@ -111,6 +111,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if _, err := os.Stat(dbDir); err == nil {
 			return nil, fmt.Errorf("open secrets store %s: %w: the database exists without %s; restore that file or move the directory away", cfg.Dir, ErrCorrupt, hdrPath)
 		}
+		if cfg.MustExist {
+			return nil, fmt.Errorf("open secrets store: %w in %s", ErrNoStore, cfg.Dir)
+		}
 	}
 
 	master, createdKeyFile, err := resolveMasterKey(&cfg, !exists)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -357,4 +360,41 @@ func TestDeleteVaultTooLarge(t *testing.T) {
 	if _, err := s.GetSecret(ctx, "huge", "k"); err != nil {
 		t.Errorf("secret after a failed vault delete: %v, want it kept", err)
 	}
+}
+
+// TestOpenMustExist checks that a store opened with MustExist is never
+// created: no directory, no header and no key file appear.
+func TestOpenMustExist(t *testing.T) {
+	base := t.TempDir()
+	cfg := testConfig(filepath.Join(base, "data"), nil)
+	cfg.KeyFile = filepath.Join(base, "keys", "master.key")
+	cfg.Getenv = func(string) string { return "" }
+	cfg.MustExist = true
+
+	_, err := Open(context.Background(), cfg)
+	if !errors.Is(err, ErrNoStore) {
+		t.Fatalf("Open of a missing store: error %v, want ErrNoStore", err)
+	}
+	if !strings.Contains(err.Error(), cfg.Dir) {
+		t.Errorf("error %q does not name the directory %s", err, cfg.Dir)
+	}
+	for _, path := range []string{cfg.Dir, cfg.KeyFile} {
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s exists after the failed Open (stat error %v)", path, err)
+		}
+	}
+
+	// Once created, the store opens with MustExist.
+	cfg.MustExist = false
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	cfg.MustExist = true
+	s, err = Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open of an existing store with MustExist: %v", err)
+	}
+	s.Close()
 }

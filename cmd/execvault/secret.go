@@ -114,10 +114,25 @@ Values passed with --value-stdin or --value-file lose one trailing newline
 }
 
 // withManager runs fn with the admin client of a running execvault, or
-// with the store opened directly, and closes it afterwards.
+// with the store opened directly, and closes it afterwards. The store must
+// exist: a mistyped data directory must not become a new, empty store
+// bound to a new key file.
 func (a *app) withManager(ctx context.Context, fn func(ctx context.Context, m secrets.Manager) error) error {
+	return a.withStore(ctx, false, fn)
+}
+
+// withNewOrExistingManager is withManager for the commands that may
+// create the store, and its master key file, in a new data directory.
+func (a *app) withNewOrExistingManager(ctx context.Context, fn func(ctx context.Context, m secrets.Manager) error) error {
+	return a.withStore(ctx, true, fn)
+}
+
+func (a *app) withStore(ctx context.Context, create bool, fn func(ctx context.Context, m secrets.Manager) error) error {
 	ctx = secrets.WithActor(ctx, secretActor)
-	m, err := a.openManager(ctx)
+	m, err := a.openManager(ctx, create)
+	if errors.Is(err, secrets.ErrNoStore) {
+		return fmt.Errorf("%w: 'execvault secret vault create NAME' creates one; if the store is elsewhere, set --data-dir or EXECVAULT_DATA_DIR", err)
+	}
 	if err != nil {
 		return cliError(err)
 	}
@@ -128,8 +143,9 @@ func (a *app) withManager(ctx context.Context, fn func(ctx context.Context, m se
 	return cliError(err)
 }
 
-func (a *app) openManager(ctx context.Context) (secrets.Manager, error) {
+func (a *app) openManager(ctx context.Context, create bool) (secrets.Manager, error) {
 	cfg := secrets.DefaultConfig(a.dataDir)
+	cfg.MustExist = !create
 	cfg.KeyFile = a.keyFile
 	cfg.Getenv = a.getenv
 	cfg.Now = secretNow

@@ -86,7 +86,7 @@ func (a *app) newSecretImportCommand() *cobra.Command {
 			if err := a.checkImportKey(); err != nil {
 				return err
 			}
-			return a.withManager(cmd.Context(), func(ctx context.Context, m secrets.Manager) error {
+			return a.withNewOrExistingManager(cmd.Context(), func(ctx context.Context, m secrets.Manager) error {
 				res, err := m.Import(ctx, f)
 				if err != nil {
 					return err

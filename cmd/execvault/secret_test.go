@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -675,5 +676,50 @@ func TestSecretCLIPassphraseOverridesKeyFile(t *testing.T) {
 	_, help, _ := c.run("", "secret", "--help")
 	if !strings.Contains(help, "ignored when $EXECVAULT_MASTER_KEY or $EXECVAULT_PASSPHRASE is set") {
 		t.Errorf("--help does not say that the passphrase overrides --key-file:\n%s", help)
+	}
+}
+
+// TestCommandsNeedExistingStore checks that only vault create and import
+// make a store in a new data directory. Every other command fails and
+// leaves neither the data directory nor a key file behind, so that a
+// mistyped --data-dir cannot become a new store bound to a new key.
+func TestCommandsNeedExistingStore(t *testing.T) {
+	c := newSecretCLI(t)
+	commands := [][]string{
+		{"secret", "vault", "list"},
+		{"secret", "list", "-V", "api-keys"},
+		{"secret", "get", "-V", "api-keys", "-n", "token"},
+		{"secret", "create", "-V", "api-keys", "-n", "token", "--value-stdin"},
+		{"secret", "audit"},
+		{"secret", "key", "status"},
+	}
+	for _, args := range commands {
+		code, stdout, stderr := c.run("missing-store-canary-5e1d", args...)
+		if code != exitError {
+			t.Errorf("%s: exit status %d, want %d", strings.Join(args, " "), code, exitError)
+		}
+		if stdout != "" {
+			t.Errorf("%s: stdout %q, want nothing", strings.Join(args, " "), stdout)
+		}
+		for _, want := range []string{"no secrets store in " + c.dataDir, "secret vault create NAME", "--data-dir"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("%s: stderr %q, want it to contain %q", strings.Join(args, " "), stderr, want)
+			}
+		}
+		if strings.Contains(stderr, "missing-store-canary-5e1d") {
+			t.Errorf("%s: stderr shows the value read from stdin", strings.Join(args, " "))
+		}
+		for _, path := range []string{c.dataDir, c.keyFile} {
+			if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("%s: %s exists afterwards (stat error %v)", strings.Join(args, " "), path, err)
+			}
+		}
+	}
+
+	if code, _, stderr := c.run("", "secret", "vault", "create", "api-keys"); code != exitOK || !strings.Contains(stderr, "Created master key file") {
+		t.Fatalf("vault create in a new data directory: exit status %d, stderr %q; want the store and key created", code, stderr)
+	}
+	if code, stdout, _ := c.run("", "secret", "vault", "list"); code != exitOK || !strings.Contains(stdout, "api-keys") {
+		t.Errorf("vault list after create: exit status %d, stdout %q; want api-keys", code, stdout)
 	}
 }

@@ -26,7 +26,7 @@ func (a *app) newSecretVaultCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withManager(cmd.Context(), func(ctx context.Context, m secrets.Manager) error {
+			return a.withNewOrExistingManager(cmd.Context(), func(ctx context.Context, m secrets.Manager) error {
 				if _, err := m.CreateVault(ctx, vaultName); err != nil {
 					return err
 				}
