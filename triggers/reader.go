@@ -151,18 +151,23 @@ func (r *Reader) readLine() ([]byte, error) {
 	return line, nil
 }
 
-// DecodeBody decodes a request body that holds one event object or a JSON
-// array of them, in either format that Reader accepts. It returns the
-// events in body order. Items that yield no event (a Debezium truncate or
-// message, or a snapshot read when SkipSnapshotReads is set) are left out.
+// DecodeBody decodes a request body that holds one event object, a JSON
+// array of them, or one object per line as in a JSONL file, in either
+// format that Reader accepts. It returns the events in body order. Items
+// that yield no event (a Debezium truncate or message, or a snapshot read
+// when SkipSnapshotReads is set) are left out.
 //
-// Each bad item yields an *ItemError naming its index. The returned error
-// joins them (use errors.As or the Unwrap() []error method), and the
-// events returned are the good items only. A body that is neither an object nor
-// an array returns an error wrapping ErrInvalidEvent and no events.
+// Each bad item yields an *ItemError naming its index: its position in
+// the array, or among the body's non-blank lines. The returned error joins
+// them (use errors.As or the Unwrap() []error method), and the events
+// returned are the good items only. A body that is none of these returns
+// an error wrapping ErrInvalidEvent and no events.
 func DecodeBody(body []byte, opts DecodeOptions) ([]RecordEvent, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) > 0 && body[0] == '{' {
+		if lines, ok := objectLines(body); ok {
+			return decodeItems(lines, &opts)
+		}
 		ev, out, err := decodeObject(body, &opts)
 		if err != nil {
 			return nil, &ItemError{Index: 0, Err: err}
@@ -173,13 +178,37 @@ func DecodeBody(body []byte, opts DecodeOptions) ([]RecordEvent, error) {
 		return []RecordEvent{ev}, nil
 	}
 	if len(body) == 0 || body[0] != '[' {
-		return nil, fmt.Errorf("decode events body: %w: expected a JSON object or array", ErrInvalidEvent)
+		return nil, fmt.Errorf("decode events body: %w: expected a JSON object, an array of them, or one object per line", ErrInvalidEvent)
 	}
 
 	var items []json.RawMessage
 	if err := json.Unmarshal(body, &items); err != nil {
 		return nil, fmt.Errorf("decode events body: %w: %v", ErrInvalidEvent, err)
 	}
+	return decodeItems(items, &opts)
+}
+
+// objectLines splits a body that is not one JSON value into its non-blank
+// lines, when its first line is a JSON value of its own: one event per
+// line. It reports false for any other body, such as a single object
+// spread over several lines.
+func objectLines(body []byte) ([]json.RawMessage, bool) {
+	first, _, more := bytes.Cut(body, []byte("\n"))
+	if !more || !json.Valid(first) || json.Valid(body) {
+		return nil, false
+	}
+	var lines []json.RawMessage
+	for line := range bytes.SplitSeq(body, []byte("\n")) {
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			lines = append(lines, line)
+		}
+	}
+	return lines, true
+}
+
+// decodeItems decodes each item of a body with several events, as
+// DecodeBody describes.
+func decodeItems(items []json.RawMessage, opts *DecodeOptions) ([]RecordEvent, error) {
 	events := make([]RecordEvent, 0, len(items))
 	var errs []error
 	for i, item := range items {
@@ -187,7 +216,7 @@ func DecodeBody(body []byte, opts DecodeOptions) ([]RecordEvent, error) {
 			errs = append(errs, &ItemError{Index: i, Err: fmt.Errorf("%w: null instead of an event object", ErrInvalidEvent)})
 			continue
 		}
-		ev, out, err := decodeObject(item, &opts)
+		ev, out, err := decodeObject(item, opts)
 		if err != nil {
 			errs = append(errs, &ItemError{Index: i, Err: err})
 			continue

@@ -424,6 +424,11 @@ func TestDecodeBody(t *testing.T) {
 		{name: "not json", body: `hello`, wantErr: true},
 		{name: "truncated array", body: "[" + created, wantErr: true},
 		{name: "empty", body: ``, wantErr: true},
+		{name: "one object per line", body: created + "\n" + created + "\r\n\n" + created + "\n", wantEvents: 3},
+		{name: "bad line named", body: created + "\n" + `{"eventType":"nope"}` + "\n" + created, wantEvents: 2, wantIdx: []int{1}, wantErr: true},
+		{name: "line that is not json", body: created + "\n" + `{"eventType":` + "\n" + created, wantEvents: 2, wantIdx: []int{1}, wantErr: true},
+		{name: "object over several lines", body: "{\n  \"eventType\": \"tailordb.type_record.created\",\n  \"typeName\": \"T\",\n  \"newRecord\": {\"n\": 1}\n}\n", wantEvents: 1},
+		{name: "array after an object", body: created + "\n[" + created + "]", wantEvents: 1, wantIdx: []int{1}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
