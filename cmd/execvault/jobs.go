@@ -137,17 +137,21 @@ func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status 
 		fmt.Fprintf(a.stderr, "No %s for executor %q. 'execvault executor list' shows the executors' names.\n", what, executor)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tATTEMPTS\tLAST\tEVENT\tCREATED\tURL")
+	fmt.Fprintln(tw, "ID\tSTATUS\tATTEMPTS\tLAST\tNEXT\tEVENT\tCREATED\tURL")
 	for _, j := range jobs {
 		last := "-"
 		if at, ok := j.LastAttempt(); ok {
-			last = attemptResult(at)
+			last = shorten(attemptResult(at), maxLastWidth)
+		}
+		next := "-"
+		if j.Status == webhook.StatusPending && !j.NextAttemptAt.IsZero() {
+			next = j.NextAttemptAt.UTC().Format(time.RFC3339)
 		}
 		event := j.EventID
 		if event == "" {
 			event = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.AttemptsInRound(), last, event, j.CreatedAt.UTC().Format(time.RFC3339), j.URL)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.AttemptsInRound(), last, next, event, j.CreatedAt.UTC().Format(time.RFC3339), j.URL)
 	}
 	return tw.Flush()
 }
@@ -192,6 +196,20 @@ func (a *app) showJob(ctx context.Context, s jobStore, executor, id string, atte
 		}
 	}
 	return nil
+}
+
+// maxLastWidth is the width of the LAST column in characters. A longer
+// result is cut, because one long error would widen every row; the job's
+// own view shows it whole.
+const maxLastWidth = 60
+
+// shorten cuts s to at most width characters, ending a cut one with "...".
+func shorten(s string, width int) string {
+	r := []rune(s)
+	if len(r) <= width {
+		return s
+	}
+	return string(r[:width-3]) + "..."
 }
 
 func attemptResult(at webhook.Attempt) string {

@@ -124,3 +124,49 @@ func TestExecutorJobsPlatformForms(t *testing.T) {
 		t.Errorf("jobs with a status none has: exit %d, stderr %q; want 0 and %q", code, stderr, want)
 	}
 }
+
+// TestJobsTableColumns checks that the table shows when a PENDING job is
+// due again, and keeps a long error from widening every row.
+func TestJobsTableColumns(t *testing.T) {
+	env := newCLIEnv(t)
+	started := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	long := "dial tcp 127.0.0.1:9: connect: connection refused " + strings.Repeat("and more detail ", 20)
+	store := &fakeJobStore{jobs: []webhook.Job{
+		{
+			ID: "msg_pending", Executor: "notify", URL: "https://api.example.com/orders",
+			Status: webhook.StatusPending, Round: 1, CreatedAt: started, UpdatedAt: started,
+			NextAttemptAt: started.Add(30 * time.Second),
+			Attempts:      []webhook.Attempt{{Round: 1, Number: 1, StartedAt: started, EndedAt: started, Error: long}},
+		},
+		{
+			ID: "msg_done", Executor: "notify", URL: "https://api.example.com/orders",
+			Status: webhook.StatusSuccess, Round: 1, CreatedAt: started, UpdatedAt: started,
+			Attempts: []webhook.Attempt{{Round: 1, Number: 1, StartedAt: started, EndedAt: started, StatusCode: 204}},
+		},
+	}}
+	serveFakeJobs(t, env, store)
+
+	code, stdout, stderr := env.run("", "executor", "jobs", "notify")
+	if code != exitOK {
+		t.Fatalf("jobs: exit %d, stderr %q", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "NEXT") {
+		t.Fatalf("jobs output:\n%s\nwant a header with NEXT and two rows", stdout)
+	}
+	if !strings.Contains(lines[1], "2026-01-02T03:04:35Z") {
+		t.Errorf("pending row %q does not show its next attempt at 2026-01-02T03:04:35Z", lines[1])
+	}
+	if strings.Contains(lines[1], "and more detail and more detail and more detail") {
+		t.Errorf("pending row %q holds the whole error, want it cut short", lines[1])
+	}
+	if !strings.Contains(lines[1], "connection refused") {
+		t.Errorf("pending row %q lost the start of its error", lines[1])
+	}
+
+	// The job's own view keeps the whole error.
+	_, stdout, _ = env.run("", "executor", "jobs", "notify", "msg_pending", "--attempts")
+	if !strings.Contains(stdout, strings.TrimSpace(long)) {
+		t.Errorf("jobs NAME JOB_ID --attempts: stdout %q, want the whole error", stdout)
+	}
+}
