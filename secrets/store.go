@@ -78,7 +78,7 @@ func CheckMasterKey(cfg Config) error {
 	}
 	_, err = unlockKeyring(hdr, master)
 	if errors.Is(err, ErrWrongKey) {
-		return wrongKeyError(cfg.Dir, master, err)
+		return wrongKeyError(cfg, master, err)
 	}
 	if err != nil {
 		return fmt.Errorf("check master key of secrets store %s: %w", cfg.Dir, err)
@@ -125,7 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if exists {
 		ring, err = unlockKeyring(hdr, master)
 		if errors.Is(err, ErrWrongKey) {
-			return nil, wrongKeyError(cfg.Dir, master, err)
+			return nil, wrongKeyError(cfg, master, err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("open secrets store %s: %w", cfg.Dir, err)
@@ -174,16 +174,31 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-func wrongKeyError(dir string, master MasterKey, err error) error {
+func wrongKeyError(cfg Config, master MasterKey, err error) error {
 	detail := strings.TrimPrefix(err.Error(), ErrWrongKey.Error()+": ")
-	advice := "set " + EnvMasterKey + " or --key-file to the key this store was created with"
+	const current = "the store's current key (the one it was created with, or the last one that 'secret key change-master' set)"
+	advice := "set " + EnvMasterKey + " or --key-file to " + current
 	switch {
 	case errors.Is(err, errCreatedWithKey):
-		advice = "unset " + EnvPassphrase + " and set " + EnvMasterKey + " or --key-file to the key this store was created with"
+		advice = "unset " + EnvPassphrase + " and set " + EnvMasterKey + " or --key-file to " + current
 	case master.IsPassphrase():
-		advice = "set " + EnvPassphrase + " to the passphrase this store was created with, or unset it to use " + EnvMasterKey + " or --key-file"
+		advice = "set " + EnvPassphrase + " to the store's current passphrase, or unset it to use " + EnvMasterKey + " or --key-file"
 	}
-	return fmt.Errorf("%w for %s: %s; %s", ErrWrongKey, dir, detail, advice)
+	return fmt.Errorf("%w for %s: %s (tried %s); %s", ErrWrongKey, cfg.Dir, detail, keySource(cfg), advice)
+}
+
+// keySource names where resolveMasterKey takes cfg's master key from.
+func keySource(cfg Config) string {
+	switch {
+	case cfg.Getenv(EnvMasterKey) != "":
+		return "the key in " + EnvMasterKey
+	case !cfg.Passphrase.IsZero():
+		return "the configured passphrase"
+	case cfg.Getenv(EnvPassphrase) != "":
+		return "the passphrase in " + EnvPassphrase
+	default:
+		return "the key file " + cfg.KeyFile
+	}
 }
 
 // removeStaleHeaderTemps deletes temporary header files that a crash

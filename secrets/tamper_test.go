@@ -200,8 +200,8 @@ func TestWrongMasterKey(t *testing.T) {
 		env    map[string]string
 		advice string
 	}{
-		{"other key", map[string]string{EnvMasterKey: otherKey}, "set EXECVAULT_MASTER_KEY or --key-file to the key this store was created with"},
-		{"passphrase for key store", map[string]string{EnvPassphrase: "hunter2"}, "unset EXECVAULT_PASSPHRASE and set EXECVAULT_MASTER_KEY or --key-file to the key this store was created with"},
+		{"other key", map[string]string{EnvMasterKey: otherKey}, "(tried the key in EXECVAULT_MASTER_KEY); set EXECVAULT_MASTER_KEY or --key-file to the store's current key (the one it was created with, or the last one that 'secret key change-master' set)"},
+		{"passphrase for key store", map[string]string{EnvPassphrase: "hunter2"}, "(tried the passphrase in EXECVAULT_PASSPHRASE); unset EXECVAULT_PASSPHRASE and set EXECVAULT_MASTER_KEY or --key-file to the store's current key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
