@@ -104,7 +104,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.IngestToken != nil && !s.checkBearer(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="execvault"`)
-		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+		s.rejectEvents(w, r, http.StatusUnauthorized, "missing or wrong bearer token")
 		return
 	}
 
@@ -112,15 +112,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes: send fewer events per request", s.cfg.MaxEventBody))
+			s.rejectEvents(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes: send fewer events per request", s.cfg.MaxEventBody))
 			return
 		}
-		writeError(w, http.StatusBadRequest, "read request body: "+err.Error())
+		s.rejectEvents(w, r, http.StatusBadRequest, "read request body: "+err.Error())
 		return
 	}
 	events, err := triggers.DecodeBody(body, triggers.DecodeOptions{})
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		s.rejectEvents(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 
@@ -128,13 +128,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	var itemErr *triggers.ItemError
 	switch {
 	case errors.As(err, &itemErr):
-		writeError(w, http.StatusBadRequest, err.Error())
+		s.rejectEvents(w, r, http.StatusBadRequest, err.Error())
 		return
 	case errors.Is(err, triggers.ErrBatchTooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+		s.rejectEvents(w, r, http.StatusRequestEntityTooLarge, err.Error())
 		return
 	case err != nil:
-		s.log.Error("event log append failed", "error", err)
+		s.log.Error("event log append failed", "remote_addr", r.RemoteAddr, "events", len(events), "error", err)
 		writeError(w, http.StatusServiceUnavailable, "the event log could not store the events; retry later")
 		return
 	}
@@ -148,7 +148,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	for i, d := range res.Duplicates {
 		dups[i] = d.ID
 	}
+	s.log.Info("events accepted", "remote_addr", r.RemoteAddr, "accepted", len(ids), "duplicates", len(dups))
 	writeJSON(w, http.StatusAccepted, map[string]any{"accepted": ids, "duplicates": dups})
+}
+
+// rejectEvents answers an ingest request with status and msg, and logs
+// it, so that an operator sees why a client's events did not arrive.
+func (s *Server) rejectEvents(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.log.Warn("events rejected", "remote_addr", r.RemoteAddr, "status", status, "error", msg)
+	writeError(w, status, msg)
 }
 
 func (s *Server) checkBearer(r *http.Request) bool {

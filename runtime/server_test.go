@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -320,5 +321,35 @@ func TestIngestRejectsUnstorableBody(t *testing.T) {
 				t.Errorf("%d events pending, want 0", n)
 			}
 		})
+	}
+}
+
+// TestIngestLogsOutcome checks that every ingest request leaves one log
+// line: accepted events at info, a rejected body at warn with its reason.
+func TestIngestLogsOutcome(t *testing.T) {
+	srv, _ := newBatchServer(t, 0, func(*triggers.EventLog) Deliverer { return &recordingDeliverer{} })
+	var logs bytes.Buffer
+	srv.log = slog.New(slog.NewTextHandler(&logs, nil))
+	post := func(body string) int {
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/events", strings.NewReader(body)))
+		return rec.Code
+	}
+	event := `{"id":"evt-1","eventType":"tailordb.type_record.created","typeName":"order","newRecord":{"id":"1"}}`
+
+	if code := post("[" + event + "," + event + "]"); code != http.StatusAccepted {
+		t.Fatalf("status = %d, want 202", code)
+	}
+	if code := post(`{"eventType":"nope"}`); code != http.StatusBadRequest {
+		t.Fatalf("status of a bad event = %d, want 400", code)
+	}
+	got := logs.String()
+	for _, want := range []string{
+		`level=INFO msg="events accepted" remote_addr=192.0.2.1:1234 accepted=1 duplicates=1`,
+		`level=WARN msg="events rejected" remote_addr=192.0.2.1:1234 status=400 error="event 0: `,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("logs:\n%s\nwant a line containing %s", got, want)
+		}
 	}
 }
