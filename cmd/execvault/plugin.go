@@ -26,7 +26,8 @@ func addPluginCommands(a *app, root *cobra.Command) {
 SOURCE is a directory holding a Go main package written against the
 github.com/execvault/execvault/plugins SDK, or a TypeScript executor file
 (.ts), or a directory of TypeScript executor files. Go sources are built
-with the Go toolchain on PATH (GOOS=wasip1 GOARCH=wasm, c-shared).`,
+with the Go toolchain on PATH (GOOS=wasip1 GOARCH=wasm, c-shared), in the
+package's directory, so the go.mod in it or a parent directory applies.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -74,11 +75,25 @@ func (a *app) buildGoPlugin(ctx context.Context, dir, out string) error {
 	if err != nil {
 		return err
 	}
-	pkg := dir
-	if !filepath.IsAbs(pkg) && !strings.HasPrefix(pkg, ".") {
-		pkg = "./" + pkg
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
 	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-buildmode=c-shared", "-o", absOut, pkg)
+
+	// The go command finds the module from its working directory. Running
+	// it in the package's directory makes the package build with its own
+	// go.mod wherever execvault was started.
+	gomod, err := goModFile(ctx, goBin, absDir)
+	if err != nil {
+		return err
+	}
+	if gomod == "" || gomod == os.DevNull {
+		return fmt.Errorf("plugin source %s is not inside a Go module because neither it nor a parent directory has a go.mod: "+
+			"run 'go mod init' there and require github.com/execvault/execvault, as docs/go-sdk.md shows", dir)
+	}
+
+	cmd := exec.CommandContext(ctx, goBin, "build", "-buildmode=c-shared", "-o", absOut, ".")
+	cmd.Dir = absDir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	cmd.Stdout = a.stderr
 	cmd.Stderr = a.stderr
@@ -87,4 +102,18 @@ func (a *app) buildGoPlugin(ctx context.Context, dir, out string) error {
 	}
 	fmt.Fprintf(a.stderr, "Plugin: %s built from %s\n", out, dir)
 	return nil
+}
+
+// goModFile returns the path of the go.mod that the go command uses in dir.
+// The path is empty or os.DevNull when dir is in no module.
+func goModFile(ctx context.Context, goBin, dir string) (string, error) {
+	cmd := exec.CommandContext(ctx, goBin, "env", "GOMOD")
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD in %s: %w: %s", dir, err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
 }
