@@ -109,3 +109,63 @@ func TestPluginBuildGoFromAnyDirectory(t *testing.T) {
 		})
 	}
 }
+
+// TestPluginBuildGoModuleFromDocs follows docs/go-sdk.md: a module of its
+// own with the go.mod lines the guide gives, the guide's first executor,
+// and plugin build started outside the module.
+func TestPluginBuildGoModuleFromDocs(t *testing.T) {
+	guide, err := os.ReadFile("../../docs/go-sdk.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkout, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	executor, ok := fencedBlock(string(guide), "```go\n")
+	if !ok {
+		t.Fatal("docs/go-sdk.md has no Go code block")
+	}
+	var requireLine, replaceLine string
+	for line := range strings.Lines(string(guide)) {
+		switch {
+		case strings.HasPrefix(line, "require github.com/execvault/execvault "):
+			requireLine = line
+		case strings.HasPrefix(line, "replace github.com/execvault/execvault => ../execvault"):
+			replaceLine = strings.Replace(line, "../execvault", checkout, 1)
+		}
+	}
+	if requireLine == "" {
+		t.Fatal("docs/go-sdk.md has no require line for github.com/execvault/execvault")
+	}
+	if replaceLine == "" {
+		t.Fatal("docs/go-sdk.md has no replace line pointing github.com/execvault/execvault at ../execvault")
+	}
+
+	module := filepath.Join(t.TempDir(), "executors")
+	writeFiles(t, module, map[string]string{
+		"go.mod": "module example.com/executors\n\ngo 1.26.0\n\n" + requireLine + "\n" + replaceLine,
+	})
+	writeFiles(t, filepath.Join(module, "order-alert"), map[string]string{"main.go": executor})
+
+	out := filepath.Join(t.TempDir(), "order-alert.wasm")
+	code, stderr := runPluginBuild(t, t.TempDir(), nil, filepath.Join(module, "order-alert"), out)
+	if code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("stat built plugin: %v", err)
+	}
+}
+
+// fencedBlock returns the body of the first fenced block in text that opens
+// with the line open.
+func fencedBlock(text, open string) (string, bool) {
+	_, rest, ok := strings.Cut(text, open)
+	if !ok {
+		return "", false
+	}
+	body, _, ok := strings.Cut(rest, "```\n")
+	return body, ok
+}
