@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"github.com/execvault/execvault/runtime"
 	"github.com/spf13/cobra"
 )
 
@@ -27,7 +29,11 @@ SOURCE is a directory holding a Go main package written against the
 github.com/execvault/execvault/plugins SDK, or a TypeScript executor file
 (.ts), or a directory of TypeScript executor files. Go sources are built
 with the Go toolchain on PATH (GOOS=wasip1 GOARCH=wasm, c-shared), in the
-package's directory, so the go.mod in it or a parent directory applies.`,
+package's directory, so the go.mod in it or a parent directory applies.
+
+The built plugin is then loaded as execvault run loads it (compiled, its
+exports checked and its manifest read, with no executor fired). If that
+fails, the command fails and FILE.wasm is not written.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -46,13 +52,65 @@ func (a *app) buildPlugin(ctx context.Context, source, out string) error {
 	if err != nil {
 		return fmt.Errorf("plugin source %s: %w", source, err)
 	}
-	if isTypeScriptSource(source, info) {
-		return a.buildTypeScriptPlugin(ctx, source, out)
-	}
-	if !info.IsDir() {
+	typeScript := isTypeScriptSource(source, info)
+	if !typeScript && !info.IsDir() {
 		return fmt.Errorf("plugin source %s is neither a Go package directory nor a .ts file", source)
 	}
-	return a.buildGoPlugin(ctx, source, out)
+
+	// The plugin is built and loaded in a directory of its own and copied
+	// to out only when it loads, so a plugin that cannot load never
+	// reaches a directory that execvault run reads.
+	buildDir, err := os.MkdirTemp("", "execvault-plugin-build-")
+	if err != nil {
+		return fmt.Errorf("create plugin build directory: %w", err)
+	}
+	defer os.RemoveAll(buildDir)
+	built := filepath.Join(buildDir, "plugin.wasm")
+
+	if typeScript {
+		err = a.buildTypeScriptPlugin(ctx, source, built)
+	} else {
+		err = a.buildGoPlugin(ctx, source, built)
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.loadBuiltPlugin(ctx, buildDir); err != nil {
+		return fmt.Errorf("plugin built from %s does not load: %w", source, err)
+	}
+
+	data, err := os.ReadFile(built)
+	if err != nil {
+		return fmt.Errorf("read built plugin: %w", err)
+	}
+	if err := os.WriteFile(out, data, 0o644); err != nil {
+		return fmt.Errorf("write plugin: %w", err)
+	}
+	fmt.Fprintf(a.stderr, "Plugin: %s built from %s\n", out, source)
+	return nil
+}
+
+// loadBuiltPlugin loads the plugins in dir as execvault run loads them. It
+// compiles each module, checks its exports and imports, instantiates it and
+// reads its manifest. It fires no executor and has no secret store, so it
+// reads no secret and sends no request.
+func (a *app) loadBuiltPlugin(ctx context.Context, dir string) error {
+	cfg := runtime.DefaultConfig()
+	cfg.PluginDir = dir
+	cfg.CacheDir = a.cacheDir()
+	cfg.PoolSize = 1
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	rt, err := runtime.New(ctx, cfg)
+	if err != nil {
+		// A PluginError names the temporary build file, which means
+		// nothing to the user, so only its cause is returned.
+		var loadErr *runtime.PluginError
+		if errors.As(err, &loadErr) {
+			return loadErr.Err
+		}
+		return err
+	}
+	return rt.Close(ctx)
 }
 
 // isTypeScriptSource reports a .ts file, or a directory with .ts files and
@@ -100,7 +158,6 @@ func (a *app) buildGoPlugin(ctx context.Context, dir, out string) error {
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go build %s: %w", dir, err)
 	}
-	fmt.Fprintf(a.stderr, "Plugin: %s built from %s\n", out, dir)
 	return nil
 }
 

@@ -169,3 +169,105 @@ func fencedBlock(text, open string) (string, bool) {
 	body, _, ok := strings.Cut(rest, "```\n")
 	return body, ok
 }
+
+// buildJSEngine builds the JavaScript engine guest into a test directory
+// and returns its path.
+func buildJSEngine(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "execvault-js-engine.wasm")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", path, "./plugins/jsengine")
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build JavaScript engine: %v\n%s", err, out)
+	}
+	return path
+}
+
+func TestPluginBuildChecksThatOutputLoads(t *testing.T) {
+	engineEnv := []string{"EXECVAULT_JS_ENGINE=" + buildJSEngine(t)}
+	tsExample, err := filepath.Abs("../../plugins/examples/ts/sync-to-external-crm.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	noSDK := filepath.Join(t.TempDir(), "no-sdk")
+	writeFiles(t, noSDK, map[string]string{
+		"go.mod":  "module example.com/nosdk\n\ngo 1.26.0\n",
+		"main.go": "package main\n\nfunc main() {}\n",
+	})
+	typo := filepath.Join(t.TempDir(), "typo.ts")
+	writeFiles(t, filepath.Dir(typo), map[string]string{filepath.Base(typo): `import { createExecutor, recordCreatedTrigger } from "@tailor-platform/sdk";
+
+export default createExecutor({
+  name: "typo",
+  trigger: recordCreatedTrigger({
+    type: "salesOrder",
+    condtion: ({ newRecord }) => (newRecord.totalPrice ?? 0) > 100000,
+  }),
+  operation: { kind: "webhook", url: "https://crm.example.com/api/v1/orders" },
+});
+`})
+
+	tests := []struct {
+		name   string
+		source string
+		// existing, when set, is written to the output path before the
+		// build.
+		existing   string
+		wantCode   int
+		wantStderr []string
+	}{
+		{
+			name:       "Go main package without the SDK",
+			source:     noSDK,
+			wantCode:   1,
+			wantStderr: []string{"plugin built from " + noSDK + " does not load", `missing export "execvault_alloc"`},
+		},
+		{
+			name:       "TypeScript option typo",
+			source:     typo,
+			wantCode:   1,
+			wantStderr: []string{"plugin built from " + typo + " does not load", `unknown option "condtion"`},
+		},
+		{
+			name:       "TypeScript option typo over an existing plugin",
+			source:     typo,
+			existing:   "previous plugin",
+			wantCode:   1,
+			wantStderr: []string{`unknown option "condtion"`},
+		},
+		{
+			name:       "TypeScript example",
+			source:     tsExample,
+			wantStderr: []string{"built from " + tsExample},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "plugin.wasm")
+			if tt.existing != "" {
+				writeFiles(t, filepath.Dir(out), map[string]string{filepath.Base(out): tt.existing})
+			}
+			code, stderr := runPluginBuild(t, t.TempDir(), engineEnv, tt.source, out)
+			if code != tt.wantCode {
+				t.Fatalf("exit status %d, want %d; stderr:\n%s", code, tt.wantCode, stderr)
+			}
+			for _, want := range tt.wantStderr {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr %q does not contain %q", stderr, want)
+				}
+			}
+
+			data, err := os.ReadFile(out)
+			switch {
+			case tt.existing != "" && string(data) != tt.existing:
+				t.Errorf("after the failed build %s holds %.20q, want %q", out, data, tt.existing)
+			case tt.existing == "" && tt.wantCode != 0 && err == nil:
+				t.Errorf("failed build left %s behind", out)
+			case tt.wantCode == 0 && err != nil:
+				t.Errorf("read built plugin: %v", err)
+			}
+		})
+	}
+}

@@ -28,6 +28,5 @@ func (a *app) buildTypeScriptPlugin(ctx context.Context, source, out string) err
 	if err := os.WriteFile(out, wasm, 0o644); err != nil {
 		return fmt.Errorf("write plugin: %w", err)
 	}
-	fmt.Fprintf(a.stderr, "Plugin: %s built from %s\n", out, source)
 	return nil
 }
