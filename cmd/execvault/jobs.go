@@ -79,6 +79,9 @@ reads them through its admin socket.`,
 					return err
 				}
 				fmt.Fprintf(a.stderr, "Job: %s of executor %s is %s again\n", job.ID, job.Executor, job.Status)
+				if !adminSocketLive(filepath.Join(a.dataDir, "admin.sock")) {
+					fmt.Fprintf(a.stderr, "No execvault run serves %s: execvault run delivers it when it starts.\n", a.dataDir)
+				}
 				return nil
 			})
 		},

@@ -7,16 +7,20 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/execvault/execvault/runtime"
 	"github.com/execvault/execvault/triggers"
+	"github.com/execvault/execvault/webhook"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
@@ -373,5 +377,68 @@ func TestSchedulesFollowReload(t *testing.T) {
 	}
 	if s.sched.Remove("nightly-report") {
 		t.Error("nightly-report is still scheduled after its plugin was removed")
+	}
+}
+
+// TestJobsRetry fails a job, retries it while no execvault run serves the
+// data directory, and checks that run then delivers it with the same
+// webhook-id. Jobs that are not FAILED or CANCELED cannot be retried.
+func TestJobsRetry(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"crm-api-token": crmToken, "crm-api-key": crmKey})
+	var healthy atomic.Bool
+	var ids []string
+	var mu sync.Mutex
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ids = append(ids, r.Header.Get("webhook-id"))
+		mu.Unlock()
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(recv.Close)
+	override := "https://crm.example.com=" + recv.URL
+
+	code, stdout, _ := env.run("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir, "--url-override", override,
+		"--max-attempts", "1", "--data", `{"newRecord":{"id":"so-retry","totalPrice":100001}}`)
+	if code != exitError || !strings.Contains(stdout, "failed") {
+		t.Fatalf("trigger against a failing receiver: exit status %d, stdout %q; want failed", code, stdout)
+	}
+	var jobs []webhook.Job
+	_, stdout, _ = env.run("", "executor", "jobs", "sync-to-external-crm", "--status", "FAILED", "--json")
+	if err := json.Unmarshal([]byte(stdout), &jobs); err != nil || len(jobs) != 1 {
+		t.Fatalf("FAILED jobs = %q (%v), want one", stdout, err)
+	}
+	id := jobs[0].ID
+
+	code, _, stderr := env.run("", "executor", "jobs", "retry", id)
+	if code != exitOK || !strings.Contains(stderr, "is PENDING again") || !strings.Contains(stderr, "execvault run delivers it when it starts") {
+		t.Fatalf("retry without run: exit status %d, stderr %q; want PENDING and when it is delivered", code, stderr)
+	}
+	code, _, stderr = env.run("", "executor", "jobs", "retry", id)
+	if code != exitError || !strings.Contains(stderr, id) {
+		t.Errorf("retry of a PENDING job: exit status %d, stderr %q; want an error naming the job", code, stderr)
+	}
+
+	healthy.Store(true)
+	env.startServer(t, "--no-auth", "--url-override", override)
+	waitFor(t, "the retried job to succeed", 20*time.Second, func() bool {
+		_, stdout, _ := env.run("", "executor", "jobs", "sync-to-external-crm", id, "--json")
+		var j webhook.Job
+		return json.Unmarshal([]byte(stdout), &j) == nil && j.Status == webhook.StatusSuccess
+	})
+	mu.Lock()
+	got := slices.Clone(ids)
+	mu.Unlock()
+	if len(got) != 2 || got[0] != id || got[1] != id {
+		t.Errorf("webhook-id of the requests = %q, want %s twice", got, id)
+	}
+
+	code, _, stderr = env.run("", "executor", "jobs", "retry", id)
+	if code != exitError || !strings.Contains(stderr, "SUCCESS") {
+		t.Errorf("retry of a SUCCESS job: exit status %d, stderr %q; want an error naming its status", code, stderr)
 	}
 }
