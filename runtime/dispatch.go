@@ -42,10 +42,27 @@ func (s submitter) Enqueue(ctx context.Context, job webhook.Job) (webhook.Job, e
 }
 
 // URLRewrite replaces the prefix From of a webhook URL with To, so that
-// recorded events can be replayed against a local receiver.
+// recorded events can be replayed against a local receiver. From matches
+// only at a boundary (see Matches), so https://crm.example.co does not
+// rewrite https://crm.example.com/orders.
 type URLRewrite struct {
 	From string
 	To   string
+}
+
+// Matches reports whether rw rewrites url: url equals From, or starts with
+// From and either From ends with "/" or the character after From in url
+// is "/", "?" or "#". The comparison is case-sensitive.
+func (rw URLRewrite) Matches(url string) bool {
+	rest, ok := strings.CutPrefix(url, rw.From)
+	switch {
+	case !ok:
+		return false
+	case rest == "", strings.HasSuffix(rw.From, "/"):
+		return true
+	default:
+		return strings.ContainsRune("/?#", rune(rest[0]))
+	}
 }
 
 // FiringState is the outcome of one executor on one event.
@@ -220,7 +237,7 @@ func jobID(executor, eventID string) string {
 
 func rewriteURL(url string, rewrites []URLRewrite) string {
 	for _, rw := range rewrites {
-		if strings.HasPrefix(url, rw.From) {
+		if rw.Matches(url) {
 			return rw.To + strings.TrimPrefix(url, rw.From)
 		}
 	}

@@ -1,0 +1,52 @@
+package runtime
+
+import "testing"
+
+func TestRewriteURL(t *testing.T) {
+	crm := []URLRewrite{{From: "https://crm.example.com", To: "http://127.0.0.1:9000"}}
+	tests := []struct {
+		name     string
+		url      string
+		rewrites []URLRewrite
+		want     string
+	}{
+		{"path after host", "https://crm.example.com/api/v1/orders", crm, "http://127.0.0.1:9000/api/v1/orders"},
+		{"equal to from", "https://crm.example.com", crm, "http://127.0.0.1:9000"},
+		{"query after host", "https://crm.example.com?id=1", crm, "http://127.0.0.1:9000?id=1"},
+		{"fragment after host", "https://crm.example.com#top", crm, "http://127.0.0.1:9000#top"},
+		{"longer host name", "https://crm.example.com.evil.test/x", crm, "https://crm.example.com.evil.test/x"},
+		{"port after host", "https://crm.example.com:8443/x", crm, "https://crm.example.com:8443/x"},
+		{
+			"from is a shorter host name",
+			"https://crm.example.com/api/v1/orders",
+			[]URLRewrite{{From: "https://crm.example.co", To: "http://127.0.0.1:9000"}},
+			"https://crm.example.com/api/v1/orders",
+		},
+		{
+			"from ends with slash",
+			"https://crm.example.com/api/v1/orders",
+			[]URLRewrite{{From: "https://crm.example.com/api/", To: "http://127.0.0.1:9000/"}},
+			"http://127.0.0.1:9000/v1/orders",
+		},
+		{
+			"path segment boundary",
+			"https://crm.example.com/api/v10/orders",
+			[]URLRewrite{{From: "https://crm.example.com/api/v1", To: "http://127.0.0.1:9000"}},
+			"https://crm.example.com/api/v10/orders",
+		},
+		{
+			"first match wins",
+			"https://crm.example.com/a",
+			[]URLRewrite{{From: "https://crm.example.com", To: "http://127.0.0.1:1"}, {From: "https://", To: "http://127.0.0.1:2/"}},
+			"http://127.0.0.1:1/a",
+		},
+		{"no rewrites", "https://crm.example.com/a", nil, "https://crm.example.com/a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := rewriteURL(tt.url, tt.rewrites); got != tt.want {
+				t.Errorf("rewriteURL(%q) = %q, want %q", tt.url, got, tt.want)
+			}
+		})
+	}
+}
