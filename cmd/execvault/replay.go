@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"slices"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,6 +33,9 @@ type replayOptions struct {
 	namespace     string
 }
 
+// urlOverrideUsage is the help text of --url-override.
+const urlOverrideUsage = "FROM=TO: send webhooks whose URL starts with FROM to TO instead, keeping the rest of the URL. FROM matches up to a /, ? or # and both are http or https URLs (repeatable)"
+
 // deliveryFlags override where and how webhooks are delivered.
 type deliveryFlags struct {
 	urlOverrides []string
@@ -40,7 +46,7 @@ type deliveryFlags struct {
 
 func (d *deliveryFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringArrayVar(&d.urlOverrides, "url-override", nil, "FROM=TO: replace the webhook URL prefix FROM with TO (repeatable)")
+	f.StringArrayVar(&d.urlOverrides, "url-override", nil, urlOverrideUsage)
 	f.IntVar(&d.maxAttempts, "max-attempts", 0, "delivery attempts per webhook (default the executor's policy, 10)")
 	f.DurationVar(&d.backoff, "backoff", 0, "delay after the first failed attempt, doubling after each (default the executor's policy, 10s)")
 	f.DurationVar(&d.timeout, "attempt-timeout", 0, "timeout of one delivery attempt (default the executor's policy, 60s)")
@@ -125,6 +131,8 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		return err
 	}
 	defer env.close(ctx)
+
+	warnUnmatchedRewrites(a.stderr, env.rt.Executors(), opts.Rewrites)
 
 	var deliverer runtime.Deliverer = env.dispatcher
 	if o.dryRun {
@@ -276,17 +284,88 @@ func (s replaySummary) String() string {
 		plural(s.events, "event"), plural(s.firings, "firing"), sent, s.skipped, s.failed, plural(s.malformed, "malformed line"))
 }
 
-// parseRewrites parses --url-override FROM=TO flags.
+// rewriteExample is the expected form of --url-override, shown in its errors.
+const rewriteExample = "use FROM=TO, both http or https URLs with a host, for example https://api.example.com=http://127.0.0.1:8080"
+
+// parseRewrites parses --url-override FROM=TO flags. FROM and TO must
+// both be http or https URLs with a host, so that a typo fails here
+// instead of at delivery, or by sending a request to the real host.
 func parseRewrites(flags []string) ([]runtime.URLRewrite, error) {
 	var out []runtime.URLRewrite
 	for _, f := range flags {
 		from, to, ok := strings.Cut(f, "=")
 		if !ok || from == "" || to == "" {
-			return nil, &usageError{fmt.Errorf("invalid --url-override %q: use FROM=TO, for example https://api.example.com=http://127.0.0.1:8080", f)}
+			return nil, &usageError{fmt.Errorf("invalid --url-override %q: %s", f, rewriteExample)}
+		}
+		for _, part := range []struct{ name, value string }{{"FROM", from}, {"TO", to}} {
+			if !isHTTPURL(part.value) {
+				return nil, &usageError{fmt.Errorf("invalid --url-override %q: %s %q is not an http or https URL with a host: %s", f, part.name, part.value, rewriteExample)}
+			}
 		}
 		out = append(out, runtime.URLRewrite{From: from, To: to})
 	}
 	return out, nil
+}
+
+// unmatchedRewrites checks rewrites against the static webhook URL of each
+// executor in execs. It returns the FROM of every rewrite that matches none
+// of them, the sorted origins (scheme and host) of those URLs, and the
+// names of the executors that compute their URL per firing, which a
+// rewrite may still match.
+func unmatchedRewrites(execs []*runtime.Executor, rewrites []runtime.URLRewrite) (unmatched, origins, dynamic []string) {
+	seen := map[string]bool{}
+	for _, e := range execs {
+		if e.Operation.URL == "" {
+			dynamic = append(dynamic, e.Name)
+			continue
+		}
+		origin := e.Operation.URL
+		if u, err := url.Parse(origin); err == nil && u.Host != "" {
+			origin = u.Scheme + "://" + u.Host
+		}
+		if !seen[origin] {
+			seen[origin] = true
+			origins = append(origins, origin)
+		}
+	}
+	sort.Strings(origins)
+
+	for _, rw := range rewrites {
+		if !slices.ContainsFunc(execs, func(e *runtime.Executor) bool {
+			return e.Operation.URL != "" && rw.Matches(e.Operation.URL)
+		}) {
+			unmatched = append(unmatched, rw.From)
+		}
+	}
+	return unmatched, origins, dynamic
+}
+
+// warnUnmatchedRewrites writes one warning to w per rewrite that no
+// executor's static webhook URL matches, so that an override that changes
+// nothing does not go unnoticed.
+func warnUnmatchedRewrites(w io.Writer, execs []*runtime.Executor, rewrites []runtime.URLRewrite) {
+	unmatched, origins, dynamic := unmatchedRewrites(execs, rewrites)
+	for _, from := range unmatched {
+		fmt.Fprintf(w, "Warning: --url-override FROM %q matches no loaded executor's webhook URL, so it changes nothing; the executors send to %s.", from, listOrNone(origins))
+		if len(dynamic) > 0 {
+			fmt.Fprintf(w, " Executors %s compute their URL per firing and may still match.", strings.Join(dynamic, ", "))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func listOrNone(list []string) string {
+	if len(list) == 0 {
+		return "no fixed URL"
+	}
+	return strings.Join(list, ", ")
+}
+
+// isHTTPURL reports whether s parses as an absolute http or https URL
+// with a host.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // parsePairs parses repeated KEY=VALUE flags into a map.

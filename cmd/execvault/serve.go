@@ -64,7 +64,7 @@ admin socket in the data directory.`,
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on")
 	f.BoolVar(&o.noAuth, "no-auth", false, "accept events without a bearer token (loopback addresses only)")
 	f.StringVar(&o.ingestToken, "ingest-token", "", "VAULT/KEY of the secret that POST /v1/events requires as bearer token")
-	f.StringArrayVar(&o.urlOverrides, "url-override", nil, "FROM=TO: replace the webhook URL prefix FROM with TO (repeatable)")
+	f.StringArrayVar(&o.urlOverrides, "url-override", nil, urlOverrideUsage)
 	f.DurationVar(&o.retention, "job-retention", webhook.DefaultConfig().Retention, "delete finished webhook jobs (SUCCESS, FAILED, CANCELED) this long after their last update; 0 keeps them")
 	root.AddCommand(cmd)
 }
@@ -88,6 +88,10 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	}
 	defer env.close(context.Background())
 	log := env.log
+	unmatched, origins, dynamic := unmatchedRewrites(env.rt.Executors(), rewrites)
+	for _, from := range unmatched {
+		log.Warn("url override matches no executor webhook url", "from", from, "origins", origins, "dynamic_url_executors", dynamic)
+	}
 
 	if token != nil {
 		// Check the token now, so that a wrong name fails the start

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/execvault/execvault/runtime"
+)
+
+func TestParseRewrites(t *testing.T) {
+	tests := []struct {
+		name    string
+		flag    string
+		want    []runtime.URLRewrite
+		wantErr string // substring of the error, empty when valid
+	}{
+		{"host to loopback", "https://crm.example.com=http://127.0.0.1:9000",
+			[]runtime.URLRewrite{{From: "https://crm.example.com", To: "http://127.0.0.1:9000"}}, ""},
+		{"path prefix", "https://crm.example.com/api/=http://[::1]:9000/crm/",
+			[]runtime.URLRewrite{{From: "https://crm.example.com/api/", To: "http://[::1]:9000/crm/"}}, ""},
+		{"missing equals sign", "https://crm.example.com", nil, `invalid --url-override "https://crm.example.com"`},
+		{"empty to", "https://crm.example.com=", nil, "use FROM=TO"},
+		{"to without scheme", "https://crm.example.com=127.0.0.1:9000", nil, `TO "127.0.0.1:9000"`},
+		{"to host without scheme", "https://crm.example.com=localhost:9000", nil, `TO "localhost:9000"`},
+		{"to with other scheme", "https://crm.example.com=ftp://127.0.0.1", nil, `TO "ftp://127.0.0.1"`},
+		{"to without host", "https://crm.example.com=http://", nil, `TO "http://"`},
+		{"from without scheme", "crm.example.com=http://127.0.0.1:9000", nil, `FROM "crm.example.com"`},
+		{"from without host", "https://=http://127.0.0.1:9000", nil, `FROM "https://"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseRewrites([]string{tt.flag})
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("parseRewrites(%q) error = %v, want nil", tt.flag, err)
+				}
+				if !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("parseRewrites(%q) = %v, want %v", tt.flag, got, tt.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("parseRewrites(%q) = %v, want an error containing %q", tt.flag, got, tt.wantErr)
+			}
+			var usage *usageError
+			if !errors.As(err, &usage) {
+				t.Errorf("parseRewrites(%q) error %v is not a usage error", tt.flag, err)
+			}
+			for _, want := range []string{tt.wantErr, "https://api.example.com=http://127.0.0.1:8080"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("parseRewrites(%q) error = %q, want it to contain %q", tt.flag, err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestUnmatchedRewrites(t *testing.T) {
+	executor := func(name, url string) *runtime.Executor {
+		e := &runtime.Executor{}
+		e.Name, e.Operation.URL = name, url
+		return e
+	}
+	execs := []*runtime.Executor{
+		executor("crm", "https://crm.example.com/api/v1/orders"),
+		executor("notify", "https://api.example.com/orders"),
+		executor("notify-copy", "https://api.example.com/copies"),
+		executor("computed", ""),
+	}
+	tests := []struct {
+		name      string
+		rewrites  []runtime.URLRewrite
+		unmatched []string
+	}{
+		{"host matches", []runtime.URLRewrite{{From: "https://crm.example.com"}}, nil},
+		{"path prefix matches", []runtime.URLRewrite{{From: "https://api.example.com/orders"}}, nil},
+		{"shorter host name", []runtime.URLRewrite{{From: "https://crm.example.co"}}, []string{"https://crm.example.co"}},
+		{"other scheme", []runtime.URLRewrite{{From: "http://crm.example.com"}}, []string{"http://crm.example.com"}},
+		{
+			"one of two",
+			[]runtime.URLRewrite{{From: "https://api.example.com"}, {From: "https://billing.example.com"}},
+			[]string{"https://billing.example.com"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			unmatched, origins, dynamic := unmatchedRewrites(execs, tt.rewrites)
+			if !reflect.DeepEqual(unmatched, tt.unmatched) {
+				t.Errorf("unmatched = %q, want %q", unmatched, tt.unmatched)
+			}
+			if want := []string{"https://api.example.com", "https://crm.example.com"}; !reflect.DeepEqual(origins, want) {
+				t.Errorf("origins = %q, want %q", origins, want)
+			}
+			if want := []string{"computed"}; !reflect.DeepEqual(dynamic, want) {
+				t.Errorf("dynamic = %q, want %q", dynamic, want)
+			}
+		})
+	}
+}
+
+func TestReplayWarnsUnmatchedOverride(t *testing.T) {
+	env := newCLIEnv(t)
+	events := writeEvents(t, orderEvent("ord-warn"))
+
+	code, stdout, stderr := env.run("", "replay", "--plugins", pluginDir, "--dry-run",
+		"--url-override", "https://crm.example.co=http://127.0.0.1:9000",
+		"--url-override", "https://api.example.com=http://127.0.0.1:9001", events)
+	if code != 0 {
+		t.Fatalf("replay exit status = %d, want 0; stderr:\n%s", code, stderr)
+	}
+	warnings := 0
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.Contains(line, "--url-override") {
+			warnings++
+		}
+	}
+	if warnings != 1 {
+		t.Errorf("override warnings on stderr = %d, want 1 (for crm.example.co only); stderr:\n%s", warnings, stderr)
+	}
+	for _, want := range []string{`FROM "https://crm.example.co" matches no loaded executor's webhook URL`, "https://api.example.com, https://crm.example.com"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q; got:\n%s", want, stderr)
+		}
+	}
+	if !strings.Contains(stdout, "POST http://127.0.0.1:9001/orders") {
+		t.Errorf("dry run does not show the matching override applied; stdout:\n%s", stdout)
+	}
+}
