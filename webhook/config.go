@@ -68,6 +68,13 @@ type Config struct {
 
 	// Egress restricts the destination addresses. Nil allows every address.
 	Egress *EgressPolicy
+
+	// OnAttempt, when set, is called after each attempt is recorded, with
+	// a copy of the job as stored: PENDING with NextAttemptAt set when
+	// another attempt is scheduled. It runs on the worker goroutine before
+	// the next attempt is scheduled and before Wait returns the job, so it
+	// must return quickly. Default nil.
+	OnAttempt func(Job)
 }
 
 // Resolver looks up the IP addresses of a host. *net.Resolver implements

@@ -581,6 +581,9 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 	}
 
 	d.logAttempt(stored, a)
+	if d.cfg.OnAttempt != nil {
+		d.cfg.OnAttempt(stored.clone())
+	}
 	if stored.Status == StatusPending && stored.Round == j.Round {
 		next := stored.NextAttemptAt
 		res.next = &next

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -80,7 +81,11 @@ reads standard input.
 One line is printed per executor firing: delivered with the HTTP status,
 skipped by condition, or failed with the reason; then a summary. A
 malformed line is reported with its number and the other lines still run.
-Webhook jobs are kept in memory and each is waited for, retries included.
+Webhook jobs are kept in memory and each is waited for, retries included:
+with the default policy, a receiver that is down holds each firing for
+about 72 minutes. The first failed attempt of a firing prints a notice on
+standard error with the time of the next attempt; --max-attempts and
+--backoff shorten the wait.
 
 Exit status: 0 when every firing was delivered or skipped, 1 when a
 firing failed or a line was malformed, 2 on a usage error.`,
@@ -126,7 +131,11 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		}
 	}
 
-	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{memoryState: true})
+	notices := &retryNotices{out: a.stderr, now: time.Now}
+	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{
+		memoryState: true,
+		webhook:     func(c *webhook.Config) { c.OnAttempt = notices.attempt },
+	})
 	if err != nil {
 		return err
 	}
@@ -174,6 +183,7 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		}
 
 		sum.events++
+		notices.setLine(reader.Line())
 		firings := env.rt.HandleRecordEvent(ctx, deliverer, &ev, opts)
 		if bar != nil && len(firings) > 0 && stdoutTerminal {
 			// The lines share the terminal with the bar, which redraws
@@ -200,6 +210,55 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		return &exitCodeError{code: exitError}
 	}
 	return nil
+}
+
+// retryNotices tells the user, once per webhook job, that a delivery
+// attempt failed and replay is waiting for the next one, because with the
+// default policy the wait for one firing can last about an hour. It is safe
+// for concurrent use.
+type retryNotices struct {
+	out io.Writer
+	now func() time.Time
+
+	mu sync.Mutex
+	// line is the line number of the event being fired. Replay fires one
+	// event at a time and waits for its jobs, so every attempt reported
+	// belongs to it.
+	line     int
+	reported map[string]bool // by job id
+}
+
+func (n *retryNotices) setLine(line int) {
+	n.mu.Lock()
+	n.line = line
+	n.mu.Unlock()
+}
+
+// attempt is the dispatcher's OnAttempt callback.
+func (n *retryNotices) attempt(j webhook.Job) {
+	if j.Status != webhook.StatusPending || j.NextAttemptAt.IsZero() {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.reported[j.ID] {
+		return
+	}
+	if n.reported == nil {
+		n.reported = map[string]bool{}
+	}
+	n.reported[j.ID] = true
+
+	wait := max(j.NextAttemptAt.Sub(n.now()), 0)
+	if wait >= time.Second {
+		wait = wait.Round(time.Second)
+	} else {
+		wait = wait.Round(time.Millisecond)
+	}
+	fmt.Fprintf(n.out, "line %d: %s: attempt %d of %d failed: %s. Next attempt at %s (in %s). "+
+		"Replay waits for every attempt of each webhook; --max-attempts and --backoff shorten this, such as --max-attempts 2 --backoff 1s.\n",
+		n.line, j.Executor, j.AttemptsInRound(), j.Policy.MaxAttempts, oneLine(j.LastError),
+		j.NextAttemptAt.Local().Format(time.TimeOnly), wait)
 }
 
 // progressMinBytes is the file size from which replay shows a progress bar.

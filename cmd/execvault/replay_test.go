@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/execvault/execvault/runtime"
@@ -126,5 +129,64 @@ func TestReplayWarnsUnmatchedOverride(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "POST http://127.0.0.1:9001/orders") {
 		t.Errorf("dry run does not show the matching override applied; stdout:\n%s", stdout)
+	}
+}
+
+// flakyReceiver answers 503 to the first failures requests and 204 to the
+// rest.
+func flakyReceiver(t *testing.T, failures int) *httptest.Server {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) <= int64(failures) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestReplayRetryNotice(t *testing.T) {
+	tests := []struct {
+		name     string
+		failures int
+		notices  int
+		summary  string
+	}{
+		{"delivered at once", 0, 0, "1 delivered"},
+		{"delivered on retry", 1, 1, "1 delivered"},
+		{"failed after retries", 3, 1, "1 failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newCLIEnv(t)
+			env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
+			recv := flakyReceiver(t, tt.failures)
+			events := writeEvents(t, orderEvent("ord-retry"))
+
+			_, stdout, stderr := env.run("", "replay", "--plugins", pluginDir,
+				"--url-override", "https://api.example.com="+recv.URL, "--max-attempts", "3", "--backoff", "1ms", events)
+			if !strings.Contains(stdout, tt.summary) {
+				t.Errorf("stdout lacks %q; got:\n%s", tt.summary, stdout)
+			}
+			var notices []string
+			for _, line := range strings.Split(stderr, "\n") {
+				if strings.HasPrefix(line, "line 1: notify-external-service: attempt") {
+					notices = append(notices, line)
+				}
+			}
+			if len(notices) != tt.notices {
+				t.Fatalf("retry notices = %d, want %d; stderr:\n%s", len(notices), tt.notices, stderr)
+			}
+			for _, n := range notices {
+				for _, want := range []string{"attempt 1 of 3 failed", "HTTP 503", "Next attempt at", "--max-attempts", "--backoff"} {
+					if !strings.Contains(n, want) {
+						t.Errorf("retry notice %q lacks %q", n, want)
+					}
+				}
+			}
+			env.assertNoCanary()
+		})
 	}
 }
