@@ -81,6 +81,8 @@ reads standard input.
 One line is printed per executor firing: delivered with the HTTP status,
 skipped by condition, or failed with the reason; then a summary. A
 malformed line is reported with its number and the other lines still run.
+Webhook job ids derive from the event id, so a firing on an event id seen
+on an earlier line is reported as a duplicate of that line and not sent.
 Webhook jobs are kept in memory and each is waited for, retries included:
 with the default policy, a receiver that is down holds each firing for
 about 72 minutes. The first failed attempt of a firing prints a notice on
@@ -161,6 +163,10 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	stdoutTerminal := isFile && term.IsTerminal(int(out.Fd()))
 
 	var sum replaySummary
+	// jobLines maps each webhook job id to the line that created it. Job
+	// ids derive from the event id and executor, so a repeated event id
+	// yields the stored job again and nothing is sent for it.
+	jobLines := map[string]int{}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	for {
 		ev, err := reader.Next()
@@ -191,8 +197,18 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 			_ = bar.Clear()
 		}
 		for _, f := range firings {
-			sum.add(f)
-			fmt.Fprintf(tw, "line %d\t%s\t%s %s\t%s\t%s\n", reader.Line(), eventLabel(ev), ev.TypeName, ev.Kind(), f.Executor, firingText(f))
+			status := firingText(f)
+			if first, ok := jobLines[f.JobID]; ok && f.JobID != "" {
+				sum.firings++
+				sum.duplicates++
+				status = fmt.Sprintf("duplicate of line %d (same event id), not sent", first)
+			} else {
+				if f.JobID != "" {
+					jobLines[f.JobID] = reader.Line()
+				}
+				sum.add(f)
+			}
+			fmt.Fprintf(tw, "line %d\t%s\t%s %s\t%s\t%s\n", reader.Line(), eventLabel(ev), ev.TypeName, ev.Kind(), f.Executor, status)
 		}
 		if o.dryRun {
 			// The dry-run deliverer prints each request as it comes, so the
@@ -318,6 +334,9 @@ func plural(n int, word string) string {
 
 type replaySummary struct {
 	events, firings, delivered, queued, skipped, failed, malformed int
+	// duplicates counts firings whose job an earlier line with the same
+	// event id already created.
+	duplicates int
 }
 
 func (s *replaySummary) add(f runtime.Firing) {
@@ -338,6 +357,9 @@ func (s replaySummary) String() string {
 	sent := fmt.Sprintf("%d delivered", s.delivered)
 	if s.queued > 0 {
 		sent = fmt.Sprintf("%d would be sent (dry run)", s.queued)
+	}
+	if s.duplicates > 0 {
+		sent += ", " + plural(s.duplicates, "duplicate") + " not sent"
 	}
 	return fmt.Sprintf("%s, %s: %s, %d skipped by condition, %d failed; %s",
 		plural(s.events, "event"), plural(s.firings, "firing"), sent, s.skipped, s.failed, plural(s.malformed, "malformed line"))
@@ -443,10 +465,12 @@ func parsePairs(flag string, flags []string) (map[string]string, error) {
 	return out, nil
 }
 
-// dryRunDeliverer prints each webhook instead of sending it.
+// dryRunDeliverer prints each webhook instead of sending it. Like the
+// dispatcher, it prints a job id only once.
 type dryRunDeliverer struct {
-	out io.Writer
-	n   int
+	out  io.Writer
+	n    int
+	seen map[string]bool
 }
 
 func (d *dryRunDeliverer) Enqueue(_ context.Context, job webhook.Job) (webhook.Job, error) {
@@ -454,12 +478,19 @@ func (d *dryRunDeliverer) Enqueue(_ context.Context, job webhook.Job) (webhook.J
 	if job.ID == "" {
 		job.ID = fmt.Sprintf("dry-run-%d", d.n)
 	}
+	job.Status = webhook.StatusSuccess
+	if d.seen[job.ID] {
+		return job, nil
+	}
+	if d.seen == nil {
+		d.seen = map[string]bool{}
+	}
+	d.seen[job.ID] = true
 	fmt.Fprintf(d.out, "POST %s\n", job.URL)
 	for _, h := range webhook.MaskHeaders(job.Headers) {
 		fmt.Fprintf(d.out, "  %s\n", h)
 	}
 	fmt.Fprintf(d.out, "  webhook-id: %s\n  body: %s\n", job.ID, job.Body)
-	job.Status = webhook.StatusSuccess
 	return job, nil
 }
 

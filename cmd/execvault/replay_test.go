@@ -190,3 +190,50 @@ func TestReplayRetryNotice(t *testing.T) {
 		})
 	}
 }
+
+func TestReplayDuplicateEventID(t *testing.T) {
+	for _, dryRun := range []bool{false, true} {
+		name := "send"
+		if dryRun {
+			name = "dry run"
+		}
+		t.Run(name, func(t *testing.T) {
+			env := newCLIEnv(t)
+			env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
+			recv := newReceiver(t)
+			events := writeEvents(t, orderEvent("ord-dup"), orderEvent("ord-other"), orderEvent("ord-dup"))
+			var extra []string
+			if dryRun {
+				extra = []string{"--dry-run"}
+			}
+
+			code, stdout, _ := env.replay(recv, events, extra...)
+			if code != 0 {
+				t.Errorf("replay exit status = %d, want 0; stdout:\n%s", code, stdout)
+			}
+			if got, want := strings.Count(stdout, "POST "), 2; dryRun && got != want {
+				t.Errorf("dry-run requests printed = %d, want %d; stdout:\n%s", got, want, stdout)
+			}
+			if got, want := len(recv.requests("/notify/orders")), 0; dryRun && got != want {
+				t.Errorf("receiver requests = %d, want %d", got, want)
+			}
+			if got, want := len(recv.requests("/notify/orders")), 2; !dryRun && got != want {
+				t.Errorf("receiver requests = %d, want %d", got, want)
+			}
+			third := ""
+			for _, line := range strings.Split(stdout, "\n") {
+				if strings.HasPrefix(line, "line 3") {
+					third = line
+				}
+			}
+			if !strings.Contains(third, "duplicate of line 1 (same event id), not sent") {
+				t.Errorf("line 3 status = %q, want it reported as a duplicate of line 1", third)
+			}
+			for _, want := range []string{"3 firings:", "1 duplicate not sent", "0 failed"} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("summary lacks %q; stdout:\n%s", want, stdout)
+				}
+			}
+		})
+	}
+}
