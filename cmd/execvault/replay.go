@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -114,6 +115,9 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	}
 	typeNames, err := parsePairs("--type-map", o.typeMap)
 	if err != nil {
+		return err
+	}
+	if err := checkPluginDir(o.pluginDir); err != nil {
 		return err
 	}
 
@@ -275,6 +279,26 @@ func (n *retryNotices) attempt(j webhook.Job) {
 		"Replay waits for every attempt of each webhook; --max-attempts and --backoff shorten this, such as --max-attempts 2 --backoff 1s.\n",
 		n.line, j.Executor, j.AttemptsInRound(), j.Policy.MaxAttempts, oneLine(j.LastError),
 		j.NextAttemptAt.Local().Format(time.TimeOnly), wait)
+}
+
+// checkPluginDir fails when dir exists but holds no .wasm file, because
+// replay would then fire nothing and report success. A missing or
+// unreadable dir is left for the runtime to report.
+func checkPluginDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".wasm") {
+			return nil
+		}
+	}
+	return fmt.Errorf("no plugins in %s: --plugins expects a directory of .wasm files built with \"execvault plugin build SOURCE -o %s\"",
+		dir, filepath.Join(dir, "NAME.wasm"))
 }
 
 // progressMinBytes is the file size from which replay shows a progress bar.

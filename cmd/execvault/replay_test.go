@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -235,5 +237,27 @@ func TestReplayDuplicateEventID(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestReplayEmptyPluginDir(t *testing.T) {
+	env := newCLIEnv(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "README.txt"), []byte("not a plugin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	events := writeEvents(t, orderEvent("ord-none"))
+
+	code, stdout, stderr := env.run("", "replay", "--plugins", dir, events)
+	if code != exitError {
+		t.Errorf("replay exit status = %d, want %d", code, exitError)
+	}
+	for _, want := range []string{dir, ".wasm", "execvault plugin build"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q; got:\n%s", want, stderr)
+		}
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want nothing when no plugin is loaded", stdout)
 	}
 }
