@@ -90,8 +90,12 @@ about 72 minutes. The first failed attempt of a firing prints a notice on
 standard error with the time of the next attempt; --max-attempts and
 --backoff shorten the wait.
 
+Interrupted (Ctrl-C), replay stops waiting, prints the summary of the
+lines replayed so far and exits 1.
+
 Exit status: 0 when every firing was delivered or skipped, 1 when a
-firing failed or a line was malformed, 2 on a usage error.`,
+firing failed, a line was malformed or replay was interrupted, 2 on a
+usage error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.replay(cmd.Context(), &o, args[0])
@@ -171,6 +175,8 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	// ids derive from the event id and executor, so a repeated event id
 	// yields the stored job again and nothing is sent for it.
 	jobLines := map[string]int{}
+	// lastLine is the number of the last line whose event was fired.
+	lastLine := 0
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	for {
 		ev, err := reader.Next()
@@ -202,7 +208,13 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		}
 		for _, f := range firings {
 			status := firingText(f)
-			if first, ok := jobLines[f.JobID]; ok && f.JobID != "" {
+			if ctx.Err() != nil && f.State == runtime.FiringFailed && errors.Is(f.Err, ctx.Err()) {
+				// The interruption, not the executor or receiver, ended
+				// this firing.
+				sum.firings++
+				sum.interrupted++
+				status = "interrupted before its webhook was delivered"
+			} else if first, ok := jobLines[f.JobID]; ok && f.JobID != "" {
 				sum.firings++
 				sum.duplicates++
 				status = fmt.Sprintf("duplicate of line %d (same event id), not sent", first)
@@ -219,12 +231,15 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 			// status lines of this event must follow it at once.
 			tw.Flush()
 		}
+		lastLine = reader.Line()
 	}
 	tw.Flush()
 
 	fmt.Fprintln(a.stdout, sum.String())
 	if ctx.Err() != nil {
-		return ctx.Err()
+		fmt.Fprintf(a.stderr, "Replay interrupted after line %d: the summary covers the lines up to it, and later lines were not replayed. "+
+			"A webhook in flight may have reached its receiver.\n", lastLine)
+		return &exitCodeError{code: exitError}
 	}
 	if sum.failed > 0 || sum.malformed > 0 {
 		return &exitCodeError{code: exitError}
@@ -361,6 +376,8 @@ type replaySummary struct {
 	// duplicates counts firings whose job an earlier line with the same
 	// event id already created.
 	duplicates int
+	// interrupted counts firings that the interruption of replay ended.
+	interrupted int
 }
 
 func (s *replaySummary) add(f runtime.Firing) {
@@ -385,8 +402,12 @@ func (s replaySummary) String() string {
 	if s.duplicates > 0 {
 		sent += ", " + plural(s.duplicates, "duplicate") + " not sent"
 	}
-	return fmt.Sprintf("%s, %s: %s, %d skipped by condition, %d failed; %s",
-		plural(s.events, "event"), plural(s.firings, "firing"), sent, s.skipped, s.failed, plural(s.malformed, "malformed line"))
+	failed := fmt.Sprintf("%d failed", s.failed)
+	if s.interrupted > 0 {
+		failed += fmt.Sprintf(", %d interrupted", s.interrupted)
+	}
+	return fmt.Sprintf("%s, %s: %s, %d skipped by condition, %s; %s",
+		plural(s.events, "event"), plural(s.firings, "firing"), sent, s.skipped, failed, plural(s.malformed, "malformed line"))
 }
 
 // rewriteExample is the expected form of --url-override, shown in its errors.

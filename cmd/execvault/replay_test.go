@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -259,5 +261,55 @@ func TestReplayEmptyPluginDir(t *testing.T) {
 	}
 	if stdout != "" {
 		t.Errorf("stdout = %q, want nothing when no plugin is loaded", stdout)
+	}
+}
+
+func TestReplayInterrupted(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The first request is delivered. The second cancels the replay, as
+	// Ctrl-C does, and fails, so its job waits 20 minutes for a retry.
+	var calls atomic.Int64
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		cancel()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(recv.Close)
+	events := writeEvents(t, orderEvent("ord-a"), orderEvent("ord-b"), orderEvent("ord-c"))
+
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"--data-dir", env.dataDir, "--key-file", env.keyFile, "replay", "--plugins", pluginDir,
+		"--url-override", "https://api.example.com=" + recv.URL, "--backoff", "20m", events},
+		strings.NewReader(""), &stdout, &stderr)
+
+	if code != exitError {
+		t.Errorf("replay exit status = %d, want %d", code, exitError)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("receiver requests = %d, want 2: line 3 must not run", n)
+	}
+	for _, want := range []string{
+		"line 1  evt-ord-a  order created  notify-external-service  delivered (HTTP 204, 1 attempt)",
+		"line 2  evt-ord-b  order created  notify-external-service  interrupted before its webhook was delivered",
+		"2 events, 2 firings: 1 delivered, 0 skipped by condition, 0 failed, 1 interrupted; 0 malformed lines",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q; got:\n%s", want, stdout.String())
+		}
+	}
+	if strings.Contains(stdout.String(), "line 3") {
+		t.Errorf("stdout reports line 3 after the interruption; got:\n%s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "Replay interrupted after line 2") {
+		t.Errorf("stderr does not say that replay was interrupted; got:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "context canceled") {
+		t.Errorf("stderr shows the bare context error; got:\n%s", stderr.String())
 	}
 }
