@@ -143,8 +143,9 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 
 	notices := &retryNotices{out: a.stderr, now: time.Now}
 	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{
-		memoryState: true,
-		webhook:     func(c *webhook.Config) { c.OnAttempt = notices.attempt },
+		memoryState:  true,
+		adminSecrets: true,
+		webhook:      func(c *webhook.Config) { c.OnAttempt = notices.attempt },
 	})
 	if err != nil {
 		return err

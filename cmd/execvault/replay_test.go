@@ -313,3 +313,27 @@ func TestReplayInterrupted(t *testing.T) {
 		t.Errorf("stderr shows the bare context error; got:\n%s", stderr.String())
 	}
 }
+
+func TestReplayWhileRunServes(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
+	env.startServer(t, "--no-auth")
+	recv := newReceiver(t)
+	events := writeEvents(t, orderEvent("ord-live"))
+
+	code, stdout, stderr := env.replay(recv, events)
+	if code != 0 {
+		t.Fatalf("replay exit status = %d, want 0; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	got := recv.requests("/notify/orders")
+	if len(got) != 1 {
+		t.Fatalf("notify requests = %d, want 1", len(got))
+	}
+	if got[0].header.Get("Authorization") != externalToken {
+		t.Error("Authorization header does not equal the secret stored in the served data directory")
+	}
+	if got[0].header.Get("X-API-Key") != apiSecret {
+		t.Error("X-API-Key header does not equal the secret stored in the served data directory")
+	}
+	env.assertNoCanary()
+}

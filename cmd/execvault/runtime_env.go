@@ -96,8 +96,11 @@ func (f *runtimeFlags) envJSON() ([]byte, error) {
 
 // runtimeEnv is everything a command that fires executors holds open.
 type runtimeEnv struct {
-	log        *slog.Logger
-	store      *secrets.Store
+	log   *slog.Logger
+	store *secrets.Store
+	// admin reads secrets from a running execvault in place of store, when
+	// envOptions.adminSecrets allowed it and one serves the data directory.
+	admin      *secrets.AdminClient
 	state      *badger.DB
 	dispatcher *webhook.Dispatcher
 	rt         *runtime.Runtime
@@ -109,6 +112,10 @@ type envOptions struct {
 	memoryState bool
 	// webhook overrides the dispatcher configuration.
 	webhook func(*webhook.Config)
+	// adminSecrets reads secrets through the admin socket while execvault
+	// run serves the data directory, instead of failing. Only with
+	// memoryState, because run holds the state database too.
+	adminSecrets bool
 }
 
 // cacheDir returns the wazero compilation cache directory:
@@ -142,9 +149,6 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 	if err != nil {
 		return nil, err
 	}
-	if socket := filepath.Join(a.dataDir, "admin.sock"); adminSocketLive(socket) {
-		return nil, fmt.Errorf("execvault run is serving %s and holds its stores: stop it, or pass another --data-dir to this command", a.dataDir)
-	}
 	e := &runtimeEnv{log: log}
 	ok := false
 	defer func() {
@@ -166,15 +170,34 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 		}
 		return rt.Authorize(actor, vault, name)
 	}
-	e.store, err = secrets.Open(ctx, scfg)
-	if err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("open secret store in %s: another execvault process is using it; stop it or pass another --data-dir", a.dataDir)
+	var resolver runtime.StoreSecrets
+	if socket := filepath.Join(a.dataDir, "admin.sock"); adminSocketLive(socket) {
+		if !opts.adminSecrets || !opts.memoryState {
+			return nil, fmt.Errorf("execvault run is serving %s and holds its stores: stop it, or pass another --data-dir to this command", a.dataDir)
 		}
-		return nil, cliError(err)
-	}
-	if path := e.store.CreatedKeyFile(); path != "" {
-		fmt.Fprintf(a.stderr, "Created master key file %s; back it up, because the secrets cannot be read without it.\n", path)
+		// The running execvault resolves each secret and applies its own
+		// access policy, which knows only the executors it has loaded. A
+		// key given to this command must match the store's, as for the
+		// secret commands.
+		if err := secrets.CheckMasterKey(scfg); err != nil && !errors.Is(err, secrets.ErrNoMasterKey) {
+			return nil, err
+		}
+		if e.admin, err = secrets.DialAdmin(socket); err != nil {
+			return nil, err
+		}
+		resolver = runtime.StoreSecrets{Store: e.admin}
+	} else {
+		e.store, err = secrets.Open(ctx, scfg)
+		if err != nil {
+			if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+				return nil, fmt.Errorf("open secret store in %s: another execvault process is using it; stop it or pass another --data-dir", a.dataDir)
+			}
+			return nil, cliError(err)
+		}
+		if path := e.store.CreatedKeyFile(); path != "" {
+			fmt.Fprintf(a.stderr, "Created master key file %s; back it up, because the secrets cannot be read without it.\n", path)
+		}
+		resolver = runtime.StoreSecrets{Store: e.store}
 	}
 
 	e.state, err = openState(a.dataDir, opts.memoryState)
@@ -186,7 +209,6 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 	if opts.webhook != nil {
 		opts.webhook(&wcfg)
 	}
-	resolver := runtime.StoreSecrets{Store: e.store}
 	e.dispatcher, err = webhook.NewDispatcher(e.state, wcfg, resolver, log)
 	if err != nil {
 		return nil, err
@@ -240,6 +262,9 @@ func (e *runtimeEnv) close(ctx context.Context) {
 	}
 	if e.store != nil {
 		_ = e.store.Close()
+	}
+	if e.admin != nil {
+		_ = e.admin.Close()
 	}
 }
 
