@@ -1,6 +1,9 @@
 package runtime
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRewriteURL(t *testing.T) {
 	crm := []URLRewrite{{From: "https://crm.example.com", To: "http://127.0.0.1:9000"}}
@@ -49,4 +52,27 @@ func TestRewriteURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzRewriteURL(f *testing.F) {
+	f.Add("https://crm.example.com/api/v1/orders", "https://crm.example.com", "http://127.0.0.1:9000")
+	f.Add("https://crm.example.com/api/v1/orders", "https://crm.example.co", "http://127.0.0.1:9000")
+	f.Add("https://crm.example.com?x=1", "https://crm.example.com", "http://[::1]:9000/")
+	f.Add("https://api.example.com", "https://", "http://127.0.0.1:9000/https/")
+	f.Fuzz(func(t *testing.T, url, from, to string) {
+		rw := URLRewrite{From: from, To: to}
+		got := rewriteURL(url, []URLRewrite{rw})
+		if !rw.Matches(url) {
+			if got != url {
+				t.Errorf("rewriteURL(%q) with unmatched From %q = %q, want the URL unchanged", url, from, got)
+			}
+			return
+		}
+		if want := to + url[len(from):]; got != want {
+			t.Errorf("rewriteURL(%q) with From %q = %q, want %q", url, from, got, want)
+		}
+		if rest := url[len(from):]; rest != "" && !strings.HasSuffix(from, "/") && !strings.ContainsRune("/?#", rune(rest[0])) {
+			t.Errorf("From %q matched %q inside a host or path segment", from, url)
+		}
+	})
 }

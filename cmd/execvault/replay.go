@@ -248,10 +248,10 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	return nil
 }
 
-// retryNotices tells the user, once per webhook job, that a delivery
+// retryNotices prints a notice, once per webhook job, that a delivery
 // attempt failed and replay is waiting for the next one, because with the
-// default policy the wait for one firing can last about an hour. It is safe
-// for concurrent use.
+// default policy the wait for one firing can last about 72 minutes. It is
+// safe for concurrent use.
 type retryNotices struct {
 	out io.Writer
 	now func() time.Time

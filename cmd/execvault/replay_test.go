@@ -64,6 +64,25 @@ func TestParseRewrites(t *testing.T) {
 	}
 }
 
+func FuzzParseRewrites(f *testing.F) {
+	f.Add("https://crm.example.com=http://127.0.0.1:9000")
+	f.Add("https://crm.example.com=localhost:9000")
+	f.Add("crm=http://[::1]:9000/x?y=1")
+	f.Add("=")
+	f.Fuzz(func(t *testing.T, flag string) {
+		got, err := parseRewrites([]string{flag})
+		if err != nil {
+			return
+		}
+		if len(got) != 1 {
+			t.Fatalf("parseRewrites(%q) = %d rewrites, want 1", flag, len(got))
+		}
+		if !isHTTPURL(got[0].From) || !isHTTPURL(got[0].To) {
+			t.Errorf("parseRewrites(%q) accepted %+v, want both http or https URLs with a host", flag, got[0])
+		}
+	})
+}
+
 func TestUnmatchedRewrites(t *testing.T) {
 	executor := func(name, url string) *runtime.Executor {
 		e := &runtime.Executor{}
@@ -136,7 +155,7 @@ func TestReplayWarnsUnmatchedOverride(t *testing.T) {
 	}
 }
 
-// flakyReceiver answers 503 to the first failures requests and 204 to the
+// flakyReceiver responds with 503 to the first failures requests and 204 to the
 // rest.
 func flakyReceiver(t *testing.T, failures int) *httptest.Server {
 	var calls atomic.Int64
