@@ -60,11 +60,34 @@ func (d *deliveryFlags) options(wait bool) (runtime.DispatchOptions, error) {
 	if err != nil {
 		return runtime.DispatchOptions{}, err
 	}
-	return runtime.DispatchOptions{
-		Wait:     wait,
-		Rewrites: rewrites,
-		Policy:   webhook.Policy{MaxAttempts: d.maxAttempts, BackoffBase: d.backoff, AttemptTimeout: d.timeout},
-	}, nil
+	policy := webhook.Policy{MaxAttempts: d.maxAttempts, BackoffBase: d.backoff, AttemptTimeout: d.timeout}
+	if err := checkPolicyFlags(policy); err != nil {
+		return runtime.DispatchOptions{}, err
+	}
+	return runtime.DispatchOptions{Wait: wait, Rewrites: rewrites, Policy: policy}, nil
+}
+
+// checkPolicyFlags rejects delivery flags that would make every job
+// invalid at enqueue. Zero fields keep the executor's policy, and are
+// checked here against the default one.
+func checkPolicyFlags(p webhook.Policy) error {
+	merged := webhook.DefaultPolicy()
+	if p.MaxAttempts != 0 {
+		merged.MaxAttempts = p.MaxAttempts
+	}
+	if p.AttemptTimeout != 0 {
+		merged.AttemptTimeout = p.AttemptTimeout
+	}
+	if p.BackoffBase != 0 {
+		merged.BackoffBase = p.BackoffBase
+	}
+	if merged.BackoffBase > merged.BackoffMax {
+		return &usageError{fmt.Errorf("invalid --backoff %s: it is above the longest delay between attempts, %s; use at most that", merged.BackoffBase, merged.BackoffMax)}
+	}
+	if err := merged.Validate(); err != nil {
+		return &usageError{fmt.Errorf("invalid --max-attempts, --backoff or --attempt-timeout: %w", err)}
+	}
+	return nil
 }
 
 func addReplayCommand(a *app, root *cobra.Command) {

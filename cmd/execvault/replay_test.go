@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/execvault/execvault/runtime"
 )
@@ -355,4 +356,33 @@ func TestReplayWhileRunServes(t *testing.T) {
 		t.Error("X-API-Key header does not equal the secret stored in the served data directory")
 	}
 	env.assertNoCanary()
+}
+
+func TestDeliveryFlagsRejectInvalidPolicy(t *testing.T) {
+	tests := []struct {
+		name  string
+		flags deliveryFlags
+		want  string // part of the error, or "" for none
+	}{
+		{"defaults", deliveryFlags{}, ""},
+		{"short policy", deliveryFlags{maxAttempts: 1, backoff: time.Second, timeout: time.Second}, ""},
+		{"backoff above the longest delay", deliveryFlags{backoff: time.Hour}, "invalid --backoff 1h0m0s: it is above the longest delay between attempts, 30m0s"},
+		{"negative attempts", deliveryFlags{maxAttempts: -1}, "max attempts -1"},
+		{"negative timeout", deliveryFlags{timeout: -time.Second}, "attempt timeout -1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.flags.options(true)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("options() = %v, want no error", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("options() = %v, want an error containing %q", err, tt.want)
+			}
+			var usage *usageError
+			if tt.want != "" && !errors.As(err, &usage) {
+				t.Errorf("options() = %v, want a usage error", err)
+			}
+		})
+	}
 }
