@@ -599,3 +599,40 @@ func FuzzCheckHeaderValue(f *testing.F) {
 		}
 	})
 }
+
+// TestOnAttemptSeesEachRecordedAttempt checks that Config.OnAttempt gets
+// every attempt once, in order, as stored: PENDING with a due time while
+// another attempt follows, then the final status.
+func TestOnAttemptSeesEachRecordedAttempt(t *testing.T) {
+	rc := newReceiver(t, statusAlways(http.StatusInternalServerError))
+	cfg := testConfig()
+	cfg.Policy.MaxAttempts = 3
+	var mu sync.Mutex
+	var seen []Job
+	cfg.OnAttempt = func(j Job) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, j)
+	}
+	h := startDispatcher(t, nil, cfg, nil)
+
+	got := h.deliver(t, Job{URL: rc.URL})
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 {
+		t.Fatalf("OnAttempt calls = %d, want 3", len(seen))
+	}
+	for i, j := range seen {
+		if j.ID != got.ID || len(j.Attempts) != i+1 {
+			t.Errorf("call %d: job %s with %d attempts, want %s with %d", i, j.ID, len(j.Attempts), got.ID, i+1)
+		}
+		last := i == len(seen)-1
+		switch {
+		case !last && (j.Status != StatusPending || j.NextAttemptAt.IsZero()):
+			t.Errorf("call %d: status %s, next attempt %v; want PENDING with a due time", i, j.Status, j.NextAttemptAt)
+		case last && j.Status != StatusFailed:
+			t.Errorf("last call: status %s, want %s", j.Status, StatusFailed)
+		}
+	}
+}
