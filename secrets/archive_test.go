@@ -161,12 +161,18 @@ func TestExportImportPassphrase(t *testing.T) {
 	}
 }
 
-func TestImportLargeArchive(t *testing.T) {
+// largeArchiveSecrets is the number of secrets in largeArchive.
+const largeArchiveSecrets = 50
+
+// largeArchive exports vault "big" with largeArchiveSecrets secrets of
+// 60000 bytes each, too large together for one import transaction.
+// Secret kNN holds the letter 'a'+NN%26 repeated.
+func largeArchive(t *testing.T) *bytes.Buffer {
+	t.Helper()
 	ctx := context.Background()
 	s, _ := openTestStore(t, nil)
 	mustCreateVault(t, s, "big")
-	const secrets = 50
-	for i := range secrets {
+	for i := range largeArchiveSecrets {
 		value := bytes.Repeat([]byte{byte('a' + i%26)}, 60000)
 		if _, err := s.CreateSecret(ctx, "big", fmt.Sprintf("k%02d", i), NewValue(value)); err != nil {
 			t.Fatal(err)
@@ -176,6 +182,13 @@ func TestImportLargeArchive(t *testing.T) {
 	if err := s.Export(ctx, &archive); err != nil {
 		t.Fatal(err)
 	}
+	return &archive
+}
+
+func TestImportLargeArchive(t *testing.T) {
+	ctx := context.Background()
+	const secrets = largeArchiveSecrets
+	archive := largeArchive(t)
 
 	logs := &syncBuffer{}
 	target, err := Open(ctx, testConfig(filepath.Join(t.TempDir(), "data"), logs))
@@ -183,7 +196,7 @@ func TestImportLargeArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer target.Close()
-	res, err := target.Import(ctx, &archive)
+	res, err := target.Import(ctx, archive)
 	if err != nil {
 		t.Fatalf("Import of a %d-secret archive: %v", secrets, err)
 	}
@@ -249,19 +262,7 @@ func (h armingHandler) Handle(ctx context.Context, r slog.Record) error {
 
 func TestImportLargeArchiveStoppedHalfway(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTestStore(t, nil)
-	mustCreateVault(t, s, "big")
-	const secrets = 50
-	for i := range secrets {
-		value := bytes.Repeat([]byte{byte('a' + i%26)}, 60000)
-		if _, err := s.CreateSecret(ctx, "big", fmt.Sprintf("k%02d", i), NewValue(value)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var archive bytes.Buffer
-	if err := s.Export(ctx, &archive); err != nil {
-		t.Fatal(err)
-	}
+	archive := largeArchive(t)
 
 	// The vaults and the first two secrets are written, then the context
 	// ends, as Ctrl-C ends the CLI's.
@@ -274,7 +275,7 @@ func TestImportLargeArchiveStoppedHalfway(t *testing.T) {
 	}
 	defer target.Close()
 
-	_, err = target.Import(stop, &archive)
+	_, err = target.Import(stop, archive)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Import stopped halfway: error %v, want context.Canceled", err)
 	}

@@ -14,6 +14,21 @@ import (
 // user would from a shell there, and returns its exit status and stderr.
 // The binary is built without the race detector, so loading a large module
 // does not take minutes.
+// checkPluginBuild runs runPluginBuild and checks its exit status and
+// that its stderr holds each of wantStderr.
+func checkPluginBuild(t *testing.T, dir string, env []string, source, out string, wantCode int, wantStderr []string) {
+	t.Helper()
+	code, stderr := runPluginBuild(t, dir, env, source, out)
+	if code != wantCode {
+		t.Fatalf("exit status %d, want %d; stderr:\n%s", code, wantCode, stderr)
+	}
+	for _, want := range wantStderr {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not contain %q", stderr, want)
+		}
+	}
+}
+
 func runPluginBuild(t *testing.T, dir string, env []string, source, out string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(execvaultBinary(t), "--data-dir", filepath.Join(t.TempDir(), "data"),
@@ -87,15 +102,7 @@ func TestPluginBuildGoFromAnyDirectory(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "plugin.wasm")
-			code, stderr := runPluginBuild(t, tt.dir, nil, tt.source, out)
-			if code != tt.wantCode {
-				t.Fatalf("exit status %d, want %d; stderr:\n%s", code, tt.wantCode, stderr)
-			}
-			for _, want := range tt.wantStderr {
-				if !strings.Contains(stderr, want) {
-					t.Errorf("stderr %q does not contain %q", stderr, want)
-				}
-			}
+			checkPluginBuild(t, tt.dir, nil, tt.source, out, tt.wantCode, tt.wantStderr)
 
 			data, err := os.ReadFile(out)
 			switch {
@@ -249,15 +256,7 @@ export default createExecutor({
 			if tt.existing != "" {
 				writeFiles(t, filepath.Dir(out), map[string]string{filepath.Base(out): tt.existing})
 			}
-			code, stderr := runPluginBuild(t, t.TempDir(), engineEnv, tt.source, out)
-			if code != tt.wantCode {
-				t.Fatalf("exit status %d, want %d; stderr:\n%s", code, tt.wantCode, stderr)
-			}
-			for _, want := range tt.wantStderr {
-				if !strings.Contains(stderr, want) {
-					t.Errorf("stderr %q does not contain %q", stderr, want)
-				}
-			}
+			checkPluginBuild(t, t.TempDir(), engineEnv, tt.source, out, tt.wantCode, tt.wantStderr)
 
 			data, err := os.ReadFile(out)
 			switch {
