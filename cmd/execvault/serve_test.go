@@ -235,7 +235,7 @@ func TestRunIncomingWebhook(t *testing.T) {
 	waitFor(t, "two relayed webhooks", 20*time.Second, func() bool { return len(recv.requests("/in")) == 2 })
 
 	// While run serves, executor trigger fires through it, with its
-	// plugins and URL overrides, and refuses flags it would not use.
+	// plugins and URL overrides, and rejects flags it would not use.
 	code, _, stderr := env.run("", "executor", "trigger", "nightly-report", "--plugins", t.TempDir(),
 		"--url-override", "https://relay.example.com=http://127.0.0.1:1", "--max-attempts", "1")
 	if code != exitUsage {

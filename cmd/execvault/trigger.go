@@ -55,7 +55,7 @@ func addTriggerCommand(a *app, root *cobra.Command) {
 
 While execvault run serves the data directory, the firing goes through
 its admin socket and uses its plugins and URL overrides; --plugins and
-the delivery flags are then refused.`,
+the delivery flags are then rejected.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := delivery.options(true)
