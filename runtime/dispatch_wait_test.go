@@ -10,6 +10,7 @@ import (
 
 	"github.com/execvault/execvault/plugins"
 	"github.com/execvault/execvault/runtime/statedb"
+	"github.com/execvault/execvault/secrets"
 	"github.com/execvault/execvault/webhook"
 )
 
@@ -88,6 +89,55 @@ func TestFailedFiringCountsAttempts(t *testing.T) {
 		f := withJobResult(Firing{}, job)
 		if f.Err == nil || f.Err.Error() != tt.want {
 			t.Errorf("%d attempts: error %v, want %q", tt.attempts, f.Err, tt.want)
+		}
+	}
+}
+
+// missingSecretStore is a secret store that holds no secret.
+type missingSecretStore struct{}
+
+func (missingSecretStore) Resolve(_ context.Context, vault, name, _ string) (secrets.Value, error) {
+	return secrets.Value{}, &secrets.SecretError{Op: "resolve secret", Vault: vault, Name: name, Err: secrets.ErrSecretNotFound}
+}
+
+// TestStoreSecretsErrorNamesSecretOnce checks the error of a webhook whose
+// secret header is missing from the store: it names the header and the
+// secret once each, and keeps the store's advice.
+func TestStoreSecretsErrorNamesSecretOnce(t *testing.T) {
+	db, err := statedb.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	d, err := webhook.NewDispatcher(db, webhook.DefaultConfig(), StoreSecrets{Store: missingSecretStore{}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(func() { stop(); d.Close() })
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(sink.Close)
+
+	ref := plugins.SecretRef{Vault: "api-keys", Key: "gone"}
+	job, err := d.Enqueue(ctx, webhook.Job{ID: "msg_missing", Executor: "crm", URL: sink.URL, Body: []byte(`{}`),
+		Headers: []plugins.Header{{Name: "Authorization", Secret: &ref}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err = d.Wait(ctx, job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := job.LastError
+	if n := strings.Count(msg, "gone"); n != 1 {
+		t.Errorf("error %q names the secret %d times, want once", msg, n)
+	}
+	for _, want := range []string{`header "Authorization"`, "api-keys/gone", "secret not found", "create it first"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not contain %q", msg, want)
 		}
 	}
 }

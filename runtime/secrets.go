@@ -27,13 +27,26 @@ type StoreSecrets struct {
 }
 
 // Resolve returns a secret's value for a webhook header or signing key.
+// The dispatcher names ref in its own error, so an error about the secret
+// reads as its reason alone, and still unwraps to the *secrets.SecretError.
 func (s StoreSecrets) Resolve(ctx context.Context, ref plugins.SecretRef, actor string) ([]byte, error) {
 	v, err := s.Store.Resolve(ctx, ref.Vault, ref.Key, actor)
+	var se *secrets.SecretError
+	if errors.As(err, &se) {
+		return nil, secretReason{se}
+	}
 	if err != nil {
 		return nil, err
 	}
 	return v.Bytes(), nil
 }
+
+// secretReason is a secret error whose text leaves out the secret's names,
+// for a caller that names the secret itself.
+type secretReason struct{ err *secrets.SecretError }
+
+func (e secretReason) Error() string { return e.err.Reason() }
+func (e secretReason) Unwrap() error { return e.err }
 
 // ReadSecret returns a secret's value for a guest's secret_get.
 func (s StoreSecrets) ReadSecret(ctx context.Context, ref plugins.SecretRef, actor string) ([]byte, bool, error) {

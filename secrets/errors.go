@@ -94,13 +94,22 @@ type SecretError struct {
 // do next.
 func (e *SecretError) Error() string {
 	subject := fmt.Sprintf("%s %q in vault %q", e.Op, e.Name, e.Vault)
+	if e.Version != 0 && !errors.Is(e.Err, ErrVersionMismatch) {
+		return subject + " " + e.Reason()
+	}
+	return subject + ": " + e.Reason()
+}
+
+// Reason returns the part of Error after the operation and names: the
+// cause and what to do next, for a caller that names the secret itself.
+func (e *SecretError) Reason() string {
 	switch {
 	case errors.Is(e.Err, ErrVersionMismatch):
-		return fmt.Sprintf("%s: %v: current version is %d, expected %d; read the current version and retry", subject, e.Err, e.Version, e.Expected)
+		return fmt.Sprintf("%v: current version is %d, expected %d; read the current version and retry", e.Err, e.Version, e.Expected)
 	case e.Version != 0:
-		return fmt.Sprintf("%s version %d: %v%s", subject, e.Version, e.Err, hint(e.Err))
+		return fmt.Sprintf("version %d: %v%s", e.Version, e.Err, hint(e.Err))
 	}
-	return fmt.Sprintf("%s: %v%s", subject, e.Err, hint(e.Err))
+	return fmt.Sprintf("%v%s", e.Err, hint(e.Err))
 }
 
 // Unwrap returns the underlying error.
