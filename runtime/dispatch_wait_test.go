@@ -14,24 +14,32 @@ import (
 	"github.com/execvault/execvault/webhook"
 )
 
-// TestWaitErrorNamesJobOnce checks the error of a firing whose wait for
-// its webhook ends with the caller's context: it names the executor and
-// the job, each once.
-func TestWaitErrorNamesJobOnce(t *testing.T) {
+// startMemoryDispatcher starts a dispatcher over an in-memory state
+// database with resolver, and closes both when the test ends.
+func startMemoryDispatcher(t *testing.T, resolver webhook.SecretResolver) *webhook.Dispatcher {
+	t.Helper()
 	db, err := statedb.Open("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	d, err := webhook.NewDispatcher(db, webhook.DefaultConfig(), staticResolver{}, slog.New(slog.DiscardHandler))
+	d, err := webhook.NewDispatcher(db, webhook.DefaultConfig(), resolver, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(context.Background())
 	t.Cleanup(func() { stop(); d.Close() })
-	if err := d.Start(dctx); err != nil {
+	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+// TestWaitErrorNamesJobOnce checks the error of a firing whose wait for
+// its webhook ends with the caller's context: it names the executor and
+// the job, each once.
+func TestWaitErrorNamesJobOnce(t *testing.T) {
+	d := startMemoryDispatcher(t, staticResolver{})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	release := make(chan struct{})
@@ -104,20 +112,8 @@ func (missingSecretStore) Resolve(_ context.Context, vault, name, _ string) (sec
 // secret header is missing from the store: it names the header and the
 // secret once each, and keeps the store's advice.
 func TestStoreSecretsErrorNamesSecretOnce(t *testing.T) {
-	db, err := statedb.Open("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	d, err := webhook.NewDispatcher(db, webhook.DefaultConfig(), StoreSecrets{Store: missingSecretStore{}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	t.Cleanup(func() { stop(); d.Close() })
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	d := startMemoryDispatcher(t, StoreSecrets{Store: missingSecretStore{}})
+	ctx := t.Context()
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(sink.Close)
 
