@@ -152,8 +152,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"accepted": ids, "duplicates": dups})
 }
 
-// rejectEvents answers an ingest request with status and msg, and logs
-// it, so that an operator sees why a client's events did not arrive.
+// rejectEvents responds to an ingest request with status and msg, and
+// logs it, so that an operator sees why a client's events did not arrive.
 func (s *Server) rejectEvents(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	s.log.Warn("events rejected", "remote_addr", r.RemoteAddr, "status", status, "error", msg)
 	writeError(w, status, msg)

@@ -160,8 +160,8 @@ func (r *Reader) readLine() ([]byte, error) {
 // Each bad item yields an *ItemError naming its index: its position in
 // the array, or among the body's non-blank lines. The returned error joins
 // them (use errors.As or the Unwrap() []error method), and the events
-// returned are the good items only. A body that is none of these returns
-// an error wrapping ErrInvalidEvent and no events.
+// returned are the good items only. Any other body returns an error
+// wrapping ErrInvalidEvent and no events.
 func DecodeBody(body []byte, opts DecodeOptions) ([]RecordEvent, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) > 0 && body[0] == '{' {

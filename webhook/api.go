@@ -73,7 +73,7 @@ func (d *Dispatcher) submit(ctx context.Context, job Job, op string) (Job, error
 	if job.ID == "" {
 		job.ID = newJobID()
 	}
-	job.Policy = job.Policy.withDefaults(d.cfg.Policy)
+	job.Policy = job.Policy.WithDefaults(d.cfg.Policy)
 	if err := validateJob(job); err != nil {
 		return Job{}, err
 	}

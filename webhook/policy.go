@@ -81,8 +81,8 @@ func PolicyFromRetry(r *plugins.Retry) Policy {
 	}
 }
 
-// withDefaults returns p with each zero field taken from def.
-func (p Policy) withDefaults(def Policy) Policy {
+// WithDefaults returns p with each zero field taken from def.
+func (p Policy) WithDefaults(def Policy) Policy {
 	if p.MaxAttempts == 0 {
 		p.MaxAttempts = def.MaxAttempts
 	}

@@ -186,8 +186,8 @@ func TestPolicyFromRetry(t *testing.T) {
 	if got != want {
 		t.Errorf("PolicyFromRetry = %+v, want %+v", got, want)
 	}
-	if filled := got.withDefaults(DefaultPolicy()); filled.BackoffBase != 10*time.Second || filled.MaxAttempts != 3 {
-		t.Errorf("withDefaults = %+v, want base 10s and 3 attempts", filled)
+	if filled := got.WithDefaults(DefaultPolicy()); filled.BackoffBase != 10*time.Second || filled.MaxAttempts != 3 {
+		t.Errorf("WithDefaults = %+v, want base 10s and 3 attempts", filled)
 	}
 }
 

@@ -133,11 +133,11 @@ func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status 
 	}
 	if len(jobs) == 0 {
 		// The table alone would look the same for a misspelt name.
-		what := "jobs"
+		listed := "jobs"
 		if status != "" {
-			what = string(status) + " jobs"
+			listed = string(status) + " jobs"
 		}
-		fmt.Fprintf(a.stderr, "No %s for executor %q. 'execvault executor list' shows the executors' names.\n", what, executor)
+		fmt.Fprintf(a.stderr, "No %s for executor %q. 'execvault executor list' shows the executors' names.\n", listed, executor)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tATTEMPTS\tLAST\tNEXT\tEVENT\tCREATED\tURL")

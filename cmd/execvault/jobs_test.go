@@ -111,7 +111,7 @@ func TestExecutorJobsPlatformForms(t *testing.T) {
 		t.Errorf("jobs NAME JOB_ID --attempts: exit %d, stdout %q; want the attempt listed", code, stdout)
 	}
 
-	// A misspelt executor name lists nothing, and says so on stderr.
+	// A misspelt executor name lists no job, with a note on stderr.
 	code, stdout, stderr = env.run("", "executor", "jobs", "notfiy")
 	if code != exitOK || strings.Contains(stdout, "msg_one") {
 		t.Errorf("jobs of an unknown executor: exit %d, stdout %q; want 0 and no job", code, stdout)

@@ -71,16 +71,7 @@ func (d *deliveryFlags) options(wait bool) (runtime.DispatchOptions, error) {
 // invalid at enqueue. Zero fields keep the executor's policy, and are
 // checked here against the default one.
 func checkPolicyFlags(p webhook.Policy) error {
-	merged := webhook.DefaultPolicy()
-	if p.MaxAttempts != 0 {
-		merged.MaxAttempts = p.MaxAttempts
-	}
-	if p.AttemptTimeout != 0 {
-		merged.AttemptTimeout = p.AttemptTimeout
-	}
-	if p.BackoffBase != 0 {
-		merged.BackoffBase = p.BackoffBase
-	}
+	merged := p.WithDefaults(webhook.DefaultPolicy())
 	if merged.BackoffBase > merged.BackoffMax {
 		return &usageError{fmt.Errorf("invalid --backoff %s: it is above the longest delay between attempts, %s; use at most that", merged.BackoffBase, merged.BackoffMax)}
 	}

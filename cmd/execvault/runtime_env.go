@@ -173,10 +173,10 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 	var resolver runtime.StoreSecrets
 	if socket := filepath.Join(a.dataDir, "admin.sock"); adminSocketLive(socket) {
 		if !opts.adminSecrets || !opts.memoryState {
-			return nil, fmt.Errorf("execvault run is serving %s and holds its stores: stop it, or pass another --data-dir to this command", a.dataDir)
+			return nil, fmt.Errorf("open the stores in %s: execvault run is using them; stop it, or pass another --data-dir to this command", a.dataDir)
 		}
 		// The running execvault resolves each secret and applies its own
-		// access policy, which knows only the executors it has loaded. A
+		// access policy, which allows reads only by the executors it has loaded. A
 		// key given to this command must match the store's, as for the
 		// secret commands.
 		if err := secrets.CheckMasterKey(scfg); err != nil && !errors.Is(err, secrets.ErrNoMasterKey) {

@@ -224,7 +224,8 @@ func cliError(err error) error {
 // noArgsHidden returns an argument check that rejects any positional
 // argument without repeating it. On the commands that read a secret value
 // or key, a stray argument is most often part of one: an unquoted value
-// with spaces, or a value after a mistyped flag. hint tells how to pass it.
+// with spaces, or a value after a mistyped flag. hint describes how to
+// pass it.
 func noArgsHidden(hint string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {

@@ -664,7 +664,7 @@ func TestSecretCLIImportWithoutKeyFile(t *testing.T) {
 }
 
 // TestSecretCLIPassphraseOverridesKeyFile shows that EXECVAULT_PASSPHRASE
-// wins over --key-file, as --help must then say.
+// wins over --key-file, as --help states.
 func TestSecretCLIPassphraseOverridesKeyFile(t *testing.T) {
 	c := newSecretCLI(t)
 	t.Setenv("EXECVAULT_PASSPHRASE", "a long passphrase")
