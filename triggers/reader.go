@@ -188,13 +188,13 @@ func DecodeBody(body []byte, opts DecodeOptions) ([]RecordEvent, error) {
 	return decodeItems(items, &opts)
 }
 
-// objectLines splits a body that is not one JSON value into its non-blank
-// lines, when its first line is a JSON value of its own: one event per
-// line. It reports false for any other body, such as a single object
-// spread over several lines.
+// objectLines splits body into its non-blank lines when its first line is
+// a JSON value of its own and more lines follow: one event per line. Such
+// a body cannot be one JSON value. It reports false for any other body,
+// such as a single object spread over several lines.
 func objectLines(body []byte) ([]json.RawMessage, bool) {
 	first, _, more := bytes.Cut(body, []byte("\n"))
-	if !more || !json.Valid(first) || json.Valid(body) {
+	if !more || !json.Valid(first) {
 		return nil, false
 	}
 	var lines []json.RawMessage
