@@ -16,7 +16,8 @@
 //
 // Open takes the master key from, in order: EXECVAULT_MASTER_KEY (base64 of
 // 32 bytes), a passphrase stretched with Argon2id (Config.Passphrase or
-// EXECVAULT_PASSPHRASE), or Config.KeyFile, which is created on first use.
+// EXECVAULT_PASSPHRASE), or Config.KeyFile, which Open creates with a new
+// store unless Config.MustExist is set.
 // The key is checked against a stored check value before Badger opens, so
 // a wrong key returns ErrWrongKey and writes nothing.
 //
