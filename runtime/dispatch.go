@@ -238,8 +238,22 @@ func jobID(executor, eventID string) string {
 func rewriteURL(url string, rewrites []URLRewrite) string {
 	for _, rw := range rewrites {
 		if rw.Matches(url) {
-			return rw.To + strings.TrimPrefix(url, rw.From)
+			return rw.join(url[len(rw.From):])
 		}
 	}
 	return url
+}
+
+// join appends rest, the part of a matched URL after From, to To. When
+// From or To ends with "/", or rest starts with one, exactly one "/"
+// separates them, so that "https://a.test/=http://127.0.0.1:9000" and
+// "https://a.test=http://127.0.0.1:9000/" both keep the path whole.
+func (rw URLRewrite) join(rest string) string {
+	if rest == "" {
+		return rw.To
+	}
+	if strings.HasSuffix(rw.From, "/") || strings.HasSuffix(rw.To, "/") || rest[0] == '/' {
+		return strings.TrimSuffix(rw.To, "/") + "/" + strings.TrimPrefix(rest, "/")
+	}
+	return rw.To + rest
 }

@@ -32,6 +32,30 @@ func TestRewriteURL(t *testing.T) {
 			"http://127.0.0.1:9000/v1/orders",
 		},
 		{
+			"from ends with slash, to does not",
+			"https://crm.example.com/api/v1/orders",
+			[]URLRewrite{{From: "https://crm.example.com/", To: "http://127.0.0.1:9000"}},
+			"http://127.0.0.1:9000/api/v1/orders",
+		},
+		{
+			"to ends with slash, from does not",
+			"https://crm.example.com/api/v1/orders",
+			[]URLRewrite{{From: "https://crm.example.com", To: "http://127.0.0.1:9000/"}},
+			"http://127.0.0.1:9000/api/v1/orders",
+		},
+		{
+			"to ends with slash, query after host",
+			"https://crm.example.com?id=1",
+			[]URLRewrite{{From: "https://crm.example.com", To: "http://127.0.0.1:9000/"}},
+			"http://127.0.0.1:9000/?id=1",
+		},
+		{
+			"from ends with slash, query after it",
+			"https://crm.example.com/?id=1",
+			[]URLRewrite{{From: "https://crm.example.com/", To: "http://127.0.0.1:9000"}},
+			"http://127.0.0.1:9000/?id=1",
+		},
+		{
 			"path segment boundary",
 			"https://crm.example.com/api/v10/orders",
 			[]URLRewrite{{From: "https://crm.example.com/api/v1", To: "http://127.0.0.1:9000"}},
@@ -68,10 +92,16 @@ func FuzzRewriteURL(f *testing.F) {
 			}
 			return
 		}
-		if want := to + url[len(from):]; got != want {
-			t.Errorf("rewriteURL(%q) with From %q = %q, want %q", url, from, got, want)
+		rest := url[len(from):]
+		want := to + rest
+		if rest != "" && (strings.HasSuffix(from, "/") || strings.HasSuffix(to, "/") || rest[0] == '/') {
+			// Exactly one slash between To and the rest of the URL.
+			want = strings.TrimSuffix(to, "/") + "/" + strings.TrimPrefix(rest, "/")
 		}
-		if rest := url[len(from):]; rest != "" && !strings.HasSuffix(from, "/") && !strings.ContainsRune("/?#", rune(rest[0])) {
+		if got != want {
+			t.Errorf("rewriteURL(%q) with From %q and To %q = %q, want %q", url, from, to, got, want)
+		}
+		if rest != "" && !strings.HasSuffix(from, "/") && !strings.ContainsRune("/?#", rune(rest[0])) {
 			t.Errorf("From %q matched %q inside a host or path segment", from, url)
 		}
 	})
