@@ -34,8 +34,9 @@
 // wall-clock time skipped when clocks go forward fires once at the change;
 // one repeated when clocks go back fires once, at its first occurrence.
 // Scheduler fires callbacks at due times on an injected Clock, persists
-// last runs through a RunStore, and after downtime fires one catch-up run
-// instead of a burst.
+// last runs with their spec through a RunStore, and after downtime fires
+// one catch-up run instead of a burst, unless the spec has changed since
+// the last run.
 //
 // # Event log
 //

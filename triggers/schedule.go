@@ -86,7 +86,7 @@ func ParseSchedule(spec, timezone string) (*Schedule, error) {
 	}
 
 	s := &Schedule{
-		spec:   spec,
+		spec:   strings.Join(strings.Fields(spec), " "),
 		loc:    loc,
 		minute: bits.Minute,
 		hour:   bits.Hour,
@@ -148,7 +148,10 @@ func (s *Schedule) canFire() bool {
 	return false
 }
 
-// String returns the spec and the zone, for example "0 9 * * 1-5 (Europe/Berlin)".
+// String returns the spec with its fields separated by single spaces and
+// the zone, for example "0 9 * * 1-5 (Europe/Berlin)". An empty zone reads
+// UTC. The scheduler stores it with each last run to tell a changed spec
+// from the same one.
 func (s *Schedule) String() string {
 	return s.spec + " (" + s.loc.String() + ")"
 }

@@ -9,15 +9,26 @@ import (
 	"time"
 )
 
-// RunStore persists, per schedule name, the time of the last run. The
-// runtime provides it; BadgerRunStore is one implementation. Methods must
-// be safe for concurrent use.
+// RunStore persists, per schedule name, the last run and the spec it ran
+// under. The runtime provides it; BadgerRunStore is one implementation.
+// Methods must be safe for concurrent use.
 type RunStore interface {
-	// LastRun returns the stored time for name, and false when none is
+	// LastRun returns the record stored for name, and false when none is
 	// stored.
-	LastRun(ctx context.Context, name string) (time.Time, bool, error)
-	// SetLastRun stores t for name, replacing any earlier value.
-	SetLastRun(ctx context.Context, name string, t time.Time) error
+	LastRun(ctx context.Context, name string) (RunRecord, bool, error)
+	// SetLastRun stores run for name, replacing any earlier record.
+	SetLastRun(ctx context.Context, name string, run RunRecord) error
+}
+
+// RunRecord is the last run of a schedule as a RunStore keeps it.
+type RunRecord struct {
+	// Time is the due time of the run, or the time the schedule was added
+	// under Spec when it has not run under it yet.
+	Time time.Time
+	// Spec is the String of the schedule that Time belongs to. Missed runs
+	// are counted from Time only under that same spec. It is empty in a
+	// record stored before specs were kept.
+	Spec string
 }
 
 // Firing is one run of a schedule handed to the scheduler's callback.
@@ -70,6 +81,14 @@ func (c SchedulerConfig) Validate() error {
 // first firing are caught up too. The same rule applies while running: if
 // the clock has passed more than one due time when the scheduler wakes, it
 // fires once as a catch-up.
+//
+// A stored run counts only for the spec it was recorded under (cron fields
+// and zone, as Schedule.String gives them). When the schedule is added with
+// another spec, the new timetable had no due times before now, so no
+// catch-up is owed: the scheduler stores now under the new spec and waits
+// for its next due time. A record stored without a spec is trusted as the
+// last run of the current spec, as it was before specs were kept, and is
+// stored again with the spec so that a later change is noticed.
 //
 // Add, Remove and Run are safe for concurrent use. Run may be called once.
 type Scheduler struct {
@@ -132,17 +151,9 @@ func (s *Scheduler) Add(ctx context.Context, name string, sched *Schedule) error
 	}
 
 	now := s.clock.Now()
-	last := now
-	if s.store != nil {
-		stored, ok, err := s.store.LastRun(ctx, name)
-		if err != nil {
-			return fmt.Errorf("add schedule %q: %w", name, err)
-		}
-		if ok {
-			last = stored
-		} else if err := s.store.SetLastRun(ctx, name, now); err != nil {
-			return fmt.Errorf("add schedule %q: %w", name, err)
-		}
+	last, err := s.lastRun(ctx, name, sched.String(), now)
+	if err != nil {
+		return fmt.Errorf("add schedule %q: %w", name, err)
 	}
 
 	e := &scheduleEntry{name: name, sched: sched}
@@ -166,8 +177,39 @@ func (s *Scheduler) Add(ctx context.Context, name string, sched *Schedule) error
 	return nil
 }
 
+// lastRun returns the time from which Add counts missed runs of name under
+// spec, storing a new record when the store has none for spec.
+func (s *Scheduler) lastRun(ctx context.Context, name, spec string, now time.Time) (time.Time, error) {
+	if s.store == nil {
+		return now, nil
+	}
+	stored, ok, err := s.store.LastRun(ctx, name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	switch {
+	case ok && stored.Spec == spec:
+		return stored.Time, nil
+	case ok && stored.Spec == "":
+		// Stored before specs were kept: trust it, and keep the spec from
+		// now on.
+		if err := s.store.SetLastRun(ctx, name, RunRecord{Time: stored.Time, Spec: spec}); err != nil {
+			return time.Time{}, err
+		}
+		return stored.Time, nil
+	case ok:
+		s.logger.Info("schedule spec changed since its last run: no catch-up owed",
+			"schedule", name, "old_spec", stored.Spec, "new_spec", spec, "last_run", stored.Time)
+	}
+	if err := s.store.SetLastRun(ctx, name, RunRecord{Time: now, Spec: spec}); err != nil {
+		return time.Time{}, err
+	}
+	return now, nil
+}
+
 // Remove unregisters name and reports whether it was registered. The
-// stored last run stays, so adding the schedule again catches up as usual.
+// stored last run stays, so adding the schedule again with the same spec
+// catches up as usual, and adding it with another spec starts afresh.
 func (s *Scheduler) Remove(name string) bool {
 	s.mu.Lock()
 	_, ok := s.entries[name]
@@ -211,8 +253,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	s.logger.Info("scheduler started")
 	for {
-		for _, f := range s.collectDue(s.clock.Now()) {
-			s.deliver(ctx, f)
+		for _, d := range s.collectDue(s.clock.Now()) {
+			s.deliver(ctx, d.Firing, d.spec)
 		}
 
 		var timer <-chan time.Time
@@ -229,13 +271,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-// collectDue returns the firings due at now and advances each entry's
+// dueRun is a firing and the spec of the schedule it came from, which is
+// stored with its last run. The schedule may be replaced with another spec
+// before the firing is delivered.
+type dueRun struct {
+	Firing
+	spec string
+}
+
+// collectDue returns the runs due at now and advances each entry's
 // timetable past now.
-func (s *Scheduler) collectDue(now time.Time) []Firing {
+func (s *Scheduler) collectDue(now time.Time) []dueRun {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	var due []Firing
+	var due []dueRun
 	for _, e := range s.entries {
 		switch {
 		case !e.catchUp.IsZero():
@@ -245,11 +295,11 @@ func (s *Scheduler) collectDue(now time.Time) []Firing {
 			if latest, ok := e.sched.Latest(missed, now); ok {
 				missed = latest
 			}
-			due = append(due, Firing{Name: e.name, ScheduledTime: missed, CatchUp: true})
+			due = append(due, dueRun{Firing{Name: e.name, ScheduledTime: missed, CatchUp: true}, e.sched.String()})
 			e.catchUp = time.Time{}
 		case !e.next.IsZero() && !e.next.After(now):
 			latest, _ := e.sched.Latest(e.next.Add(-time.Nanosecond), now)
-			due = append(due, Firing{Name: e.name, ScheduledTime: latest, CatchUp: !latest.Equal(e.next)})
+			due = append(due, dueRun{Firing{Name: e.name, ScheduledTime: latest, CatchUp: !latest.Equal(e.next)}, e.sched.String()})
 		default:
 			continue
 		}
@@ -276,7 +326,7 @@ func (s *Scheduler) earliest() (time.Time, bool) {
 	return first, !first.IsZero()
 }
 
-func (s *Scheduler) deliver(ctx context.Context, f Firing) {
+func (s *Scheduler) deliver(ctx context.Context, f Firing, spec string) {
 	log := s.logger.With("schedule", f.Name, "scheduled_time", f.ScheduledTime, "catch_up", f.CatchUp)
 	if err := s.fire(ctx, f); err != nil {
 		if !errors.Is(err, context.Canceled) {
@@ -289,7 +339,7 @@ func (s *Scheduler) deliver(ctx context.Context, f Firing) {
 	if s.store == nil {
 		return
 	}
-	if err := s.store.SetLastRun(ctx, f.Name, f.ScheduledTime); err != nil {
+	if err := s.store.SetLastRun(ctx, f.Name, RunRecord{Time: f.ScheduledTime, Spec: spec}); err != nil {
 		log.Warn("store last run failed: the run may be caught up again after a restart", "error", err)
 	}
 }

@@ -1,10 +1,12 @@
 package triggers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -63,26 +65,26 @@ func (c *fakeClock) Advance(d time.Duration) {
 // memRunStore is a RunStore in memory.
 type memRunStore struct {
 	mu   sync.Mutex
-	runs map[string]time.Time
+	runs map[string]RunRecord
 }
 
-func newMemRunStore() *memRunStore { return &memRunStore{runs: map[string]time.Time{}} }
+func newMemRunStore() *memRunStore { return &memRunStore{runs: map[string]RunRecord{}} }
 
-func (s *memRunStore) LastRun(_ context.Context, name string) (time.Time, bool, error) {
+func (s *memRunStore) LastRun(_ context.Context, name string) (RunRecord, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.runs[name]
-	return t, ok, nil
+	run, ok := s.runs[name]
+	return run, ok, nil
 }
 
-func (s *memRunStore) SetLastRun(_ context.Context, name string, t time.Time) error {
+func (s *memRunStore) SetLastRun(_ context.Context, name string, run RunRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.runs[name] = t
+	s.runs[name] = run
 	return nil
 }
 
-func (s *memRunStore) get(name string) time.Time {
+func (s *memRunStore) get(name string) RunRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.runs[name]
@@ -90,12 +92,31 @@ func (s *memRunStore) get(name string) time.Time {
 
 var discardLogger = slog.New(slog.DiscardHandler)
 
+// logBuffer collects log output from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // schedulerHarness runs a Scheduler inside a synctest bubble and records
 // what it fires.
 type schedulerHarness struct {
 	t      *testing.T
 	clock  *fakeClock
 	store  *memRunStore
+	logs   logBuffer
 	sched  *Scheduler
 	mu     sync.Mutex
 	fired  []Firing
@@ -115,7 +136,7 @@ func newHarness(t *testing.T, start time.Time, store *memRunStore) *schedulerHar
 		},
 		Store:  store,
 		Clock:  h.clock,
-		Logger: discardLogger,
+		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +218,7 @@ func TestSchedulerFiresAtDueTimes(t *testing.T) {
 			Firing{Name: "ten", ScheduledTime: mustTime(t, "2026-05-01T12:20:00Z")},
 			Firing{Name: "ten", ScheduledTime: mustTime(t, "2026-05-01T12:30:00Z")})
 
-		if got, want := h.store.get("ten"), mustTime(t, "2026-05-01T12:30:00Z"); !got.Equal(want) {
+		if got, want := h.store.get("ten").Time, mustTime(t, "2026-05-01T12:30:00Z"); !got.Equal(want) {
 			t.Errorf("stored last run = %v, want %v", got, want)
 		}
 	})
@@ -268,7 +289,7 @@ func TestSchedulerMissedRuns(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				store := newMemRunStore()
-				store.runs["daily"] = mustTime(t, tt.lastRun)
+				store.runs["daily"] = RunRecord{Time: mustTime(t, tt.lastRun), Spec: "0 9 * * * (UTC)"}
 				h := newHarness(t, mustTime(t, tt.now), store)
 				h.add("daily", "0 9 * * *", "")
 				h.start()
@@ -291,7 +312,7 @@ func TestSchedulerCatchUpAfterRestart(t *testing.T) {
 		store := newMemRunStore()
 		first := newHarness(t, mustTime(t, "2026-05-01T10:00:00Z"), store)
 		first.add("daily", "0 9 * * *", "")
-		if got, want := store.get("daily"), mustTime(t, "2026-05-01T10:00:00Z"); !got.Equal(want) {
+		if got, want := store.get("daily").Time, mustTime(t, "2026-05-01T10:00:00Z"); !got.Equal(want) {
 			t.Fatalf("baseline = %v, want %v", got, want)
 		}
 
@@ -301,7 +322,7 @@ func TestSchedulerCatchUpAfterRestart(t *testing.T) {
 		second.start()
 		defer second.stop()
 		assertFirings(t, second.take(), Firing{Name: "daily", ScheduledTime: mustTime(t, "2026-05-03T09:00:00Z"), CatchUp: true})
-		if got, want := store.get("daily"), mustTime(t, "2026-05-03T09:00:00Z"); !got.Equal(want) {
+		if got, want := store.get("daily").Time, mustTime(t, "2026-05-03T09:00:00Z"); !got.Equal(want) {
 			t.Errorf("stored last run = %v, want %v", got, want)
 		}
 	})
@@ -331,7 +352,7 @@ func TestSchedulerFireErrorKeepsLastRun(t *testing.T) {
 
 		h.advance(30*time.Minute, time.Minute)
 		assertFirings(t, h.take(), Firing{Name: "hourly", ScheduledTime: mustTime(t, "2026-05-01T11:00:00Z")})
-		if got, want := h.store.get("hourly"), mustTime(t, "2026-05-01T10:30:00Z"); !got.Equal(want) {
+		if got, want := h.store.get("hourly").Time, mustTime(t, "2026-05-01T10:30:00Z"); !got.Equal(want) {
 			t.Errorf("stored last run = %v, want the baseline %v", got, want)
 		}
 	})
@@ -378,7 +399,7 @@ func TestSchedulerConfigValidate(t *testing.T) {
 func TestSchedulerCatchUpFiresLatest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newMemRunStore()
-		store.runs["hourly"] = mustTime(t, "2026-05-01T09:00:00Z")
+		store.runs["hourly"] = RunRecord{Time: mustTime(t, "2026-05-01T09:00:00Z"), Spec: "0 * * * * (UTC)"}
 		h := newHarness(t, mustTime(t, "2026-05-01T11:30:00Z"), store)
 		h.add("hourly", "0 * * * *", "")
 		h.clock.Advance(40 * time.Minute)
@@ -386,11 +407,136 @@ func TestSchedulerCatchUpFiresLatest(t *testing.T) {
 		defer h.stop()
 
 		assertFirings(t, h.take(), Firing{Name: "hourly", ScheduledTime: mustTime(t, "2026-05-01T12:00:00Z"), CatchUp: true})
-		if got, want := store.get("hourly"), mustTime(t, "2026-05-01T12:00:00Z"); !got.Equal(want) {
+		if got, want := store.get("hourly").Time, mustTime(t, "2026-05-01T12:00:00Z"); !got.Equal(want) {
 			t.Errorf("stored last run = %v, want %v", got, want)
 		}
 		h.advance(50*time.Minute, time.Minute)
 		assertFirings(t, h.take(), Firing{Name: "hourly", ScheduledTime: mustTime(t, "2026-05-01T13:00:00Z")})
+	})
+}
+
+func assertStored(t *testing.T, store *memRunStore, name string, want RunRecord) {
+	t.Helper()
+	if got := store.get(name); !got.Time.Equal(want.Time) || got.Spec != want.Spec {
+		t.Errorf("stored last run of %s = %+v, want %+v", name, got, want)
+	}
+}
+
+// TestSchedulerSpecChange adds a schedule whose last run is already
+// stored, as when execvault run starts or reloads its plugins. Missed runs
+// are caught up only when the last run was recorded under the same spec.
+// Under another spec the schedule starts from the time it was added.
+func TestSchedulerSpecChange(t *testing.T) {
+	tests := []struct {
+		name       string
+		stored     RunRecord
+		spec, zone string
+		now        string
+		// changed is true when the spec change must be logged.
+		changed    bool
+		want       []Firing
+		wantStored RunRecord
+		next       string
+	}{
+		{
+			name:   "same spec catches up",
+			stored: RunRecord{Time: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC), Spec: "0 * * * * (UTC)"},
+			spec:   "0 * * * *", now: "2026-05-01T10:30:00Z",
+			want:       []Firing{{Name: "job", ScheduledTime: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC), CatchUp: true}},
+			wantStored: RunRecord{Time: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC), Spec: "0 * * * * (UTC)"},
+			next:       "2026-05-01T11:00:00Z",
+		},
+		{
+			name:   "same spec written with other spacing catches up",
+			stored: RunRecord{Time: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC), Spec: "0 * * * * (UTC)"},
+			spec:   " 0  *\t* * * ", zone: "UTC", now: "2026-05-01T10:30:00Z",
+			want:       []Firing{{Name: "job", ScheduledTime: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC), CatchUp: true}},
+			wantStored: RunRecord{Time: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC), Spec: "0 * * * * (UTC)"},
+			next:       "2026-05-01T11:00:00Z",
+		},
+		{
+			name:   "changed cron spec starts fresh",
+			stored: RunRecord{Time: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC), Spec: "0 * * * * (UTC)"},
+			spec:   "*/5 * * * *", now: "2026-05-01T10:30:00Z", changed: true,
+			wantStored: RunRecord{Time: time.Date(2026, 5, 1, 10, 30, 0, 0, time.UTC), Spec: "*/5 * * * * (UTC)"},
+			next:       "2026-05-01T10:35:00Z",
+		},
+		{
+			name:   "changed zone starts fresh",
+			stored: RunRecord{Time: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC), Spec: "0 9 * * * (UTC)"},
+			spec:   "0 9 * * *", zone: "Europe/Berlin", now: "2026-05-02T08:00:00Z", changed: true,
+			wantStored: RunRecord{Time: time.Date(2026, 5, 2, 8, 0, 0, 0, time.UTC), Spec: "0 9 * * * (Europe/Berlin)"},
+			next:       "2026-05-03T07:00:00Z",
+		},
+		{
+			name:   "record without a spec catches up",
+			stored: RunRecord{Time: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)},
+			spec:   "0 * * * *", now: "2026-05-01T10:30:00Z",
+			want:       []Firing{{Name: "job", ScheduledTime: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC), CatchUp: true}},
+			wantStored: RunRecord{Time: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC), Spec: "0 * * * * (UTC)"},
+			next:       "2026-05-01T11:00:00Z",
+		},
+		{
+			name:   "record without a spec gets the spec",
+			stored: RunRecord{Time: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)},
+			spec:   "0 * * * *", now: "2026-05-01T10:30:00Z",
+			wantStored: RunRecord{Time: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC), Spec: "0 * * * * (UTC)"},
+			next:       "2026-05-01T11:00:00Z",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := newMemRunStore()
+				store.runs["job"] = tt.stored
+				h := newHarness(t, mustTime(t, tt.now), store)
+				h.add("job", tt.spec, tt.zone)
+				h.start()
+				defer h.stop()
+
+				assertFirings(t, h.take(), tt.want...)
+				assertStored(t, store, "job", tt.wantStored)
+				logs := h.logs.String()
+				logged := strings.Contains(logs, "no catch-up owed")
+				if logged != tt.changed {
+					t.Errorf("spec change logged = %v, want %v; logs:\n%s", logged, tt.changed, logs)
+				}
+				if tt.changed && (!strings.Contains(logs, "old_spec=\""+tt.stored.Spec+"\"") || !strings.Contains(logs, "new_spec=\""+tt.wantStored.Spec+"\"")) {
+					t.Errorf("logs do not name the old spec %q and the new spec %q:\n%s", tt.stored.Spec, tt.wantStored.Spec, logs)
+				}
+
+				next := mustTime(t, tt.next)
+				h.advance(next.Sub(h.clock.Now())-time.Second, time.Hour)
+				assertFirings(t, h.take())
+				h.advance(time.Second, time.Second)
+				assertFirings(t, h.take(), Firing{Name: "job", ScheduledTime: next})
+			})
+		})
+	}
+}
+
+// TestSchedulerReplaceWithNewSpec replaces a running hourly schedule with
+// one every five minutes at 10:30, as a plugin reload does. The 10:25 due
+// time of the new spec passed before it existed, so nothing fires until
+// 10:35.
+func TestSchedulerReplaceWithNewSpec(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, mustTime(t, "2026-05-01T09:59:30Z"), newMemRunStore())
+		h.add("job", "0 * * * *", "")
+		h.start()
+		defer h.stop()
+		h.advance(30*time.Second, 30*time.Second)
+		assertFirings(t, h.take(), Firing{Name: "job", ScheduledTime: mustTime(t, "2026-05-01T10:00:00Z")})
+
+		h.advance(30*time.Minute, time.Minute)
+		h.sched.Remove("job")
+		h.add("job", "*/5 * * * *", "")
+		synctest.Wait()
+		assertFirings(t, h.take())
+
+		h.advance(5*time.Minute, time.Minute)
+		assertFirings(t, h.take(), Firing{Name: "job", ScheduledTime: mustTime(t, "2026-05-01T10:35:00Z")})
+		assertStored(t, h.store, "job", RunRecord{Time: mustTime(t, "2026-05-01T10:35:00Z"), Spec: "*/5 * * * * (UTC)"})
 	})
 }
 

@@ -248,7 +248,8 @@ type schedules struct {
 	sched *triggers.Scheduler
 	log   *slog.Logger
 	// specs maps each scheduled executor to its cron spec and zone, so a
-	// reload that changes them replaces the schedule.
+	// reload that changes them replaces the schedule. The scheduler starts
+	// a replaced schedule on its new timetable and owes it no catch-up run.
 	specs map[string]string
 	mu    sync.Mutex
 }
