@@ -33,10 +33,8 @@ func TestMain(m *testing.M) {
 		"products-weight":         "../../testdata/plugins/products-weight",
 		"hooks-and-schedules":     "../../testdata/plugins/hooks-and-schedules",
 	} {
-		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, name+".wasm"), src)
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build example plugin %s: %v\n%s", name, err, out)
+		if err := buildPlugin(filepath.Join(dir, name+".wasm"), src); err != nil {
+			fmt.Fprintf(os.Stderr, "build example plugin %s: %v\n", name, err)
 			os.Exit(1)
 		}
 	}
@@ -44,6 +42,18 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildPlugin builds the Go plugin in the package directory src into out,
+// passing any further arguments to go build before the package.
+func buildPlugin(out, src string, flags ...string) error {
+	args := append([]string{"build", "-buildmode=c-shared", "-o", out}, flags...)
+	cmd := exec.Command("go", append(args, src)...)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%w\n%s", err, output)
+	}
+	return nil
 }
 
 // cliEnv runs the CLI in process against one temporary data directory.

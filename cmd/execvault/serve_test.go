@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/execvault/execvault/runtime"
+	"github.com/execvault/execvault/runtime/statedb"
 	"github.com/execvault/execvault/triggers"
 	"github.com/execvault/execvault/webhook"
 )
@@ -376,6 +377,124 @@ func TestSchedulesFollowReload(t *testing.T) {
 	}
 	if s.sched.Remove("nightly-report") {
 		t.Error("nightly-report is still scheduled after its plugin was removed")
+	}
+}
+
+// fixedClock is a triggers.Clock whose time moves only when the test sets
+// it. Its timers never fire; each one it starts is reported on waits, which
+// the scheduler does after every pass over its due schedules.
+type fixedClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	waits chan struct{}
+}
+
+func (c *fixedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fixedClock) set(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = now
+}
+
+func (c *fixedClock) After(time.Duration) <-chan time.Time {
+	select {
+	case c.waits <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// TestScheduleSpecChangeOnReload schedules nightly-report ("0 2 * * *" in
+// Europe/Berlin) at 10:00 Berlin time, then at 10:32 reloads a build of the
+// plugin that runs it every five minutes. The reload fires nothing: the
+// 10:30 due time passed before the new spec existed.
+func TestScheduleSpecChangeOnReload(t *testing.T) {
+	dir := t.TempDir()
+	every5 := filepath.Join(t.TempDir(), "every-5.wasm")
+	if err := buildPlugin(every5, "../../testdata/plugins/hooks-and-schedules", "-ldflags=-X 'main.nightlyCron=*/5 * * * *'"); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(pluginDir, "hooks-and-schedules.wasm"), filepath.Join(dir, "hooks.wasm"))
+
+	ctx := t.Context()
+	cfg := runtime.DefaultConfig()
+	cfg.PluginDir = dir
+	cfg.CacheDir = filepath.Join(os.TempDir(), "execvault-test-cache")
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	rt, err := runtime.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	db, err := statedb.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store := triggers.NewBadgerRunStore(db)
+
+	clock := &fixedClock{now: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC), waits: make(chan struct{}, 1)}
+	var mu sync.Mutex
+	var fired []triggers.Firing
+	sched, err := triggers.NewScheduler(triggers.SchedulerConfig{
+		Fire: func(_ context.Context, f triggers.Firing) error {
+			mu.Lock()
+			defer mu.Unlock()
+			fired = append(fired, f)
+			return nil
+		},
+		Store:  store,
+		Clock:  clock,
+		Logger: cfg.Logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &schedules{sched: sched, log: cfg.Logger, specs: map[string]string{}}
+	if err := s.sync(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+
+	clock.set(time.Date(2026, 5, 1, 8, 32, 0, 0, time.UTC))
+	copyFile(t, every5, filepath.Join(dir, "hooks.wasm"))
+	if err := rt.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sync(ctx, rt); err != nil || s.specs["nightly-report"] != "*/5 * * * * Europe/Berlin" {
+		t.Fatalf("after the reload: specs %v, error %v; want nightly-report every five minutes", s.specs, err)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sched.Run(runCtx) }()
+	<-clock.waits
+	cancel()
+	<-done
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(fired) != 0 {
+		t.Errorf("firings after the reload = %+v, want none", fired)
+	}
+	got, ok, err := store.LastRun(ctx, "nightly-report")
+	if want := "*/5 * * * * (Europe/Berlin)"; err != nil || !ok || !got.Time.Equal(clock.Now()) || got.Spec != want {
+		t.Errorf("stored last run = %+v, %v, %v; want %v under %q", got, ok, err, clock.Now(), want)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -5,6 +5,10 @@ package main
 
 import "github.com/execvault/execvault/plugins"
 
+// nightlyCron is the cron spec of nightly-report. Tests build the plugin
+// with another spec through -ldflags "-X main.nightlyCron=...".
+var nightlyCron = "0 2 * * *"
+
 func init() {
 	_ = plugins.CreateExecutor(plugins.Definition{
 		Name: "hook-relay",
@@ -37,7 +41,7 @@ func init() {
 
 	_ = plugins.CreateExecutor(plugins.Definition{
 		Name:    "nightly-report",
-		Trigger: plugins.ScheduleTrigger(plugins.ScheduleTriggerOptions{Cron: "0 2 * * *", Timezone: "Europe/Berlin"}),
+		Trigger: plugins.ScheduleTrigger(plugins.ScheduleTriggerOptions{Cron: nightlyCron, Timezone: "Europe/Berlin"}),
 		Operation: plugins.Webhook{
 			URL: "https://relay.example.com/report",
 			RequestBody: func(a *plugins.Args, w *plugins.JSONWriter) error {
