@@ -62,7 +62,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
 	root.PersistentFlags().StringVar(&a.dataDir, "data-dir", "",
 		"data directory (default $EXECVAULT_DATA_DIR, else $XDG_DATA_HOME/execvault or ~/.local/share/execvault)")
 	root.PersistentFlags().StringVar(&a.keyFile, "key-file", "",
-		"master key file, created with mode 0600 with a new store by 'secret vault create' or 'secret import' (default $EXECVAULT_KEY_FILE, else $XDG_CONFIG_HOME/execvault/master.key or ~/.config/execvault/master.key); ignored when $EXECVAULT_MASTER_KEY or $EXECVAULT_PASSPHRASE is set")
+		"master key file, created with mode 0600 with a new store by 'secret vault create' or 'run' (default $EXECVAULT_KEY_FILE, else $XDG_CONFIG_HOME/execvault/master.key or ~/.config/execvault/master.key); ignored when $EXECVAULT_MASTER_KEY or $EXECVAULT_PASSPHRASE is set")
 	root.SetFlagErrorFunc(flagError)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return a.resolvePaths() }
 

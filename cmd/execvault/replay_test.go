@@ -386,3 +386,47 @@ func TestDeliveryFlagsRejectInvalidPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestFiringWithoutSecretStore checks that replay and executor trigger in a
+// data directory with no secret store create neither a store nor a key
+// file, and that a firing whose headers reference secrets fails naming
+// the missing store and how to create one.
+func TestFiringWithoutSecretStore(t *testing.T) {
+	env := newCLIEnv(t)
+	recv := newReceiver(t)
+	events := writeEvents(t, orderEvent("ord-nostore"))
+	commands := map[string][]string{
+		"replay": {"replay", "--plugins", pluginDir, "--url-override", "https://api.example.com=" + recv.URL, events},
+		"dry run": {"replay", "--plugins", pluginDir, "--dry-run", "--url-override", "https://api.example.com=" + recv.URL, events},
+		"trigger": {"executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir,
+			"--url-override", "https://crm.example.com=" + recv.URL, "--data", `{"newRecord":{"id":"so-1","totalPrice":100001}}`},
+	}
+	for name, args := range commands {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := env.run("", args...)
+			if _, err := os.Stat(env.keyFile); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("key file %s after %s: stat error %v, want it missing", env.keyFile, name, err)
+			}
+			if _, err := os.Stat(filepath.Join(env.dataDir, "secrets.header")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("secret store header after %s: stat error %v, want it missing", name, err)
+			}
+			if name == "dry run" {
+				if code != 0 {
+					t.Errorf("dry run exit status = %d, want 0; stderr:\n%s", code, stderr)
+				}
+				return
+			}
+			if code != exitError {
+				t.Errorf("exit status = %d, want %d", code, exitError)
+			}
+			for _, want := range []string{"no secrets store", "execvault secret vault create"} {
+				if !strings.Contains(stdout+stderr, want) {
+					t.Errorf("output lacks %q; stdout:\n%s\nstderr:\n%s", want, stdout, stderr)
+				}
+			}
+		})
+	}
+	if n := len(recv.got); n != 0 {
+		t.Errorf("receiver got %d requests, want none without the secrets", n)
+	}
+}

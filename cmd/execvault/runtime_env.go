@@ -110,6 +110,11 @@ type runtimeEnv struct {
 type envOptions struct {
 	// memoryState keeps jobs in memory, for replay.
 	memoryState bool
+	// createStore creates the secret store, and its master key file, when
+	// the data directory has none, for run, which serves the secret
+	// commands. Without it a data directory with no store fires executors
+	// with every secret lookup failing with secrets.ErrNoStore.
+	createStore bool
 	// webhook overrides the dispatcher configuration.
 	webhook func(*webhook.Config)
 	// adminSecrets reads secrets through the admin socket while execvault
@@ -162,6 +167,7 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 	var rt *runtime.Runtime
 	scfg := secrets.DefaultConfig(a.dataDir)
 	scfg.KeyFile = a.keyFile
+	scfg.MustExist = !opts.createStore
 	scfg.Getenv = a.getenv
 	scfg.Logger = log
 	scfg.Authorize = func(actor, vault, name string) error {
@@ -188,16 +194,21 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 		resolver = runtime.StoreSecrets{Store: e.admin}
 	} else {
 		e.store, err = secrets.Open(ctx, scfg)
-		if err != nil {
-			if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-				return nil, fmt.Errorf("open secret store in %s: another execvault process is using it; stop it or pass another --data-dir", a.dataDir)
-			}
+		switch {
+		case errors.Is(err, secrets.ErrNoStore):
+			// Executors without secrets still run; each lookup says why
+			// it failed.
+			resolver = runtime.StoreSecrets{Store: missingStore{err: noStoreError(err)}}
+		case err != nil && strings.Contains(err.Error(), "Cannot acquire directory lock"):
+			return nil, fmt.Errorf("open secret store in %s: another execvault process is using it; stop it or pass another --data-dir", a.dataDir)
+		case err != nil:
 			return nil, cliError(err)
+		default:
+			if path := e.store.CreatedKeyFile(); path != "" {
+				fmt.Fprintf(a.stderr, "Created master key file %s; back it up, because the secrets cannot be read without it.\n", path)
+			}
+			resolver = runtime.StoreSecrets{Store: e.store}
 		}
-		if path := e.store.CreatedKeyFile(); path != "" {
-			fmt.Fprintf(a.stderr, "Created master key file %s; back it up, because the secrets cannot be read without it.\n", path)
-		}
-		resolver = runtime.StoreSecrets{Store: e.store}
 	}
 
 	e.state, err = openState(a.dataDir, opts.memoryState)
@@ -230,6 +241,14 @@ func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 	e.rt = rt
 	ok = true
 	return e, nil
+}
+
+// missingStore stands in for the secret store of a data directory that
+// has none: every lookup fails with err.
+type missingStore struct{ err error }
+
+func (m missingStore) Resolve(context.Context, string, string, string) (secrets.Value, error) {
+	return secrets.Value{}, m.err
 }
 
 // openState opens the Badger database that holds jobs, the event log and

@@ -127,11 +127,17 @@ func (a *app) withNewOrExistingManager(ctx context.Context, fn func(ctx context.
 	return a.withStore(ctx, true, fn)
 }
 
+// noStoreError adds to err, which wraps secrets.ErrNoStore, how to create
+// a store or find the existing one.
+func noStoreError(err error) error {
+	return fmt.Errorf("%w: 'execvault secret vault create NAME' creates one; if the store is elsewhere, set --data-dir or EXECVAULT_DATA_DIR", err)
+}
+
 func (a *app) withStore(ctx context.Context, create bool, fn func(ctx context.Context, m secrets.Manager) error) error {
 	ctx = secrets.WithActor(ctx, secretActor)
 	m, err := a.openManager(ctx, create)
 	if errors.Is(err, secrets.ErrNoStore) {
-		return fmt.Errorf("%w: 'execvault secret vault create NAME' creates one; if the store is elsewhere, set --data-dir or EXECVAULT_DATA_DIR", err)
+		return noStoreError(err)
 	}
 	if err != nil {
 		return cliError(err)

@@ -82,7 +82,7 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	if o.retention < 0 {
 		return &usageError{fmt.Errorf("invalid --job-retention %s: use 0 or a positive duration", o.retention)}
 	}
-	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{webhook: func(c *webhook.Config) { c.Retention = o.retention }})
+	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{createStore: true, webhook: func(c *webhook.Config) { c.Retention = o.retention }})
 	if err != nil {
 		return err
 	}
