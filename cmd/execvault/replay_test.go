@@ -396,7 +396,7 @@ func TestFiringWithoutSecretStore(t *testing.T) {
 	recv := newReceiver(t)
 	events := writeEvents(t, orderEvent("ord-nostore"))
 	commands := map[string][]string{
-		"replay": {"replay", "--plugins", pluginDir, "--url-override", "https://api.example.com=" + recv.URL, events},
+		"replay":  {"replay", "--plugins", pluginDir, "--url-override", "https://api.example.com=" + recv.URL, events},
 		"dry run": {"replay", "--plugins", pluginDir, "--dry-run", "--url-override", "https://api.example.com=" + recv.URL, events},
 		"trigger": {"executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir,
 			"--url-override", "https://crm.example.com=" + recv.URL, "--data", `{"newRecord":{"id":"so-1","totalPrice":100001}}`},
