@@ -43,6 +43,9 @@
 // EventLog is a durable, deduplicating queue of accepted record events on
 // a Badger database. Append commits a batch in one transaction and flushes
 // it to disk, so the server may acknowledge the request once it returns.
+// A pending entry that cannot be decoded is set aside with its stored
+// bytes rather than blocking the events after it. SetAsideEvents lists
+// such entries.
 //
 // The documentation page docs/triggers.md in the repository states these
 // rules at length.

@@ -46,8 +46,9 @@ var (
 	// Badger transaction.
 	ErrBatchTooLarge = errors.New("event batch too large")
 
-	// ErrCorruptLog marks a stored event that cannot be decoded.
-	ErrCorruptLog = errors.New("stored event is corrupt")
+	// ErrCorruptLog marks a stored event that cannot be decoded: damaged
+	// bytes, or a format that this version does not read.
+	ErrCorruptLog = errors.New("stored event cannot be decoded")
 
 	// ErrInvalidConfig marks a configuration value out of range.
 	ErrInvalidConfig = errors.New("invalid config")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -21,14 +22,17 @@ import (
 //
 //	event/next           the next sequence number
 //	event/q/<seq>        a pending event
+//	event/aside/<seq>    a pending event that could not be decoded, set aside
 //	eventid/k/<id>       seq and accept time of a remembered id
 //	eventid/s/<seq>      accept time and id, to drop ids oldest first
 var (
 	keyNextSeq     = []byte("event/next")
 	prefixQueue    = []byte("event/q/")
+	prefixAside    = []byte("event/aside/")
 	prefixIDByKey  = []byte("eventid/k/")
 	prefixIDBySeq  = []byte("eventid/s/")
 	storedEventTag = byte(1)
+	setAsideTag    = byte(1)
 )
 
 // Defaults for EventLogConfig.
@@ -122,6 +126,9 @@ type EventLog struct {
 
 	mu      sync.Mutex
 	nextSeq uint64
+
+	// setAside counts the entries under event/aside/.
+	setAside atomic.Int64
 }
 
 // OpenEventLog returns an EventLog on db. The caller opens db, normally
@@ -149,6 +156,7 @@ func OpenEventLog(ctx context.Context, db *badger.DB, cfg EventLogConfig) (*Even
 
 	l := &EventLog{db: db, syncer: statedb.NewSyncer(db), cfg: cfg, logger: cfg.Logger.With("component", "event_log"), nextSeq: 1}
 	err := db.View(func(txn *badger.Txn) error {
+		l.setAside.Store(int64(countKeys(txn, prefixAside)))
 		item, err := txn.Get(keyNextSeq)
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
@@ -168,6 +176,21 @@ func OpenEventLog(ctx context.Context, db *badger.DB, cfg EventLogConfig) (*Even
 		return nil, fmt.Errorf("open event log: %w", err)
 	}
 	return l, nil
+}
+
+// countKeys returns the number of keys in txn that start with prefix,
+// without reading their values.
+func countKeys(txn *badger.Txn, prefix []byte) int {
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = prefix
+	opts.PrefetchValues = false
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	n := 0
+	for it.Rewind(); it.Valid(); it.Next() {
+		n++
+	}
+	return n
 }
 
 // Append writes the events to the log in one transaction and returns once
@@ -314,8 +337,14 @@ func (l *EventLog) Pending(ctx context.Context) ([]LoggedEvent, error) {
 // PendingPage returns up to limit pending events with a sequence number
 // above afterSeq, in sequence order. A limit of 0 or less means no limit.
 // Pass the last Seq of one page as afterSeq to read the next.
+//
+// A pending entry that cannot be decoded is not returned: PendingPage
+// moves it aside with its stored bytes, so that it does not block the
+// events after it, and logs an error naming it. SetAsideEvents lists such
+// entries.
 func (l *EventLog) PendingPage(ctx context.Context, afterSeq uint64, limit int) ([]LoggedEvent, error) {
 	var events []LoggedEvent
+	var undecodable []corruptEntry
 	err := l.db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = prefixQueue
@@ -329,16 +358,21 @@ func (l *EventLog) PendingPage(ctx context.Context, afterSeq uint64, limit int) 
 				return err
 			}
 			item := it.Item()
-			err := item.Value(func(v []byte) error {
-				logged, err := decodeEvent(v)
+			seq, err := keySeq(item.Key(), prefixQueue)
+			if err != nil {
+				return err
+			}
+			err = item.Value(func(v []byte) error {
+				logged, err := decodeQueued(seq, v)
 				if err != nil {
-					return fmt.Errorf("key %q: %w", item.Key(), err)
+					undecodable = append(undecodable, corruptEntry{seq: seq, err: err})
+					return nil
 				}
 				events = append(events, logged)
 				return nil
 			})
 			if err != nil {
-				return err
+				return fmt.Errorf("key %q: %w", item.Key(), err)
 			}
 		}
 		return nil
@@ -346,7 +380,193 @@ func (l *EventLog) PendingPage(ctx context.Context, afterSeq uint64, limit int) 
 	if err != nil {
 		return nil, fmt.Errorf("list pending events: %w", err)
 	}
+	for _, c := range undecodable {
+		if err := l.setAsideEntry(ctx, c); err != nil {
+			return nil, fmt.Errorf("list pending events: set aside event %d: %w", c.seq, err)
+		}
+	}
 	return events, nil
+}
+
+// decodeQueued decodes the value stored under event/q/<seq> and checks
+// that it contains that sequence number, because MarkDone removes events
+// by it.
+func decodeQueued(seq uint64, v []byte) (LoggedEvent, error) {
+	logged, err := decodeEvent(v)
+	if err != nil {
+		return LoggedEvent{}, err
+	}
+	if logged.Seq != seq {
+		return LoggedEvent{}, fmt.Errorf("%w: stored under sequence number %d but contains %d", ErrCorruptLog, seq, logged.Seq)
+	}
+	return logged, nil
+}
+
+// corruptEntry is a pending entry that PendingPage could not decode.
+type corruptEntry struct {
+	seq uint64
+	err error
+}
+
+// SetAsideEvent is a pending entry of the log that could not be decoded
+// and was moved aside, so that the events after it could run. Its stored
+// bytes are kept as they were.
+type SetAsideEvent struct {
+	// Seq is the sequence number the entry was stored under.
+	Seq uint64 `json:"seq"`
+	// EventID is the event's id, read from the id index. It is empty when
+	// the index had no entry for Seq.
+	EventID string `json:"eventId,omitempty"`
+	// AcceptedAt is when Append accepted the event, read from the id
+	// index. It is zero when the index had no entry for Seq.
+	AcceptedAt time.Time `json:"acceptedAt,omitzero"`
+	// SetAsideAt is when the entry was moved aside.
+	SetAsideAt time.Time `json:"setAsideAt,omitzero"`
+	// Error is the decode error.
+	Error string `json:"error"`
+	// Raw is the stored value, byte for byte. JSON encodes it as base64.
+	Raw []byte `json:"raw"`
+}
+
+// setAsideEntry moves the pending entry c.seq to event/aside/<seq>, in
+// one transaction with its removal from the queue and from the id index,
+// and logs it. An entry that is no longer pending is left alone, so an
+// entry is logged once however many readers find it.
+//
+// The event's id is forgotten with the entry, so that a client that sends
+// the event again has it accepted and processed: the set-aside copy never
+// fired.
+func (l *EventLog) setAsideEntry(ctx context.Context, c corruptEntry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	rec := SetAsideEvent{Seq: c.seq, SetAsideAt: l.cfg.Clock.Now(), Error: c.err.Error()}
+	moved := false
+	err := l.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(queueKey(c.seq))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if rec.Raw, err = item.ValueCopy(nil); err != nil {
+			return err
+		}
+		if err := forgetSeq(txn, &rec); err != nil {
+			return err
+		}
+		if err := txn.Set(asideKey(c.seq), encodeSetAside(&rec)); err != nil {
+			return err
+		}
+		moved = true
+		return txn.Delete(queueKey(c.seq))
+	})
+	if err != nil || !moved {
+		return err
+	}
+	l.setAside.Add(1)
+
+	attrs := []any{"seq", c.seq}
+	if rec.EventID != "" {
+		attrs = append(attrs, "event_id", rec.EventID)
+	}
+	attrs = append(attrs, "error", c.err, "bytes", len(rec.Raw))
+	l.logger.Error("pending event cannot be decoded and was set aside, so that later events run. "+
+		"Its stored bytes are kept: 'execvault event aside' lists them. "+
+		"Send the event again to process it: its id is no longer remembered, so the resend is accepted",
+		attrs...)
+	return nil
+}
+
+// forgetSeq fills the id and accept time of rec from the id index and
+// removes the index entries of rec.Seq. An index entry too short to hold
+// an id is removed as well, and the id stays unknown.
+func forgetSeq(txn *badger.Txn, rec *SetAsideEvent) error {
+	bySeq := seqKey(prefixIDBySeq, rec.Seq)
+	item, err := txn.Get(bySeq)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return err
+	}
+	if err := txn.Delete(bySeq); err != nil {
+		return err
+	}
+	if len(v) <= 8 {
+		return nil
+	}
+	rec.AcceptedAt = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+	rec.EventID = string(v[8:])
+
+	item, err = txn.Get(idKey(rec.EventID))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	byKey, err := item.ValueCopy(nil)
+	if err != nil {
+		return err
+	}
+	if len(byKey) >= 8 && binary.BigEndian.Uint64(byKey) != rec.Seq {
+		// The id belongs to another event.
+		return nil
+	}
+	return txn.Delete(idKey(rec.EventID))
+}
+
+// SetAsideEvents returns the entries that PendingPage set aside because
+// they could not be decoded, in sequence order. An entry whose own record
+// is invalid is returned with the whole record in Raw and an Error that
+// reports it.
+func (l *EventLog) SetAsideEvents(ctx context.Context) ([]SetAsideEvent, error) {
+	var out []SetAsideEvent
+	err := l.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefixAside
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			seq, err := keySeq(it.Item().Key(), prefixAside)
+			if err != nil {
+				return err
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("key %q: %w", it.Item().Key(), err)
+			}
+			rec, err := decodeSetAside(seq, v)
+			if err != nil {
+				rec = SetAsideEvent{Seq: seq, Error: fmt.Sprintf("invalid set-aside record (%v): raw contains the whole record", err), Raw: v}
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list set-aside events: %w", err)
+	}
+	return out, nil
+}
+
+// SetAsideCount returns how many entries the log holds set aside. It
+// counts them when the log opens and adds those PendingPage sets aside, so
+// it reads no storage.
+func (l *EventLog) SetAsideCount() int {
+	return int(l.setAside.Load())
 }
 
 // MarkDone removes the pending events seqs from the log, in one
@@ -444,6 +664,16 @@ func seqKey(prefix []byte, seq uint64) []byte {
 
 func queueKey(seq uint64) []byte { return seqKey(prefixQueue, seq) }
 
+func asideKey(seq uint64) []byte { return seqKey(prefixAside, seq) }
+
+// keySeq returns the sequence number of key, which starts with prefix.
+func keySeq(key, prefix []byte) (uint64, error) {
+	if len(key) != len(prefix)+8 {
+		return 0, fmt.Errorf("invalid key %q: expected %s and an 8-byte sequence number", key, prefix)
+	}
+	return binary.BigEndian.Uint64(key[len(prefix):]), nil
+}
+
 func idKey(id string) []byte {
 	key := make([]byte, 0, len(prefixIDByKey)+len(id))
 	key = append(key, prefixIDByKey...)
@@ -476,9 +706,17 @@ func encodeEvent(logged *LoggedEvent) []byte {
 	return buf
 }
 
+// storedFieldNames name the fields of encodeEvent in order, for errors.
+var storedFieldNames = [7]string{"id", "eventType", "workspaceId", "namespaceName", "typeName", "newRecord", "oldRecord"}
+
+// decodeEvent reverses encodeEvent. Its errors wrap ErrCorruptLog and name
+// the part of v that is wrong.
 func decodeEvent(v []byte) (LoggedEvent, error) {
-	if len(v) < 17 || v[0] != storedEventTag {
-		return LoggedEvent{}, ErrCorruptLog
+	if len(v) < 17 {
+		return LoggedEvent{}, fmt.Errorf("%w: %d bytes, shorter than the 17-byte header", ErrCorruptLog, len(v))
+	}
+	if v[0] != storedEventTag {
+		return LoggedEvent{}, fmt.Errorf("%w: format tag %#02x, this version reads %#02x (a newer execvault may have written it)", ErrCorruptLog, v[0], storedEventTag)
 	}
 	logged := LoggedEvent{
 		Seq:        binary.BigEndian.Uint64(v[1:9]),
@@ -489,14 +727,14 @@ func decodeEvent(v []byte) (LoggedEvent, error) {
 	for i := range fields {
 		n, read := binary.Uvarint(rest)
 		if read <= 0 || n > uint64(len(rest)-read) {
-			return LoggedEvent{}, ErrCorruptLog
+			return LoggedEvent{}, fmt.Errorf("%w: field %s at byte %d has a length that runs past the end", ErrCorruptLog, storedFieldNames[i], len(v)-len(rest))
 		}
 		rest = rest[read:]
 		fields[i] = bytes.Clone(rest[:n])
 		rest = rest[n:]
 	}
 	if len(rest) != 0 {
-		return LoggedEvent{}, ErrCorruptLog
+		return LoggedEvent{}, fmt.Errorf("%w: %d bytes after the last field", ErrCorruptLog, len(rest))
 	}
 
 	e := &logged.Event
@@ -512,4 +750,49 @@ func decodeEvent(v []byte) (LoggedEvent, error) {
 		e.OldRecord = fields[6]
 	}
 	return logged, nil
+}
+
+// encodeSetAside writes a SetAsideEvent, without its Seq, which is in the
+// key: a tag byte, the set-aside and accept times in Unix nanoseconds (0
+// for an unknown accept time), the event id and the error each as a
+// uvarint length and its bytes, then the raw bytes to the end.
+func encodeSetAside(rec *SetAsideEvent) []byte {
+	buf := make([]byte, 0, 17+2*binary.MaxVarintLen64+len(rec.EventID)+len(rec.Error)+len(rec.Raw))
+	buf = append(buf, setAsideTag)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(rec.SetAsideAt.UnixNano()))
+	var accepted int64
+	if !rec.AcceptedAt.IsZero() {
+		accepted = rec.AcceptedAt.UnixNano()
+	}
+	buf = binary.BigEndian.AppendUint64(buf, uint64(accepted))
+	for _, f := range []string{rec.EventID, rec.Error} {
+		buf = binary.AppendUvarint(buf, uint64(len(f)))
+		buf = append(buf, f...)
+	}
+	return append(buf, rec.Raw...)
+}
+
+// decodeSetAside reverses encodeSetAside for the record under
+// event/aside/<seq>. The result's Raw shares memory with v.
+func decodeSetAside(seq uint64, v []byte) (SetAsideEvent, error) {
+	if len(v) < 17 || v[0] != setAsideTag {
+		return SetAsideEvent{}, fmt.Errorf("%d bytes without the %#02x header", len(v), setAsideTag)
+	}
+	rec := SetAsideEvent{Seq: seq, SetAsideAt: time.Unix(0, int64(binary.BigEndian.Uint64(v[1:9])))}
+	if accepted := int64(binary.BigEndian.Uint64(v[9:17])); accepted != 0 {
+		rec.AcceptedAt = time.Unix(0, accepted)
+	}
+	rest := v[17:]
+	var fields [2]string
+	for i := range fields {
+		n, read := binary.Uvarint(rest)
+		if read <= 0 || n > uint64(len(rest)-read) {
+			return SetAsideEvent{}, fmt.Errorf("field %d at byte %d has a length that runs past the end", i, len(v)-len(rest))
+		}
+		fields[i] = string(rest[read : read+int(n)])
+		rest = rest[read+int(n):]
+	}
+	rec.EventID, rec.Error = fields[0], fields[1]
+	rec.Raw = rest
+	return rec, nil
 }
