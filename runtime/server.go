@@ -75,16 +75,23 @@ func NewServer(rt *Runtime, cfg ServerConfig) (*Server, error) {
 //
 //	POST /v1/events                       record events, one object or an array
 //	POST|GET|PUT|DELETE /v1/hooks/{executor}/{token}   incoming webhook triggers
-//	GET /healthz                          liveness
+//	GET /healthz                          liveness, and the count of set-aside events
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/events", s.handleEvents)
 	mux.HandleFunc("/v1/hooks/{executor}/{token}", s.handleHook)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, "ok\n")
-	})
+	mux.HandleFunc("GET /healthz", s.handleHealth)
 	return mux
+}
+
+// handleHealth responds 200 with "ok" and the number of stored events that
+// the event log set aside because they could not be decoded. Such events
+// do not make the server unhealthy, because the events after them run,
+// but an operator must look at them.
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprintf(w, "ok\nevents set aside: %d\n", s.cfg.Events.SetAsideCount())
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -190,6 +197,8 @@ const processBatch = 256
 // order, and marks each done once its webhook jobs are stored, until ctx
 // is done. Events left pending by a crash are processed at start; job ids
 // derive from event ids, so an event processed twice makes no second job.
+// A stored event that cannot be decoded is set aside by the event log (see
+// triggers.EventLog.PendingPage) and the events after it run.
 //
 // When the Deliverer is a BatchDeliverer, Process submits the jobs of up
 // to processBatch events, waits for one flush, and then marks the events

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/execvault/execvault/runtime/statedb"
 	"github.com/execvault/execvault/triggers"
 	"github.com/execvault/execvault/webhook"
@@ -76,23 +77,41 @@ func newBatchServer(t *testing.T, n int, deliverer func(*triggers.EventLog) Deli
 	}
 	t.Cleanup(func() { db.Close() })
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	events, err := triggers.OpenEventLog(t.Context(), db, triggers.EventLogConfig{Logger: quiet})
+	events := openEventLog(t, db, quiet)
+	appendOrders(t, events, 0, n)
+	return newEchoServer(t, events, deliverer(events), quiet), events
+}
+
+func openEventLog(t *testing.T, db *badger.DB, logger *slog.Logger) *triggers.EventLog {
+	t.Helper()
+	events, err := triggers.OpenEventLog(t.Context(), db, triggers.EventLogConfig{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return events
+}
+
+// appendOrders appends created-order events evt-first to evt-(first+n-1).
+func appendOrders(t *testing.T, events *triggers.EventLog, first, n int) {
+	t.Helper()
 	batch := make([]triggers.RecordEvent, n)
 	for i := range batch {
-		batch[i] = *orderCreated(fmt.Sprintf("evt-%d", i))
+		batch[i] = *orderCreated(fmt.Sprintf("evt-%d", first+i))
 	}
 	if _, err := events.Append(t.Context(), batch); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newEchoServer returns a server over events for the echo guest.
+func newEchoServer(t *testing.T, events *triggers.EventLog, d Deliverer, logger *slog.Logger) *Server {
+	t.Helper()
 	rt := newTestRuntime(t, testConfig(copyPlugins(t, "echo.wasm")))
-	srv, err := NewServer(rt, ServerConfig{Deliverer: deliverer(events), Events: events, Logger: quiet})
+	srv, err := NewServer(rt, ServerConfig{Deliverer: d, Events: events, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, events
+	return srv
 }
 
 func pendingCount(t *testing.T, events *triggers.EventLog) int {
