@@ -48,6 +48,9 @@ triggers, and schedule triggers fire on time. The plugin directory is
 watched: added, changed and removed .wasm files are swapped in without a
 restart.
 
+GET /healthz answers "ok" and the number of stored events set aside
+because they could not be decoded ('execvault event aside' lists them).
+
 POST /v1/events requires a bearer token kept as a secret
 (--ingest-token VAULT/KEY). Without one, pass --no-auth, which is allowed
 only when listening on a loopback address.
@@ -104,6 +107,10 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	if err != nil {
 		return err
 	}
+	if n := events.SetAsideCount(); n > 0 {
+		log.Warn("stored events are set aside because they could not be decoded: 'execvault event aside' lists them, and sending an event again processes it",
+			"events_set_aside", n)
+	}
 	srv, err := runtime.NewServer(env.rt, runtime.ServerConfig{
 		Deliverer:   env.dispatcher,
 		Events:      events,
@@ -154,6 +161,7 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	admin.Handle("/v1/jobs", jobsHandler(env.dispatcher))
 	admin.Handle("/v1/jobs/", jobsHandler(env.dispatcher))
 	admin.Handle("POST /v1/executors/{name}/trigger", triggerHandler(env, rewrites))
+	admin.Handle("GET /v1/events/aside", setAsideHandler(events))
 	admin.HandleFunc("GET /v1/executors", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(executorInfos(env.rt))
@@ -175,7 +183,8 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	})
 
 	log.Info("execvault running", "listen", ln.Addr().String(), "plugins", o.pluginDir,
-		"executors", len(env.rt.Executors()), "admin_socket", adminPath, "ingest_auth", token != nil)
+		"executors", len(env.rt.Executors()), "admin_socket", adminPath, "ingest_auth", token != nil,
+		"events_set_aside", events.SetAsideCount())
 	fmt.Fprintf(a.stderr, "Listening on http://%s (POST /v1/events); press Ctrl-C to stop.\n", ln.Addr())
 
 	var runErr error

@@ -47,11 +47,19 @@ var listeningPattern = regexp.MustCompile(`Listening on (http://[0-9.:]+)`)
 // startServer runs "execvault run" in process and returns its base URL.
 func (e *cliEnv) startServer(t *testing.T, extra ...string) string {
 	t.Helper()
+	base, _ := e.startServerLogs(t, extra...)
+	return base
+}
+
+// startServerLogs is startServer that also returns what run writes to
+// stdout and stderr.
+func (e *cliEnv) startServerLogs(t *testing.T, extra ...string) (string, *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	stderr := &syncBuffer{}
 	done := make(chan int)
 	args := append([]string{"--data-dir", e.dataDir, "--key-file", e.keyFile, "run", "--plugins", pluginDir, "--listen", "127.0.0.1:0"}, extra...)
-	go func() { done <- run(ctx, args, strings.NewReader(""), &stderr, &stderr) }()
+	go func() { done <- run(ctx, args, strings.NewReader(""), stderr, stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -64,7 +72,7 @@ func (e *cliEnv) startServer(t *testing.T, extra ...string) string {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listeningPattern.FindStringSubmatch(stderr.String()); m != nil {
-			return m[1]
+			return m[1], stderr
 		}
 		select {
 		case code := <-done:
@@ -73,7 +81,7 @@ func (e *cliEnv) startServer(t *testing.T, extra ...string) string {
 		}
 	}
 	t.Fatal("run did not start listening within 60s")
-	return ""
+	return "", nil
 }
 
 func TestRunIngestsEventsAndDelivers(t *testing.T) {
