@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -395,12 +396,55 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 	}
 	defer s.ops.Done()
 
+	result, err := s.importArchive(ctx, r)
+	if err != nil {
+		// Recorded even when ctx ended, since a large import may have
+		// written part of the archive by then.
+		s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionImport, Outcome: OutcomeError, Detail: strings.TrimPrefix(err.Error(), "import: ")})
+		return ImportResult{}, err
+	}
+	s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionImport, Outcome: OutcomeOK, Detail: fmt.Sprintf("%d vaults, %d secrets", result.Vaults, result.Secrets)})
+	s.log.Info("archive imported", "vaults", result.Vaults, "secrets", result.Secrets)
+	return result, nil
+}
+
+// ImportInto imports the archive r into the store in cfg.Dir, as Open and
+// Import do, and creates the store when Dir holds none. When the import
+// fails, a store that this call created is removed again, with a key file
+// that Open created for it, so that a wrong key or a damaged archive
+// leaves no store bound to the key that was tried.
+func ImportInto(ctx context.Context, cfg Config, r io.Reader) (ImportResult, error) {
+	cfg.MustExist = false
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	s.removeOnFailedImport = s.created
+	result, err := s.Import(ctx, r)
+	cerr := s.Close()
+	switch {
+	case err == nil:
+		return result, cerr
+	case !s.created:
+		return ImportResult{}, err
+	}
+	if rerr := s.remove(); rerr != nil {
+		return ImportResult{}, fmt.Errorf("%w; removing the store that this import created in %s failed too: %v", err, cfg.Dir, rerr)
+	}
+	return ImportResult{}, fmt.Errorf("%w; the store that this import created in %s was removed again", err, cfg.Dir)
+}
+
+func (s *Store) importArchive(ctx context.Context, r io.Reader) (ImportResult, error) {
 	vaults, err := s.ListVaults(ctx)
 	if err != nil {
 		return ImportResult{}, err
 	}
 	if len(vaults) > 0 {
-		return ImportResult{}, fmt.Errorf("import: %w: it contains %d vaults; import into a new data directory", ErrStoreNotEmpty, len(vaults))
+		holds := fmt.Sprintf("%d vaults", len(vaults))
+		if len(vaults) == 1 {
+			holds = "1 vault"
+		}
+		return ImportResult{}, fmt.Errorf("import: %w: it holds %s; import into a new data directory", ErrStoreNotEmpty, holds)
 	}
 
 	ring := s.ring.Load()
@@ -421,10 +465,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 		return ImportResult{}, fmt.Errorf("import: %w", err)
 	}
 	s.cache.purge()
-	result := ImportResult{Vaults: len(archVaults), Secrets: len(archSecrets)}
-	s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionImport, Outcome: OutcomeOK, Detail: fmt.Sprintf("%d vaults, %d secrets", result.Vaults, result.Secrets)})
-	s.log.Info("archive imported", "vaults", result.Vaults, "secrets", result.Secrets)
-	return result, nil
+	return ImportResult{Vaults: len(archVaults), Secrets: len(archSecrets)}, nil
 }
 
 func (s *Store) validateArchive(vaults []archiveVault, secrets []archiveSecret) error {
@@ -503,9 +544,11 @@ func (s *Store) writeArchive(ctx context.Context, vaults []archiveVault, secrets
 			// The vaults and the secrets before this one stay written, so
 			// the store is neither empty nor complete, and Import rejects
 			// a second attempt into it.
-			detail := fmt.Sprintf("stopped after every vault and %d of %d secrets", i, len(secrets))
-			s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionImport, Outcome: OutcomeError, Detail: detail})
-			return fmt.Errorf("secret %q in vault %q: %w; the import %s, so the store is partial: remove its data directory and import again into a new data directory", sec.Name, sec.Vault, err, detail)
+			err = fmt.Errorf("secret %q in vault %q: %w; the import stopped after every vault and %d of %d secrets, so the store holds part of the archive", sec.Name, sec.Vault, err, i, len(secrets))
+			if !s.removeOnFailedImport {
+				err = fmt.Errorf("%w: remove its data directory and import again into a new data directory", err)
+			}
+			return err
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -113,9 +114,13 @@ func TestImportRejectsBadArchives(t *testing.T) {
 			if err != nil || len(vaults) != 0 {
 				t.Errorf("vaults after a failed import = %+v, %v; want none", vaults, err)
 			}
+			// The failure is audited, and is the only change.
 			auditAfter, err := s.AuditLog(ctx, AuditFilter{})
-			if err != nil || len(auditAfter) != len(auditBefore) {
-				t.Errorf("audit entries after a failed import = %d, want %d", len(auditAfter), len(auditBefore))
+			if err != nil || len(auditAfter) != len(auditBefore)+1 {
+				t.Fatalf("audit entries after a failed import = %d, %v; want %d", len(auditAfter), err, len(auditBefore)+1)
+			}
+			if last := auditAfter[len(auditAfter)-1]; last.Action != ActionImport || last.Outcome != OutcomeError || last.Detail == "" {
+				t.Errorf("last audit entry = %+v, want a failed import with a detail", last)
 			}
 		})
 	}
@@ -279,7 +284,7 @@ func TestImportLargeArchiveStoppedHalfway(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Import stopped halfway: error %v, want context.Canceled", err)
 	}
-	for _, want := range []string{"2 of 50 secrets", "partial", "new data directory"} {
+	for _, want := range []string{"2 of 50 secrets", "part of the archive", "new data directory"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Import stopped halfway: error %q does not contain %q", err, want)
 		}
@@ -299,4 +304,61 @@ func TestImportLargeArchiveStoppedHalfway(t *testing.T) {
 	if n := len(entries); n == 0 || entries[n-1].Action != ActionImport || entries[n-1].Outcome != OutcomeError {
 		t.Errorf("audit log = %+v, want it to end with the failed import", entries)
 	}
+}
+
+// TestImportIntoRemovesStoreItCreated checks that ImportInto leaves no
+// store behind when an import into a new data directory fails, and keeps
+// a store that existed before.
+func TestImportIntoRemovesStoreItCreated(t *testing.T) {
+	ctx := context.Background()
+	archive := exportedStore(t)
+	withKey := func(cfg Config, key string) Config {
+		cfg.Getenv = func(k string) string {
+			if k == EnvMasterKey {
+				return key
+			}
+			return ""
+		}
+		return cfg
+	}
+	otherKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32))
+
+	t.Run("new store, wrong key", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "data")
+		_, err := ImportInto(ctx, withKey(testConfig(dir, nil), otherKey), bytes.NewReader(archive))
+		if !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), "removed again") {
+			t.Fatalf("ImportInto with a wrong key: %v, want ErrWrongKey saying the new store was removed", err)
+		}
+		for _, name := range []string{"secrets.header", "secrets"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s after the failed import: stat error %v, want it removed", name, err)
+			}
+		}
+		res, err := ImportInto(ctx, withKey(testConfig(dir, nil), testKey), bytes.NewReader(archive))
+		if err != nil || res.Vaults == 0 {
+			t.Fatalf("ImportInto with the right key after the failure = %+v, %v; want the archive imported", res, err)
+		}
+	})
+
+	t.Run("existing store, bad archive", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "data")
+		cfg := withKey(testConfig(dir, nil), testKey)
+		s, err := Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, err = ImportInto(ctx, cfg, bytes.NewReader([]byte("hello")))
+		if !errors.Is(err, ErrInvalidArchive) || strings.Contains(err.Error(), "removed") {
+			t.Fatalf("ImportInto a bad archive into an existing store: %v, want ErrInvalidArchive without a removal", err)
+		}
+		cfg.MustExist = true
+		s, err = Open(ctx, cfg)
+		if err != nil {
+			t.Fatalf("Open the existing store after the failed import: %v", err)
+		}
+		s.Close()
+	})
 }

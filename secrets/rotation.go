@@ -58,7 +58,9 @@ func (s *Store) RotateDataKey(ctx context.Context) (DataKeyInfo, error) {
 	}
 	if err != nil {
 		s.keyMu.Unlock()
-		return DataKeyInfo{}, fmt.Errorf("rotate data key: %w", err)
+		err = fmt.Errorf("rotate data key: %w", err)
+		s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionRotate, Outcome: OutcomeError, Detail: err.Error()})
+		return DataKeyInfo{}, err
 	}
 	s.ring.Store(next)
 	s.keyMu.Unlock()
@@ -405,7 +407,9 @@ func (s *Store) RewrapKEK(ctx context.Context, next MasterKey) error {
 	s.keyMu.Lock()
 	if s.ring.Load().master.equal(next) {
 		s.keyMu.Unlock()
-		return fmt.Errorf("change master key: %w: the new key is the current one, so nothing would change; use a newly generated key", ErrInvalidKey)
+		err := fmt.Errorf("change master key: %w: the new key is the current one, so nothing would change; use a newly generated key", ErrInvalidKey)
+		s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionRewrap, Outcome: OutcomeError, Detail: err.Error()})
+		return err
 	}
 	ring, err := s.ring.Load().rewrapped(next, s.cfg.KDF)
 	if err == nil {
@@ -413,7 +417,9 @@ func (s *Store) RewrapKEK(ctx context.Context, next MasterKey) error {
 	}
 	if err != nil {
 		s.keyMu.Unlock()
-		return fmt.Errorf("change master key: %w", err)
+		err = fmt.Errorf("change master key: %w", err)
+		s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionRewrap, Outcome: OutcomeError, Detail: err.Error()})
+		return err
 	}
 	s.ring.Store(ring)
 	s.keyMu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -329,5 +330,43 @@ func TestRewrapKEK(t *testing.T) {
 	}
 	if err := s.RewrapKEK(ctx, PassphraseKey(NewValueString("a long passphrase"))); !errors.Is(err, ErrInvalidKey) {
 		t.Errorf("RewrapKEK to the passphrase in use: %v, want ErrInvalidKey", err)
+	}
+}
+
+// TestFailedKeyOperationsAreAudited checks that a data key rotation and a
+// master key change that fail are recorded with the error outcome.
+func TestFailedKeyOperationsAreAudited(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := Open(ctx, testConfig(dir, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	if err := s.RewrapKEK(ctx, s.ring.Load().master); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("RewrapKEK to the current key: %v, want ErrInvalidKey", err)
+	}
+	// The header cannot be written into a directory that does not exist.
+	hdrPath := s.hdrPath
+	s.hdrPath = filepath.Join(dir, "missing", "secrets.header")
+	_, rotateErr := s.RotateDataKey(ctx)
+	s.hdrPath = hdrPath
+	if rotateErr == nil {
+		t.Fatal("RotateDataKey with an unwritable header succeeded, want an error")
+	}
+
+	entries, err := s.AuditLog(ctx, AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if e.Outcome == OutcomeError {
+			got = append(got, e.Action)
+		}
+	}
+	if want := []string{ActionRewrap, ActionRotate}; !slices.Equal(got, want) {
+		t.Errorf("failed actions in the audit log = %q, want %q", got, want)
 	}
 }

@@ -45,6 +45,11 @@ type Store struct {
 	readTxns *readTxnPool
 
 	createdKeyFile string
+	// created is true when Open created the store.
+	created bool
+	// removeOnFailedImport is set by ImportInto, which removes the store
+	// when Import fails, so that Import gives no advice on a partial store.
+	removeOnFailedImport bool
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -153,6 +158,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cache:          newValueCache(cfg.CacheSize),
 		reads:          newReadCounter(),
 		createdKeyFile: createdKeyFile,
+		created:        !exists,
 		stop:           make(chan struct{}),
 		rotateNow:      make(chan struct{}, 1),
 		rotationDone:   make(chan struct{}, 1),
@@ -318,6 +324,16 @@ func (s *Store) Close() error {
 		}
 	})
 	return err
+}
+
+// remove deletes a closed store that Open created: its database, its
+// header and a key file created with it.
+func (s *Store) remove() error {
+	errs := []error{os.RemoveAll(s.dbDir), os.Remove(s.hdrPath)}
+	if s.createdKeyFile != "" {
+		errs = append(errs, os.Remove(s.createdKeyFile))
+	}
+	return errors.Join(errs...)
 }
 
 // begin registers an operation, which must call s.ops.Done when it ends.

@@ -149,13 +149,20 @@ func (a *app) withStore(ctx context.Context, create bool, fn func(ctx context.Co
 	return cliError(err)
 }
 
-func (a *app) openManager(ctx context.Context, create bool) (secrets.Manager, error) {
+// secretConfig returns the configuration that the secret commands open
+// the store with.
+func (a *app) secretConfig(create bool) secrets.Config {
 	cfg := secrets.DefaultConfig(a.dataDir)
 	cfg.MustExist = !create
 	cfg.KeyFile = a.keyFile
 	cfg.Getenv = a.getenv
 	cfg.Now = secretNow
 	cfg.Logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return cfg
+}
+
+func (a *app) openManager(ctx context.Context, create bool) (secrets.Manager, error) {
+	cfg := a.secretConfig(create)
 
 	// Through the socket, the running execvault's key serves the request
 	// and the socket's mode 0600 is the access control. A key given to

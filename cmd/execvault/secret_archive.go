@@ -86,14 +86,26 @@ func (a *app) newSecretImportCommand() *cobra.Command {
 			if err := a.checkImportKey(); err != nil {
 				return err
 			}
-			return a.withNewOrExistingManager(cmd.Context(), func(ctx context.Context, m secrets.Manager) error {
-				res, err := m.Import(ctx, f)
-				if err != nil {
-					return err
-				}
+			report := func(res secrets.ImportResult) {
 				fmt.Fprintf(a.stderr, "Imported %s and %s from %s\n", plural(res.Vaults, "vault"), plural(res.Secrets, "secret"), args[0])
-				return nil
-			})
+			}
+			if adminSocketLive(filepath.Join(a.dataDir, "admin.sock")) {
+				return a.withNewOrExistingManager(cmd.Context(), func(ctx context.Context, m secrets.Manager) error {
+					res, err := m.Import(ctx, f)
+					if err == nil {
+						report(res)
+					}
+					return err
+				})
+			}
+			// ImportInto removes a store it created when the import
+			// fails, so a wrong key leaves no store bound to it.
+			res, err := secrets.ImportInto(secrets.WithActor(cmd.Context(), secretActor), a.secretConfig(true), f)
+			if err != nil {
+				return cliError(err)
+			}
+			report(res)
+			return nil
 		},
 	}
 }
