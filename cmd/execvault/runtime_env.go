@@ -39,7 +39,7 @@ func (f *runtimeFlags) register(cmd *cobra.Command, defaultLevel string) {
 	cmd.Flags().IntVar(&f.poolSize, "pool-size", 0, "instances per plugin (default GOMAXPROCS)")
 	cmd.Flags().StringArrayVar(&f.egressAllow, "egress-allow", nil, "CIDR that webhooks may reach; when given, only these (repeatable)")
 	cmd.Flags().StringArrayVar(&f.egressDeny, "egress-deny", nil, "CIDR that webhooks must not reach, checked on the resolved address (repeatable)")
-	cmd.Flags().BoolVar(&f.denyPrivate, "egress-deny-private", false, "deny loopback, private, link-local (cloud metadata) and unique-local networks")
+	cmd.Flags().BoolVar(&f.denyPrivate, "egress-deny-private", false, "deny loopback, private, link-local (cloud metadata), carrier-grade NAT, unspecified and unique-local networks")
 }
 
 // egressPolicy builds the webhook egress policy from the flags, or nil when
