@@ -73,7 +73,8 @@ type Journal struct {
 	synced     uint64        // records flushed to disk
 	syncWant   uint64        // records some caller waits to have flushed
 	rotate     []chan rotated
-	err        error // the first write or flush error, which stops the journal
+	err        error         // the first write or flush error, which stops the journal
+	failed     chan struct{} // closed when err is set
 	closed     bool
 	writerDone bool
 	seg        uint64   // number of the segment being written
@@ -163,7 +164,7 @@ func OpenJournal(dir string, logger *slog.Logger) (*Journal, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	j := &Journal{dir: dir, log: logger, changed: make(chan struct{}), freeSpace: freeSpace}
+	j := &Journal{dir: dir, log: logger, changed: make(chan struct{}), failed: make(chan struct{}), freeSpace: freeSpace}
 	if dir == "" {
 		return j, nil
 	}
@@ -587,12 +588,31 @@ func (j *Journal) Close() error {
 	return err
 }
 
+// Failed returns a channel that is closed when a write or flush of the
+// journal fails. The journal then stops for good, because after a failed
+// flush the operating system may have dropped the written data. Append,
+// Sync, Written and Rotate return Err from then on, and the records
+// already written stay in the segments for the next process to replay.
+// For a journal that keeps nothing, the channel is never closed.
+func (j *Journal) Failed() <-chan struct{} {
+	return j.failed
+}
+
+// Err returns the error that stopped the journal, which names the segment
+// and the way to recover, or nil while the journal works.
+func (j *Journal) Err() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
+}
+
 // fail records err as the journal's error unless it has one. The caller
 // holds mu.
 func (j *Journal) fail(err error, seg uint64) {
 	if j.err == nil {
-		j.err = fmt.Errorf("write journal segment %s: %w: check the disk; restart execvault to recover from the journal",
+		j.err = fmt.Errorf("write journal segment %s: %w: free disk space or check the disk, then start execvault again, which replays the journal",
 			segmentName(j.dir, seg), err)
+		close(j.failed)
 	}
 }
 

@@ -853,6 +853,63 @@ func TestJournalCloseAfterWriteError(t *testing.T) {
 	}
 }
 
+// TestJournalFailed makes the segment's writes fail: Failed must close,
+// and Err must name the segment, say what to do, and be the error of
+// every later call.
+func TestJournalFailed(t *testing.T) {
+	dir := t.TempDir()
+	j := openJournal(t, dir)
+	select {
+	case <-j.Failed():
+		t.Fatal("Failed is closed on a working journal")
+	default:
+	}
+	if err := j.Err(); err != nil {
+		t.Fatalf("Err on a working journal = %v, want nil", err)
+	}
+
+	readOnly, err := os.Open(segmentName(dir, j.first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.mu.Lock()
+	writable := j.f
+	j.f = readOnly
+	j.mu.Unlock()
+	defer writable.Close()
+
+	if err := appendRecord(j, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	syncErr := j.Sync(t.Context())
+	select {
+	case <-j.Failed():
+	default:
+		t.Fatalf("Failed is open after Sync returned %v", syncErr)
+	}
+	failure := j.Err()
+	if failure == nil {
+		t.Fatal("Err = nil after a write error")
+	}
+	if syncErr != failure {
+		t.Errorf("Sync = %v, want Err, %v", syncErr, failure)
+	}
+	for _, want := range []string{segmentName(dir, j.first), "free disk space or check the disk"} {
+		if !strings.Contains(failure.Error(), want) {
+			t.Errorf("Err = %q, want it to contain %q", failure, want)
+		}
+	}
+	if err := appendRecord(j, []byte("y")); err != failure {
+		t.Errorf("Append after the failure = %v, want %v", err, failure)
+	}
+	if _, err := j.Rotate(); err != failure {
+		t.Errorf("Rotate after the failure = %v, want %v", err, failure)
+	}
+	if err := j.Close(); err != failure {
+		t.Errorf("Close after the failure = %v, want %v", err, failure)
+	}
+}
+
 func TestJournalConcurrentSync(t *testing.T) {
 	const (
 		writers   = 32
@@ -1036,6 +1093,11 @@ func TestJournalInMemory(t *testing.T) {
 	}
 	if err := j.Close(); err != nil {
 		t.Errorf("Close = %v, want nil", err)
+	}
+	select {
+	case <-j.Failed():
+		t.Error("Failed is closed on a journal that keeps nothing")
+	default:
 	}
 
 	entries, err := os.ReadDir(cwd)
