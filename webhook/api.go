@@ -13,7 +13,8 @@ import (
 // Enqueue stores job as PENDING and schedules its first attempt now. It
 // returns once the job is on disk, after a flush it shares with concurrent
 // calls. When the flush fails, Enqueue returns the stored job with the
-// error: the job is delivered, but a power failure could lose it. A job
+// error, and the journal stops (see Failed): the job is in the journal's
+// file, and the next process delivers it unless the disk lost it. A job
 // enqueued before Start waits in the database until Start. After Close,
 // Enqueue returns an error wrapping ErrClosed. While the state database is
 // far behind the journal, Enqueue waits for it, and returns the context's
@@ -97,8 +98,9 @@ func (d *Dispatcher) submit(ctx context.Context, job Job, op string) (Job, error
 		return stored, nil
 	}
 	d.log.Debug("webhook job enqueued", "job_id", stored.ID, "executor", stored.Executor, "event_id", stored.EventID, "url", stored.URL)
-	// The job is in the journal, so it is delivered even when the flush
-	// fails. Enqueue then reports that a power failure could lose it.
+	// The job is in the journal. When the flush fails, the dispatcher
+	// stops and the next process delivers the job, and Enqueue reports
+	// that the disk may have lost it.
 	d.schedule(stored.ID, stored.URL, stored.NextAttemptAt)
 	return stored.clone(), nil
 }
@@ -144,7 +146,8 @@ func validateJobID(id string) error {
 
 // Wait blocks until job id is SUCCESS, FAILED or CANCELED and returns it.
 // It returns at once for a job already finished. Errors: ErrJobNotFound,
-// the context's error, or ErrClosed when the dispatcher stops first.
+// the context's error, ErrClosed when the dispatcher stops first, or Err
+// when the journal fails first.
 func (d *Dispatcher) Wait(ctx context.Context, id string) (Job, error) {
 	ch := make(chan Job, 1)
 	d.mu.Lock()
@@ -173,7 +176,13 @@ func (d *Dispatcher) Wait(ctx context.Context, id string) (Job, error) {
 		return Job{}, fmt.Errorf("wait for job %q: %w", id, ctx.Err())
 	case <-d.stop:
 		d.dropWaiter(id, ch)
+		if err := d.Err(); err != nil {
+			return Job{}, fmt.Errorf("wait for job %q: %w", id, err)
+		}
 		return Job{}, fmt.Errorf("wait for job %q: %w", id, ErrClosed)
+	case <-d.Failed():
+		d.dropWaiter(id, ch)
+		return Job{}, fmt.Errorf("wait for job %q: %w", id, d.Err())
 	}
 }
 

@@ -196,12 +196,34 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	go func() {
 		select {
 		case <-d.runCtx.Done():
-			d.shutdown()
+		case <-d.Failed():
+			// The outcome of an attempt could no longer be recorded, and
+			// the job would be sent again after the restart anyway.
+			d.cancelRun(d.Err())
 		case <-d.stop:
+			return
 		}
+		d.shutdown()
 	}()
 	d.log.Info("webhook dispatcher started", "resumed_jobs", len(jobs), "interrupted_jobs", interrupted)
 	return nil
+}
+
+// Failed returns a channel that is closed when the journal of the jobs
+// fails to write or flush, as on a full or broken disk. A started
+// dispatcher then stops as if the context passed to Start had ended, and
+// Wait and every call that stores a change return Err. The jobs stay in
+// the database and the journal for the next process, so the owner should
+// stop and report Err. With an in-memory database the channel is never
+// closed.
+func (d *Dispatcher) Failed() <-chan struct{} {
+	return d.store.journal.Failed()
+}
+
+// Err returns the error that closed Failed, which names the journal's
+// segment and the way to recover, or nil while the journal works.
+func (d *Dispatcher) Err() error {
+	return d.store.journal.Err()
 }
 
 // shutdown stops scheduling and wakes every Wait. It is idempotent.

@@ -317,7 +317,12 @@ func (s *store) close() error {
 		s.mu.Unlock()
 		close(s.stop)
 		<-s.stopped
-		s.closeErr = errors.Join(s.checkpoint(), s.journal.Close())
+		err := s.checkpoint()
+		if jerr := s.journal.Close(); jerr != err {
+			// A failed journal fails the checkpoint with the same error.
+			err = errors.Join(err, jerr)
+		}
+		s.closeErr = err
 	})
 	return s.closeErr
 }
@@ -342,6 +347,11 @@ func (s *store) runCheckpoints() {
 			continue
 		}
 		if err := s.checkpoint(); err != nil {
+			if s.journal.Err() != nil {
+				// No checkpoint can succeed after the journal failed, and
+				// the dispatcher reports the failure through Failed.
+				return
+			}
 			s.log.Error("webhook job checkpoint failed; the journal keeps the jobs", "error", err)
 		}
 		timer.Reset(checkpointInterval)
