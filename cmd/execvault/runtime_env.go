@@ -104,6 +104,9 @@ type runtimeEnv struct {
 	state      *badger.DB
 	dispatcher *webhook.Dispatcher
 	rt         *runtime.Runtime
+	// journalFailureReported is set by a command that reported the failure
+	// of the webhook job journal, so that close does not repeat it.
+	journalFailureReported bool
 }
 
 // envOptions select how openRuntimeEnv sets things up.
@@ -270,7 +273,7 @@ func (e *runtimeEnv) close(ctx context.Context) {
 		_ = e.rt.Close(ctx)
 	}
 	if e.dispatcher != nil {
-		if err := e.dispatcher.Close(); err != nil {
+		if err := e.dispatcher.Close(); err != nil && !e.journalFailureReported {
 			// The journal keeps the jobs' changes, and the next start
 			// replays them.
 			e.log.Warn("webhook dispatcher did not close cleanly", "error", err)

@@ -56,7 +56,11 @@ POST /v1/events requires a bearer token kept as a secret
 only when listening on a loopback address.
 
 While running, the secret commands of this CLI reach the store through an
-admin socket in the data directory.`,
+admin socket in the data directory.
+
+When the webhook job journal cannot be written or flushed, as on a full
+or broken disk, run stops as on SIGTERM and exits with status 1. Accepted
+events and stored jobs are kept: fix the disk and start run again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.serve(cmd.Context(), &o)
@@ -191,6 +195,12 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
+	case <-env.dispatcher.Failed():
+		// Ingest would go on accepting events whose webhooks cannot be
+		// stored, so run stops and leaves the restart to its supervisor.
+		log.Error("webhook job journal failed; stopping execvault", "error", env.dispatcher.Err())
+		env.journalFailureReported = true
+		runErr = &exitCodeError{code: exitError}
 	}
 	cancel()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)

@@ -103,6 +103,10 @@ func (a *app) triggerExecutor(ctx context.Context, cmd *cobra.Command, f *runtim
 		if err != nil {
 			return err
 		}
+		if jerr := env.dispatcher.Err(); jerr != nil && errors.Is(firing.Err, jerr) {
+			// The firing's line below reports the failed journal.
+			env.journalFailureReported = true
+		}
 	}
 
 	fmt.Fprintf(a.stdout, "%s\t%s\n", firing.Executor, firingText(firing))
