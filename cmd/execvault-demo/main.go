@@ -23,10 +23,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -57,7 +59,17 @@ func main() {
 	if *tsPlugins != "" {
 		dirs = append(dirs, pluginSet{"TypeScript executors, built from the platform's files unmodified", *tsPlugins})
 	}
-	if err := run(*bin, dirs, *events, os.Stdout); err != nil {
+	// Ctrl-C stops the demo through ctx rather than killing it, so that
+	// the throw-away directory is still removed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, *bin, dirs, *events, os.Stdout)
+	stop()
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		fmt.Fprintln(os.Stderr, "demo interrupted; its throw-away directory was removed")
+		os.Exit(130)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
@@ -69,14 +81,14 @@ type pluginSet struct {
 	dir   string
 }
 
-func run(bin string, sets []pluginSet, events string, out io.Writer) error {
+func run(ctx context.Context, bin string, sets []pluginSet, events string, out io.Writer) error {
 	work, err := os.MkdirTemp("", "execvault-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
 
-	cli := &cli{bin: bin, dataDir: filepath.Join(work, "data"), keyFile: filepath.Join(work, "master.key"), out: out}
+	cli := &cli{ctx: ctx, bin: bin, dataDir: filepath.Join(work, "data"), keyFile: filepath.Join(work, "master.key"), out: out}
 	fmt.Fprintf(out, "== throw-away data directory %s\n", cli.dataDir)
 
 	fmt.Fprintf(out, "\n== create vault %q and its secrets (values read from stdin)\n", vault)
@@ -129,6 +141,8 @@ func replayAndCheck(cli *cli, set pluginSet, events string, out io.Writer) error
 
 // cli runs the execvault binary against the demo's data directory.
 type cli struct {
+	// ctx ends the command that runs when it is done.
+	ctx                   context.Context
 	bin, dataDir, keyFile string
 	out                   io.Writer
 }
@@ -136,7 +150,11 @@ type cli struct {
 func (c *cli) run(stdin io.Reader, args ...string) error {
 	full := append([]string{"--data-dir", c.dataDir, "--key-file", c.keyFile}, args...)
 	fmt.Fprintf(c.out, "$ execvault %s\n", strings.Join(args, " "))
-	cmd := exec.Command(c.bin, full...)
+	cmd := exec.CommandContext(c.ctx, c.bin, full...)
+	// An interrupted command gets SIGINT, as from a terminal, and time to
+	// print what it did before it is killed.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Stdin = stdin
 	cmd.Stdout = c.out
 	cmd.Stderr = c.out
