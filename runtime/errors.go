@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these where
@@ -58,11 +59,20 @@ func (e *LimitError) Unwrap() error { return ErrLimitExceeded }
 // GuestError reports a callback that failed inside the guest.
 type GuestError struct {
 	Executor string
-	Message  string
+	// Message describes the failure: the host's description of a trap or
+	// a malformed result, or the message the guest returned. The Go and
+	// TypeScript SDKs start their messages with the executor's name.
+	Message string
 }
 
+// Error names the executor once: it prefixes Message with the name unless
+// Message already starts with it, as an SDK's message does.
 func (e *GuestError) Error() string {
-	return fmt.Sprintf("executor %q failed: %s", e.Executor, e.Message)
+	name := fmt.Sprintf("executor %q", e.Executor)
+	if strings.HasPrefix(e.Message, name) {
+		return e.Message
+	}
+	return name + ": " + e.Message
 }
 
 func (e *GuestError) Unwrap() error { return ErrGuest }
