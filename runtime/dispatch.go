@@ -93,7 +93,8 @@ type Firing struct {
 	HTTPStatus int
 	// Attempts is the number of delivery attempts made, when waited for.
 	Attempts int
-	// Err is the reason of a failed firing.
+	// Err is the reason of a failed firing. The runtime does not log it:
+	// the caller reports it once, with the context it has.
 	Err error
 }
 
@@ -141,7 +142,6 @@ func (rt *Runtime) fireAndDeliver(ctx context.Context, d Deliverer, exec *Execut
 	out, err := rt.Fire(ctx, exec, args)
 	if err != nil {
 		f.State, f.Err = FiringFailed, err
-		rt.log.Warn("executor failed", "executor", exec.Name, "event_id", eventID, "error", err)
 		return f
 	}
 	if !out.Fired {
