@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -634,5 +635,63 @@ func TestOnAttemptSeesEachRecordedAttempt(t *testing.T) {
 		case last && j.Status != StatusFailed:
 			t.Errorf("last call: status %s, want %s", j.Status, StatusFailed)
 		}
+	}
+}
+
+// TestFailedJobLogStopReason checks the log record of a job that ends
+// FAILED: it gives the reason no attempt follows, and has no field that
+// suggests another try.
+func TestFailedJobLogStopReason(t *testing.T) {
+	tests := []struct {
+		name string
+		job  func(url string) Job
+		want string
+	}{
+		{"attempts used up", func(u string) Job { return Job{URL: u, Policy: Policy{MaxAttempts: 3}} }, "no attempts left"},
+		{"configuration error", func(u string) Job {
+			return Job{URL: u, Headers: []plugins.Header{{Name: "X Tag", Value: "a"}}}
+		}, "not retryable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := newReceiver(t, statusAlways(http.StatusServiceUnavailable))
+			cfg := testConfig()
+			// Wait may return before the attempt's log record is
+			// written, so the test waits for OnAttempt, which runs after.
+			failed := make(chan struct{})
+			cfg.OnAttempt = func(j Job) {
+				if j.Status == StatusFailed {
+					close(failed)
+				}
+			}
+			h := startDispatcher(t, nil, cfg, nil)
+
+			got := h.deliver(t, tt.job(rc.URL))
+			if got.Status != StatusFailed {
+				t.Fatalf("status = %s, want %s", got.Status, StatusFailed)
+			}
+			<-failed
+
+			var records []map[string]any
+			for line := range strings.SplitSeq(strings.TrimSpace(h.logs.String()), "\n") {
+				var rec map[string]any
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("log line %q: %v", line, err)
+				}
+				if rec["msg"] == "webhook job failed" {
+					records = append(records, rec)
+				}
+			}
+			if len(records) != 1 {
+				t.Fatalf("\"webhook job failed\" records = %v, want one", records)
+			}
+			rec := records[0]
+			if rec["stop_reason"] != tt.want {
+				t.Errorf("stop_reason = %v, want %q", rec["stop_reason"], tt.want)
+			}
+			if _, ok := rec["retryable"]; ok {
+				t.Errorf("record %v has a retryable field; the job is not retried", rec)
+			}
+		})
 	}
 }

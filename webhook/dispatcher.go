@@ -636,10 +636,19 @@ func (d *Dispatcher) logAttempt(j Job, a Attempt) {
 	case j.Status == StatusPending:
 		log.Warn("webhook attempt failed, will retry", "error", a.Error, "next_attempt_at", j.NextAttemptAt)
 	case j.Status == StatusFailed:
-		log.Error("webhook job failed", "error", j.LastError, "retryable", a.Retryable)
+		log.Error("webhook job failed", "error", j.LastError, "stop_reason", stopReason(a))
 	default:
 		log.Info("webhook attempt ended after the job changed", "status", j.Status, "error", a.Error)
 	}
+}
+
+// stopReason returns why a job whose last attempt was the failed a is
+// FAILED rather than retried.
+func stopReason(a Attempt) string {
+	if !a.Retryable {
+		return "not retryable"
+	}
+	return "no attempts left"
 }
 
 // notify hands the finished job j to every Wait on it.
