@@ -114,6 +114,9 @@ func decodeObject(data []byte, opts *DecodeOptions) (RecordEvent, outcome, error
 
 	var doc document
 	if err := json.Unmarshal(data, &doc); err != nil {
+		if several, _ := severalValues(data); several {
+			return RecordEvent{}, 0, fmt.Errorf("%w: several JSON values on one line: put each event on a line of its own", ErrInvalidEvent)
+		}
 		return RecordEvent{}, 0, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
 	}
 
@@ -137,6 +140,24 @@ func decodeObject(data []byte, opts *DecodeOptions) (RecordEvent, outcome, error
 	default:
 		return RecordEvent{}, 0, fmt.Errorf("%w: no eventType and no op: expected a platform record event or a Debezium change event", ErrInvalidEvent)
 	}
+}
+
+// severalValues reports whether data is a complete JSON value followed by
+// an object or an array, as when JSONL lines are joined without their line
+// breaks, and whether a line break lies between the two values.
+func severalValues(data []byte) (several, lineBreak bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var first json.RawMessage
+	if dec.Decode(&first) != nil {
+		return false, false
+	}
+	gap := data[dec.InputOffset():]
+	next := bytes.TrimLeft(gap, " \t\r\n")
+	if len(next) == 0 || (next[0] != '{' && next[0] != '[') {
+		return false, false
+	}
+	space := gap[:len(gap)-len(next)]
+	return true, bytes.IndexByte(space, '\n') >= 0
 }
 
 func platformEvent(doc *document, opts *DecodeOptions) (RecordEvent, outcome, error) {

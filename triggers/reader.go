@@ -161,7 +161,9 @@ func (r *Reader) readLine() ([]byte, error) {
 // the array, or among the body's non-blank lines. The returned error joins
 // them (use errors.As or the Unwrap() []error method), and the events
 // returned are the good items only. Any other body returns an error
-// wrapping ErrInvalidEvent and no events.
+// wrapping ErrInvalidEvent and no events. For a body of several JSON
+// values one after another, such as JSONL whose line breaks were
+// stripped, the error names that cause and how to send the events.
 func DecodeBody(body []byte, opts DecodeOptions) ([]RecordEvent, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) > 0 && body[0] == '{' {
@@ -170,6 +172,9 @@ func DecodeBody(body []byte, opts DecodeOptions) ([]RecordEvent, error) {
 		}
 		ev, out, err := decodeObject(body, &opts)
 		if err != nil {
+			if err := severalValuesError(body); err != nil {
+				return nil, err
+			}
 			return nil, &ItemError{Index: 0, Err: err}
 		}
 		if out != outcomeEvent {
@@ -183,9 +188,30 @@ func DecodeBody(body []byte, opts DecodeOptions) ([]RecordEvent, error) {
 
 	var items []json.RawMessage
 	if err := json.Unmarshal(body, &items); err != nil {
+		if err := severalValuesError(body); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("decode events body: %w: %v", ErrInvalidEvent, err)
 	}
 	return decodeItems(items, &opts)
+}
+
+// severalValuesError describes a body that is several JSON values one
+// after another, or returns nil for any other body. A JSONL file sent with
+// curl --data arrives with its values on one line, because --data strips
+// line breaks. Pretty-printed objects arrive spread over lines.
+func severalValuesError(body []byte) error {
+	several, lineBreak := severalValues(body)
+	switch {
+	case !several:
+		return nil
+	case lineBreak:
+		return fmt.Errorf("decode events body: %w: the body contains several JSON values that span lines; "+
+			"send one event per line (JSONL; jq -c writes it) or a JSON array", ErrInvalidEvent)
+	default:
+		return fmt.Errorf("decode events body: %w: the body contains several JSON values on one line; "+
+			"send JSONL with its line breaks kept, one event per line (curl --data-binary @FILE, not --data, which strips them), or a JSON array", ErrInvalidEvent)
+	}
 }
 
 // objectLines splits body into its non-blank lines when its first line is

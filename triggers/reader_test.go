@@ -456,6 +456,54 @@ func TestDecodeBody(t *testing.T) {
 	}
 }
 
+// TestDecodeBodySeveralValues sends bodies that contain several JSON
+// values one after another, as curl --data makes of a JSONL file. The
+// error names that cause and how to send the events, rather than a syntax
+// error in event 0.
+func TestDecodeBodySeveralValues(t *testing.T) {
+	created := `{"eventType":"tailordb.type_record.created","typeName":"T","newRecord":{"n":1}}`
+	pretty := "{\n  \"eventType\": \"tailordb.type_record.created\",\n  \"typeName\": \"T\",\n  \"newRecord\": {\"n\": 1}\n}"
+	joined := []string{"several JSON values on one line", "curl --data-binary", "one event per line"}
+	tests := []struct {
+		name string
+		body string
+		want []string
+	}{
+		{"objects joined", created + created + created, joined},
+		{"objects joined by spaces", created + " " + created, joined},
+		{"arrays joined", "[" + created + "][" + created + "]", joined},
+		{"first line joined", created + created + "\n" + created, joined},
+		{"pretty-printed objects", pretty + "\n" + pretty + "\n", []string{"several JSON values that span lines", "one event per line", "JSON array"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			events, err := DecodeBody([]byte(tt.body), DecodeOptions{})
+			if len(events) != 0 || err == nil {
+				t.Fatalf("DecodeBody = %d events, error %v; want an error and no events", len(events), err)
+			}
+			if !errors.Is(err, ErrInvalidEvent) {
+				t.Errorf("error %v does not wrap ErrInvalidEvent", err)
+			}
+			var ie *ItemError
+			if errors.As(err, &ie) {
+				t.Errorf("error %v names event %d; the body, not one event, is at fault", err, ie.Index)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q, want it to contain %q", err, want)
+				}
+			}
+		})
+	}
+
+	// A later line of JSONL that holds two events is named as that line.
+	events, err := DecodeBody([]byte(created+"\n"+created+created+"\n"), DecodeOptions{})
+	var ie *ItemError
+	if len(events) != 1 || !errors.As(err, &ie) || ie.Index != 1 || !strings.Contains(err.Error(), "several JSON values on one line: put each event on a line of its own") {
+		t.Errorf("JSONL with a joined second line: %d events, error %v; want 1 event and event 1 named as several values", len(events), err)
+	}
+}
+
 func flatten(err error) []error {
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		return joined.Unwrap()
