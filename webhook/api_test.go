@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -571,4 +572,25 @@ func journalFilesContain(dir, s string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// TestGeneratedJobIDIsLowerCase enqueues jobs without an id: each gets
+// "msg_" and 26 lower-case base32 characters, the form of the ids the
+// runtime derives from event ids.
+func TestGeneratedJobIDIsLowerCase(t *testing.T) {
+	rc := newReceiver(t, statusAlways(http.StatusOK))
+	h := startDispatcher(t, nil, testConfig(), nil)
+	form := regexp.MustCompile(`^msg_[a-z2-7]{26}$`)
+	for range 20 {
+		job, err := h.d.Enqueue(t.Context(), Job{Executor: "crm-sync", URL: rc.URL, Body: []byte(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !form.MatchString(job.ID) {
+			t.Fatalf("generated id %q, want msg_ and 26 lower-case base32 characters", job.ID)
+		}
+		if err := validateJobID(job.ID); err != nil {
+			t.Fatalf("generated id %q: %v", job.ID, err)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	randv2 "math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -689,5 +690,7 @@ func (d *Dispatcher) runRetention() {
 	}
 }
 
-// newJobID returns "msg_" and 26 random base32 characters (130 bits).
-func newJobID() string { return "msg_" + rand.Text() }
+// newJobID returns "msg_" and 26 random base32 characters (130 bits) in
+// lower case, the case of the ids the runtime derives from event ids, so
+// that every job id reads and is typed the same way.
+func newJobID() string { return "msg_" + strings.ToLower(rand.Text()) }

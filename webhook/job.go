@@ -41,7 +41,8 @@ func (s Status) Valid() bool {
 // each attempt and never stores the values.
 type Job struct {
 	// ID is the delivery id, sent as webhook-id on every attempt. Enqueue
-	// generates "msg_" plus 26 random base32 characters when it is empty.
+	// generates "msg_" plus 26 random lower-case base32 characters when it
+	// is empty.
 	// It is 1 to 256 printable ASCII characters without spaces.
 	ID string `json:"id"`
 
