@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,7 +48,9 @@ func addJobsCommands(a *app, root *cobra.Command) {
 		Long: `List the webhook jobs of executor NAME, oldest first, or with JOB_ID show
 one job, and with --attempts every attempt of it. Header values that come
 from secrets are masked. Statuses: PENDING, RUNNING, SUCCESS, FAILED,
-CANCELED.
+CANCELED. Job ids are matched exactly; when none matches, JOB_ID is tried
+in lower case and in upper case after its msg_ prefix, so that an id
+typed in either case finds its job.
 
 Jobs live in the data directory; while execvault run serves, this command
 reads them through its admin socket.`,
@@ -74,7 +77,11 @@ reads them through its admin socket.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withJobStore(cmd.Context(), func(ctx context.Context, s jobStore) error {
-				job, err := s.Retry(ctx, args[0])
+				job, err := lookupJob(ctx, s, args[0])
+				if err != nil {
+					return err
+				}
+				job, err = s.Retry(ctx, job.ID)
 				if err != nil {
 					return err
 				}
@@ -162,12 +169,12 @@ func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status 
 // showJob prints one job of executor, and with attempts every attempt of
 // it and the headers of the last one.
 func (a *app) showJob(ctx context.Context, s jobStore, executor, id string, attempts, asJSON bool) error {
-	job, err := s.Job(ctx, id)
+	job, err := lookupJob(ctx, s, id)
 	if err != nil {
 		return err
 	}
 	if job.Executor != executor {
-		return fmt.Errorf("job %s belongs to executor %q, not %q", id, job.Executor, executor)
+		return fmt.Errorf("job %s belongs to executor %q, not %q", job.ID, job.Executor, executor)
 	}
 	if asJSON {
 		return writeIndentedJSON(a.stdout, job)
@@ -199,6 +206,56 @@ func (a *app) showJob(ctx context.Context, s jobStore, executor, id string, atte
 		}
 	}
 	return nil
+}
+
+// lookupJob returns the job with id. Without an exact match, it tries id
+// with the part after its "msg_" prefix in lower case and in upper case.
+// Generated ids are lower case, and jobs stored by earlier versions have
+// upper-case ones. When both forms are stored, it names them instead of
+// choosing one.
+func lookupJob(ctx context.Context, s jobStore, id string) (webhook.Job, error) {
+	job, err := s.Job(ctx, id)
+	if !errors.Is(err, webhook.ErrJobNotFound) {
+		return job, err
+	}
+	var found []webhook.Job
+	for _, other := range otherCases(id) {
+		j, otherErr := s.Job(ctx, other)
+		switch {
+		case otherErr == nil:
+			found = append(found, j)
+		case !errors.Is(otherErr, webhook.ErrJobNotFound):
+			return webhook.Job{}, otherErr
+		}
+	}
+	switch len(found) {
+	case 0:
+		return webhook.Job{}, err
+	case 1:
+		return found[0], nil
+	default:
+		return webhook.Job{}, fmt.Errorf("job id %q matches %s and %s, which differ only in letter case: give one of them exactly",
+			id, found[0].ID, found[1].ID)
+	}
+}
+
+// otherCases returns id with its prefix up to the first "_" in lower case
+// and the rest in lower case, then in upper case, leaving out id itself.
+// An id without "_" is tried whole in lower and in upper case.
+func otherCases(id string) []string {
+	prefix, rest, ok := strings.Cut(id, "_")
+	if ok {
+		prefix = strings.ToLower(prefix) + "_"
+	} else {
+		prefix, rest = "", id
+	}
+	var out []string
+	for _, c := range []string{prefix + strings.ToLower(rest), prefix + strings.ToUpper(rest)} {
+		if c != id && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // maxLastWidth is the width of the LAST column in characters. A longer

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -48,11 +49,18 @@ func (s *fakeJobStore) Job(_ context.Context, id string) (webhook.Job, error) {
 			return j, nil
 		}
 	}
-	return webhook.Job{}, webhook.ErrJobNotFound
+	return webhook.Job{}, fmt.Errorf("get job: job %q: %w", id, webhook.ErrJobNotFound)
 }
 
-func (s *fakeJobStore) Retry(context.Context, string) (webhook.Job, error) {
-	return webhook.Job{}, webhook.ErrInvalidState
+// Retry finds the job by its exact id and returns it PENDING in a new
+// round, without changing the stored jobs.
+func (s *fakeJobStore) Retry(ctx context.Context, id string) (webhook.Job, error) {
+	j, err := s.Job(ctx, id)
+	if err != nil {
+		return webhook.Job{}, err
+	}
+	j.Status, j.Round = webhook.StatusPending, j.Round+1
+	return j, nil
 }
 
 // serveFakeJobs serves store on the admin socket of env's data directory,
@@ -122,6 +130,61 @@ func TestExecutorJobsPlatformForms(t *testing.T) {
 	code, _, stderr = env.run("", "executor", "jobs", "notify", "--status", "SUCCESS")
 	if want := `No SUCCESS jobs for executor "notify"`; code != exitOK || !strings.Contains(stderr, want) {
 		t.Errorf("jobs with a status none has: exit %d, stderr %q; want 0 and %q", code, stderr, want)
+	}
+}
+
+// TestExecutorJobsIDLetterCase looks jobs up by ids typed in another
+// letter case than they are stored in: an exact match wins, an id that
+// matches one stored id apart from case finds it, and one that matches
+// two says so rather than choosing.
+func TestExecutorJobsIDLetterCase(t *testing.T) {
+	env := newCLIEnv(t)
+	job := func(id string) webhook.Job {
+		return webhook.Job{ID: id, Executor: "notify", URL: "https://api.example.com/orders", Status: webhook.StatusFailed, Round: 1}
+	}
+	serveFakeJobs(t, env, &fakeJobStore{jobs: []webhook.Job{
+		job("msg_HX6NHISUPPER"), // upper case, as earlier versions generated ids
+		job("msg_n2eplower"),
+		job("msg_twincase"),
+		job("msg_TWINCASE"),
+	}})
+
+	tests := []struct {
+		typed string
+		want  string // the id of the job shown; empty for an error
+		err   []string
+	}{
+		{typed: "msg_HX6NHISUPPER", want: "msg_HX6NHISUPPER"},
+		{typed: "msg_hx6nhisupper", want: "msg_HX6NHISUPPER"},
+		{typed: "MSG_hx6nHISupper", want: "msg_HX6NHISUPPER"},
+		{typed: "msg_N2EPLOWER", want: "msg_n2eplower"},
+		{typed: "msg_TWINCASE", want: "msg_TWINCASE"},
+		{typed: "msg_twincase", want: "msg_twincase"},
+		{typed: "msg_TwinCase", err: []string{`"msg_TwinCase"`, "msg_twincase", "msg_TWINCASE", "differ only in letter case"}},
+		{typed: "msg_nosuchjob", err: []string{"msg_nosuchjob", "not found"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typed, func(t *testing.T) {
+			code, stdout, stderr := env.run("", "executor", "jobs", "notify", tt.typed)
+			if tt.want != "" {
+				if code != exitOK || !strings.HasPrefix(stdout, "Job "+tt.want+" ") {
+					t.Errorf("jobs notify %s: exit %d, stdout %q, stderr %q; want job %s", tt.typed, code, stdout, stderr, tt.want)
+				}
+				code, _, stderr = env.run("", "executor", "jobs", "retry", tt.typed)
+				if code != exitOK || !strings.Contains(stderr, "Job: "+tt.want+" of executor notify is PENDING again") {
+					t.Errorf("jobs retry %s: exit %d, stderr %q; want job %s retried", tt.typed, code, stderr, tt.want)
+				}
+				return
+			}
+			if code != exitError {
+				t.Errorf("jobs notify %s: exit %d, want %d", tt.typed, code, exitError)
+			}
+			for _, want := range tt.err {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("jobs notify %s: stderr %q, want it to contain %q", tt.typed, stderr, want)
+				}
+			}
+		})
 	}
 }
 
