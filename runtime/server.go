@@ -73,7 +73,7 @@ func NewServer(rt *Runtime, cfg ServerConfig) (*Server, error) {
 
 // Handler returns the HTTP routes:
 //
-//	POST /v1/events                       record events, one object or an array
+//	POST /v1/events                       record events: an object, an array or JSONL
 //	POST|GET|PUT|DELETE /v1/hooks/{executor}/{token}   incoming webhook triggers
 //	GET /healthz                          liveness, and the count of set-aside events
 func (s *Server) Handler() http.Handler {

@@ -17,7 +17,8 @@
 // detects per line whether it holds a platform record event or a Debezium
 // change event (with or without the schema wrapper). A malformed line is
 // reported as a *LineError with its line number and the reader goes on.
-// DecodeBody decodes the body of an ingest request: one event or an array.
+// DecodeBody decodes the body of an ingest request: one event, an array of
+// them, or one event per line.
 //
 // Debezium operations map to record events as follows: c and r (snapshot
 // read) become created, u updated, d deleted. Truncates (t), messages (m)

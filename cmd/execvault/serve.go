@@ -40,11 +40,13 @@ func addRunCommand(a *app, root *cobra.Command) {
 		Short: "Serve event ingest, incoming webhooks and schedules",
 		Long: `Load the plugins of DIR and serve until interrupted.
 
-POST /v1/events accepts one record event or an array of them, in the
-platform's raw format, writes them to a durable event log and answers 202;
-the executors then fire and their webhooks are delivered from durable jobs
-with retries. /v1/hooks/{executor}/{token} serves incoming webhook
-triggers, and schedule triggers fire on time. The plugin directory is
+POST /v1/events accepts one record event, a JSON array of them, or JSONL
+(one event per line; curl --data-binary @FILE keeps a file's line breaks,
+--data strips them), in the platform's raw format or as Debezium change
+events, writes them to a durable event log and answers 202; the executors
+then fire and their webhooks are delivered from durable jobs with
+retries. /v1/hooks/{executor}/{token} serves incoming webhook triggers,
+and schedule triggers fire on time. The plugin directory is
 watched: added, changed and removed .wasm files are swapped in without a
 restart.
 

@@ -568,3 +568,19 @@ func TestJobsRetry(t *testing.T) {
 		t.Errorf("retry of a SUCCESS job: exit status %d, stderr %q; want an error naming its status", code, stderr)
 	}
 }
+
+// TestRunHelpNamesIngestBodyForms checks that run --help lists every body
+// form POST /v1/events accepts, JSONL included, and how to send a file.
+func TestRunHelpNamesIngestBodyForms(t *testing.T) {
+	env := newCLIEnv(t)
+	code, stdout, stderr := env.run("", "run", "--help")
+	if code != exitOK {
+		t.Fatalf("run --help: exit %d, stderr %q", code, stderr)
+	}
+	help := strings.Join(strings.Fields(stdout), " ")
+	for _, want := range []string{"one record event, a JSON array of them, or JSONL", "one event per line", "curl --data-binary @FILE"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("run --help does not say %q:\n%s", want, stdout)
+		}
+	}
+}
