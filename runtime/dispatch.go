@@ -181,13 +181,22 @@ func withJobResult(f Firing, job webhook.Job) Firing {
 	case webhook.StatusCanceled:
 		f.State, f.Err = FiringFailed, fmt.Errorf("job %s was canceled", job.ID)
 	default:
-		attempts := fmt.Sprintf("%d attempts", f.Attempts)
-		if f.Attempts == 1 {
-			attempts = "1 attempt"
-		}
-		f.State, f.Err = FiringFailed, fmt.Errorf("job %s %s after %s: %s", job.ID, strings.ToLower(string(job.Status)), attempts, job.LastError)
+		f.State, f.Err = FiringFailed, fmt.Errorf("job %s %s%s: %s", job.ID, strings.ToLower(string(job.Status)), afterAttempts(job, f.Attempts), job.LastError)
 	}
 	return f
+}
+
+// afterAttempts returns " after N attempts" for the error of a failed job,
+// or "" when the job used up its attempts: the dispatcher's LastError then
+// ends with "(attempt N of N)" already.
+func afterAttempts(job webhook.Job, n int) string {
+	if last, ok := job.LastAttempt(); ok && last.Retryable && n >= job.Policy.MaxAttempts {
+		return ""
+	}
+	if n == 1 {
+		return " after 1 attempt"
+	}
+	return fmt.Sprintf(" after %d attempts", n)
 }
 
 // newJob builds the webhook job for a fired executor.

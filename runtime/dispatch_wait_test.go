@@ -81,18 +81,24 @@ func (staticResolver) Resolve(context.Context, plugins.SecretRef, string) ([]byt
 	return []byte("static-canary-value"), nil
 }
 
+// TestFailedFiringCountsAttempts checks the error of a failed job: it
+// counts the attempts, once. A job that used up its attempts already
+// counts them in its last error.
 func TestFailedFiringCountsAttempts(t *testing.T) {
 	tests := []struct {
-		attempts int
-		want     string
+		attempts  int
+		retryable bool
+		lastError string
+		want      string
 	}{
-		{1, "job j1 failed after 1 attempt: HTTP 500"},
-		{3, "job j1 failed after 3 attempts: HTTP 500"},
+		{1, false, "HTTP 500", "job j1 failed after 1 attempt: HTTP 500"},
+		{3, false, "HTTP 500", "job j1 failed after 3 attempts: HTTP 500"},
+		{3, true, "HTTP 500 (attempt 3 of 3)", "job j1 failed: HTTP 500 (attempt 3 of 3)"},
 	}
 	for _, tt := range tests {
-		job := webhook.Job{ID: "j1", Status: webhook.StatusFailed, Round: 1, LastError: "HTTP 500"}
+		job := webhook.Job{ID: "j1", Status: webhook.StatusFailed, Round: 1, LastError: tt.lastError, Policy: webhook.Policy{MaxAttempts: 3}}
 		for range tt.attempts {
-			job.Attempts = append(job.Attempts, webhook.Attempt{Round: 1, StatusCode: 500})
+			job.Attempts = append(job.Attempts, webhook.Attempt{Round: 1, StatusCode: 500, Retryable: tt.retryable})
 		}
 		f := withJobResult(Firing{}, job)
 		if f.Err == nil || f.Err.Error() != tt.want {

@@ -81,7 +81,8 @@ type Job struct {
 	Attempts []Attempt `json:"attempts,omitempty"`
 
 	// LastError is the reason of the last failed attempt, empty after a
-	// success.
+	// success. A job FAILED because it used up its attempts has
+	// " (attempt N of N)" at the end.
 	LastError string `json:"lastError,omitempty"`
 
 	// CreatedAt is when Enqueue stored the job, and UpdatedAt when its
