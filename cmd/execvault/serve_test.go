@@ -246,7 +246,7 @@ func TestRunIncomingWebhook(t *testing.T) {
 	// While run serves, executor trigger fires through it, with its
 	// plugins and URL overrides, and rejects flags it would not use.
 	code, _, stderr := env.run("", "executor", "trigger", "nightly-report", "--plugins", t.TempDir(),
-		"--url-override", "https://relay.example.com=http://127.0.0.1:1", "--max-attempts", "1")
+		"--url-override", "https://relay.example.com="+recv.URL, "--max-attempts", "1")
 	if code != exitUsage {
 		t.Errorf("trigger with flags run does not use: exit status %d, want %d", code, exitUsage)
 	}
@@ -583,4 +583,25 @@ func TestRunHelpNamesIngestBodyForms(t *testing.T) {
 			t.Errorf("run --help does not say %q:\n%s", want, stdout)
 		}
 	}
+}
+
+// TestRunLogsFailedManualFiring checks that a firing started by executor
+// trigger through run, which fails, is logged by run as well as printed by
+// the command.
+func TestRunLogsFailedManualFiring(t *testing.T) {
+	env := newCLIEnv(t)
+	env.mustRun("", "secret", "vault", "create", "api-keys")
+	recv := newReceiver(t)
+	_, logs := env.startServerLogs(t, "--no-auth", "--url-override", "https://crm.example.com="+recv.URL)
+
+	// The executor's header secrets do not exist, a configuration error
+	// that fails the job at once.
+	code, stdout, _ := env.run("", "executor", "trigger", "sync-to-external-crm",
+		"--data", `{"newRecord":{"id":"so-9","totalPrice":100001}}`)
+	if code != exitError || !strings.Contains(stdout, "failed") {
+		t.Fatalf("trigger through run: exit status %d, stdout %q; want failed", code, stdout)
+	}
+	waitFor(t, "run to log the failed firing", 10*time.Second, func() bool {
+		return strings.Contains(logs.String(), `msg="firing failed" executor=sync-to-external-crm trigger=manual`)
+	})
 }

@@ -186,6 +186,9 @@ func triggerHandler(env *runtimeEnv, rewrites []runtime.URLRewrite) http.Handler
 		res := remoteFiring{Executor: f.Executor, State: string(f.State), JobID: f.JobID, HTTPStatus: f.HTTPStatus, Attempts: f.Attempts}
 		if f.Err != nil {
 			res.Error = f.Err.Error()
+			// The command prints the error too, but run's log is where
+			// its operator looks.
+			env.log.Error("firing failed", "executor", f.Executor, "trigger", "manual", "error", f.Err)
 		}
 		_ = json.NewEncoder(w).Encode(res)
 	})
