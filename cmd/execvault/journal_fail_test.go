@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/execvault/execvault/runtime/statedb/diskfault"
 	"github.com/execvault/execvault/runtime/statedb"
+	"github.com/execvault/execvault/runtime/statedb/diskfault"
 	"github.com/execvault/execvault/triggers"
 )
 
