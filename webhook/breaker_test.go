@@ -179,3 +179,46 @@ func TestBreakerBacklogSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestDisableBreakerKeepsDestinationOpen(t *testing.T) {
+	rc := newReceiver(t, statusAlways(http.StatusBadGateway))
+	clock := newFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	cfg := breakerConfig(clock)
+	cfg.DisableBreaker = true
+	h := newHarness(t, nil, cfg, nil)
+	recorded := make(chan Job, 16)
+	h.d.afterAttempt = func(j Job) { recorded <- j }
+	if err := h.d.Start(t.Context()); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+
+	// Five jobs of one attempt each fail in a row, two more than the
+	// threshold, and the clock never moves: every attempt must still run.
+	for i := range 5 {
+		j, err := h.d.Enqueue(t.Context(), Job{Executor: "crm-sync", URL: rc.URL, Body: []byte(`{}`), Policy: Policy{MaxAttempts: 1}})
+		if err != nil {
+			t.Fatalf("enqueue: %v", err)
+		}
+		<-recorded
+		h.d.mu.Lock()
+		dst := h.d.dests[destinationKey(rc.URL)]
+		open := dst != nil && dst.breaker.state != breakerClosed
+		h.d.mu.Unlock()
+		if open {
+			t.Fatalf("breaker after %d failures is %s, want closed", i+1, dst.breaker.state)
+		}
+		done, err := h.d.Wait(t.Context(), j.ID)
+		if err != nil {
+			t.Fatalf("wait: %v", err)
+		}
+		if done.Status != StatusFailed || len(done.Attempts) != 1 {
+			t.Errorf("job %d = %s after %d attempts, want FAILED after 1", i+1, done.Status, len(done.Attempts))
+		}
+	}
+	if n := rc.count.Load(); n != 5 {
+		t.Errorf("requests = %d, want 5", n)
+	}
+	if logs := h.logs.String(); strings.Contains(logs, "webhook destination paused") {
+		t.Errorf("logs show a pause with the breaker off: %s", logs)
+	}
+}

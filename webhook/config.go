@@ -37,6 +37,13 @@ type Config struct {
 	// before it lets one probe attempt through. Default 30 s.
 	BreakerCooldown time.Duration
 
+	// DisableBreaker turns the circuit breaker off: failed attempts never
+	// pause a destination, and each job waits only as its retry policy
+	// says. It suits a caller that waits for each job before it enqueues
+	// the next, such as a replay of recorded events, where no backlog
+	// builds up and a pause only delays the result. Default false.
+	DisableBreaker bool
+
 	// Retention is the age, measured from a job's last update, after which
 	// finished jobs (SUCCESS, FAILED and CANCELED) are deleted. Zero keeps
 	// finished jobs until DeleteFinished removes them. Default 30 days.

@@ -461,7 +461,7 @@ func (d *Dispatcher) runAttempt(ctx context.Context, e entry, dst *destination) 
 	delete(d.running, e.id)
 	dst.active--
 	d.inFlight--
-	if result.breakerCounts {
+	if result.breakerCounts && !d.cfg.DisableBreaker {
 		before, after := dst.breaker.record(result.success, d.cfg.Clock.Now(), d.cfg.BreakerFailures, d.cfg.BreakerCooldown)
 		if before != after {
 			d.logBreaker(dst, before, after)

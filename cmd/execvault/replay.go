@@ -102,7 +102,10 @@ Webhook jobs are kept in memory and each is waited for, retries included:
 with the default policy, a receiver that is down holds each firing for
 about 72 minutes. The first failed attempt of a firing prints a notice on
 standard error with the time of the next attempt; --max-attempts and
---backoff shorten the wait.
+--backoff shorten the wait. Unlike execvault run, replay does not pause a
+destination after repeated failures (the circuit breaker is off), so
+these two flags alone set how long a receiver that is down holds each
+firing.
 
 Interrupted (Ctrl-C), replay stops waiting, prints the summary of the
 lines replayed so far and exits 1.
@@ -159,7 +162,7 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{
 		memoryState:  true,
 		adminSecrets: true,
-		webhook:      func(c *webhook.Config) { c.OnAttempt = notices.attempt },
+		webhook:      replayWebhookConfig(notices.attempt),
 	})
 	if err != nil {
 		return err
@@ -260,6 +263,18 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		return &exitCodeError{code: exitError}
 	}
 	return nil
+}
+
+// replayWebhookConfig returns the dispatcher settings of replay. The
+// circuit breaker is off: it protects a live destination from a backlog in
+// execvault run, but replay waits for each event's webhooks before it
+// fires the next, so no backlog builds up, and a pause would only hold
+// each firing longer than --max-attempts and --backoff say.
+func replayWebhookConfig(onAttempt func(webhook.Job)) func(*webhook.Config) {
+	return func(c *webhook.Config) {
+		c.DisableBreaker = true
+		c.OnAttempt = onAttempt
+	}
 }
 
 // retryNotices prints a notice, once per webhook job, that a delivery

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/execvault/execvault/runtime"
+	"github.com/execvault/execvault/webhook"
 )
 
 func TestParseRewrites(t *testing.T) {
@@ -428,5 +429,27 @@ func TestFiringWithoutSecretStore(t *testing.T) {
 	}
 	if n := len(recv.got); n != 0 {
 		t.Errorf("receiver got %d requests, want none without the secrets", n)
+	}
+}
+
+// TestReplayWebhookConfig checks that replay turns the circuit breaker
+// off, so that --max-attempts and --backoff alone bound the wait for a
+// receiver that is down, and that it keeps the retry notices.
+func TestReplayWebhookConfig(t *testing.T) {
+	cfg := webhook.DefaultConfig()
+	called := false
+	replayWebhookConfig(func(webhook.Job) { called = true })(&cfg)
+	if !cfg.DisableBreaker {
+		t.Error("replay leaves the circuit breaker on")
+	}
+	if cfg.OnAttempt == nil {
+		t.Fatal("replay sets no OnAttempt callback")
+	}
+	cfg.OnAttempt(webhook.Job{})
+	if !called {
+		t.Error("OnAttempt does not call the retry notices")
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("replay's dispatcher config is invalid: %v", err)
 	}
 }
