@@ -12,9 +12,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
+	"github.com/execvault/execvault/plugins"
 	"github.com/execvault/execvault/runtime"
 	"github.com/execvault/execvault/triggers"
 	"github.com/execvault/execvault/webhook"
@@ -195,7 +195,7 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	jobLines := map[string]int{}
 	// lastLine is the number of the last line whose event was fired.
 	lastLine := 0
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	rows := newResultRows(a.stdout, env.rt.Executors())
 	for {
 		ev, err := reader.Next()
 		if errors.Is(err, io.EOF) {
@@ -204,12 +204,10 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		var lineErr *triggers.LineError
 		if errors.As(err, &lineErr) {
 			sum.malformed++
-			tw.Flush()
 			fmt.Fprintf(a.stderr, "line %d: skipped: %v\n", lineErr.Line, lineErr.Err)
 			continue
 		}
 		if err != nil {
-			tw.Flush()
 			return fmt.Errorf("read %s: %w", file, err)
 		}
 		if ctx.Err() != nil {
@@ -242,17 +240,10 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 				}
 				sum.add(f)
 			}
-			fmt.Fprintf(tw, "line %d\t%s\t%s %s\t%s\t%s\n", reader.Line(), eventLabel(ev), ev.TypeName, ev.Kind(), f.Executor, status)
-		}
-		if o.dryRun {
-			// The dry-run deliverer prints each request as it comes, so the
-			// status lines of this event must follow it at once.
-			tw.Flush()
+			rows.write(fmt.Sprintf("line %d", reader.Line()), eventLabel(ev), ev.TypeName+" "+ev.Kind(), f.Executor, status)
 		}
 		lastLine = reader.Line()
 	}
-	tw.Flush()
-
 	fmt.Fprintln(a.stdout, sum.String())
 	if ctx.Err() != nil {
 		fmt.Fprintf(a.stderr, "Replay interrupted after line %d: the summary covers the lines up to it, and later lines were not replayed. "+
@@ -324,6 +315,48 @@ func (n *retryNotices) attempt(j webhook.Job) {
 		"Replay waits for every attempt of each webhook; --max-attempts and --backoff shorten this, such as --max-attempts 2 --backoff 1s.\n",
 		n.line, j.Executor, j.AttemptsInRound(), j.Policy.MaxAttempts, oneLine(j.LastError),
 		j.NextAttemptAt.Local().Format(time.TimeOnly), wait)
+}
+
+// resultRows writes one aligned row per firing as soon as its result is
+// final, so that a slow receiver does not hold back the rows before it.
+// Columns are padded to the widest value seen so far, and start at the
+// widths the loaded executors call for, so that the rows of a usual file
+// align from the first one. The last column, the status, is not padded.
+type resultRows struct {
+	out    io.Writer
+	widths [4]int
+}
+
+// firstLineColumn is the initial width of the line number column, which
+// fits "line 9999".
+const firstLineColumn = len("line 9999")
+
+func newResultRows(out io.Writer, execs []*runtime.Executor) *resultRows {
+	r := &resultRows{out: out}
+	r.widths[0] = firstLineColumn
+	for _, e := range execs {
+		if e.Trigger.Kind != plugins.TriggerRecord {
+			continue
+		}
+		r.widths[2] = max(r.widths[2], len(e.Trigger.TypeName)+len(" created"))
+		r.widths[3] = max(r.widths[3], len(e.Name))
+	}
+	return r
+}
+
+// write prints the row of columns line, event, record, executor and status.
+func (r *resultRows) write(cols ...string) {
+	var b strings.Builder
+	for i, col := range cols {
+		if i < len(r.widths) {
+			r.widths[i] = max(r.widths[i], len(col))
+			fmt.Fprintf(&b, "%-*s  ", r.widths[i], col)
+			continue
+		}
+		b.WriteString(col)
+	}
+	b.WriteByte('\n')
+	io.WriteString(r.out, b.String())
 }
 
 // checkPluginDir fails when dir exists but holds no .wasm file, because

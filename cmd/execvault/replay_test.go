@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -316,11 +318,11 @@ func TestReplayInterrupted(t *testing.T) {
 		t.Errorf("receiver requests = %d, want 2: line 3 must not run", n)
 	}
 	for _, want := range []string{
-		"line 1  evt-ord-a  order created  notify-external-service  delivered (HTTP 204, 1 attempt)",
-		"line 2  evt-ord-b  order created  notify-external-service  interrupted before its webhook was delivered",
+		"line 1 evt-ord-a order created notify-external-service delivered (HTTP 204, 1 attempt)",
+		"line 2 evt-ord-b order created notify-external-service interrupted before its webhook was delivered",
 		"2 events, 2 firings: 1 delivered, 0 skipped by condition, 0 failed, 1 interrupted; 0 malformed lines",
 	} {
-		if !strings.Contains(stdout.String(), want) {
+		if !strings.Contains(oneLine(stdout.String()), want) {
 			t.Errorf("stdout lacks %q; got:\n%s", want, stdout.String())
 		}
 	}
@@ -452,4 +454,86 @@ func TestReplayWebhookConfig(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("replay's dispatcher config is invalid: %v", err)
 	}
+}
+
+// syncWriter is a bytes.Buffer safe for concurrent use, for reading what
+// a command has printed while it runs.
+type syncWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestReplayPrintsEachLineAtOnce checks that the row of a line is on
+// standard output before the next line's webhook is sent, and that the
+// rows of different executors align.
+func TestReplayPrintsEachLineAtOnce(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{
+		"crm-api-token": crmToken, "crm-api-key": crmKey,
+		"external-api-token": externalToken, "api-secret": apiSecret,
+	})
+	var stdout syncWriter
+	// Each line fires one webhook, so request n belongs to line n. The
+	// handler notes which earlier lines had no row yet when it came.
+	var mu sync.Mutex
+	var missing []string
+	var calls atomic.Int64
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		n := calls.Add(1)
+		printed := stdout.String()
+		for line := int64(1); line < n; line++ {
+			if !strings.Contains(printed, fmt.Sprintf("line %d ", line)) {
+				mu.Lock()
+				missing = append(missing, fmt.Sprintf("line %d at request %d", line, n))
+				mu.Unlock()
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(recv.Close)
+	events := writeEvents(t, orderEvent("ord-1"), salesOrderEvent("so-1", "100001"), orderEvent("ord-2"))
+
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"--data-dir", env.dataDir, "--key-file", env.keyFile, "replay", "--plugins", pluginDir,
+		"--url-override", "https://api.example.com=" + recv.URL, "--url-override", "https://crm.example.com=" + recv.URL, events},
+		strings.NewReader(""), &stdout, &stderr)
+	env.logs.WriteString(stdout.String() + stderr.String())
+	if code != 0 {
+		t.Fatalf("replay exit status = %d, want 0; stdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("receiver requests = %d, want 3", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(missing) > 0 {
+		t.Errorf("rows not printed before the next line's webhook: %s; stdout:\n%s", strings.Join(missing, ", "), stdout.String())
+	}
+
+	status := -1
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if !strings.HasPrefix(line, "line ") {
+			continue
+		}
+		at := strings.Index(line, "delivered")
+		if status == -1 {
+			status = at
+		}
+		if at != status {
+			t.Errorf("status column of %q starts at %d, want %d as in the first row; stdout:\n%s", line, at, status, stdout.String())
+		}
+	}
+	env.assertNoCanary()
 }
