@@ -158,7 +158,7 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		}
 	}
 
-	notices := &retryNotices{out: a.stderr, now: time.Now}
+	notices := &retryNotices{out: a.stderr, now: time.Now, hint: o.deliveryFlags.waitHint()}
 	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{
 		memoryState:  true,
 		adminSecrets: true,
@@ -275,6 +275,8 @@ func replayWebhookConfig(onAttempt func(webhook.Job)) func(*webhook.Config) {
 type retryNotices struct {
 	out io.Writer
 	now func() time.Time
+	// hint ends each notice: how to shorten the wait, or nothing.
+	hint string
 
 	mu sync.Mutex
 	// line is the line number of the event being fired. Replay fires one
@@ -312,9 +314,24 @@ func (n *retryNotices) attempt(j webhook.Job) {
 		wait = wait.Round(time.Millisecond)
 	}
 	fmt.Fprintf(n.out, "line %d: %s: attempt %d of %d failed: %s. Next attempt at %s (in %s). "+
-		"Replay waits for every attempt of each webhook; --max-attempts and --backoff shorten this, such as --max-attempts 2 --backoff 1s.\n",
+		"Replay waits for every attempt of each webhook%s.\n",
 		n.line, j.Executor, j.AttemptsInRound(), j.Policy.MaxAttempts, oneLine(j.LastError),
-		j.NextAttemptAt.Local().Format(time.TimeOnly), wait)
+		j.NextAttemptAt.Local().Format(time.TimeOnly), wait, n.hint)
+}
+
+// waitHint returns the end of a retry notice: which of --max-attempts and
+// --backoff would shorten the wait, leaving out those already given.
+func (d *deliveryFlags) waitHint() string {
+	switch {
+	case d.maxAttempts == 0 && d.backoff == 0:
+		return "; --max-attempts and --backoff shorten this, such as --max-attempts 2 --backoff 1s"
+	case d.maxAttempts == 0:
+		return "; --max-attempts shortens this, such as --max-attempts 2"
+	case d.backoff == 0:
+		return "; --backoff shortens this, such as --backoff 1s"
+	default:
+		return ""
+	}
 }
 
 // resultRows writes one aligned row per firing as soon as its result is

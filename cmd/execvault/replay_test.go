@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,13 +208,58 @@ func TestReplayRetryNotice(t *testing.T) {
 				t.Fatalf("retry notices = %d, want %d; stderr:\n%s", len(notices), tt.notices, stderr)
 			}
 			for _, n := range notices {
-				for _, want := range []string{"attempt 1 of 3 failed", "HTTP 503", "Next attempt at", "--max-attempts", "--backoff"} {
+				for _, want := range []string{"attempt 1 of 3 failed", "HTTP 503", "Next attempt at", "Replay waits for every attempt of each webhook."} {
 					if !strings.Contains(n, want) {
 						t.Errorf("retry notice %q lacks %q", n, want)
 					}
 				}
+				// Both flags were given, so the notice suggests neither.
+				for _, flag := range []string{"--max-attempts", "--backoff"} {
+					if strings.Contains(n, flag) {
+						t.Errorf("retry notice %q suggests %s, which was given", n, flag)
+					}
+				}
 			}
 			env.assertNoCanary()
+		})
+	}
+}
+
+func TestRetryNoticeSuggestsUnsetFlags(t *testing.T) {
+	tests := []struct {
+		name      string
+		flags     deliveryFlags
+		suggested []string
+	}{
+		{"neither given", deliveryFlags{}, []string{"--max-attempts 2", "--backoff 1s"}},
+		{"backoff given", deliveryFlags{backoff: time.Second}, []string{"--max-attempts 2"}},
+		{"max attempts given", deliveryFlags{maxAttempts: 2}, []string{"--backoff 1s"}},
+		{"both given", deliveryFlags{maxAttempts: 2, backoff: time.Second}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+			n := &retryNotices{out: &out, now: func() time.Time { return now }, hint: tt.flags.waitHint()}
+			n.setLine(4)
+			n.attempt(webhook.Job{ID: "msg_a", Executor: "notify", Status: webhook.StatusPending, NextAttemptAt: now.Add(time.Second),
+				LastError: "HTTP 503", Policy: webhook.Policy{MaxAttempts: 2}, Round: 1,
+				Attempts: []webhook.Attempt{{Round: 1, Number: 1, Error: "HTTP 503"}}})
+			notice := out.String()
+			if !strings.HasPrefix(notice, "line 4: notify: attempt 1 of 2 failed: HTTP 503.") || !strings.HasSuffix(notice, ".\n") {
+				t.Errorf("notice = %q, want line 4's failed attempt, ending with a full stop", notice)
+			}
+			for _, flag := range []string{"--max-attempts", "--backoff"} {
+				want := slices.ContainsFunc(tt.suggested, func(s string) bool { return strings.HasPrefix(s, flag) })
+				if got := strings.Contains(notice, flag); got != want {
+					t.Errorf("notice mentions %s: %v, want %v; notice %q", flag, got, want, notice)
+				}
+			}
+			for _, s := range tt.suggested {
+				if !strings.Contains(notice, s) {
+					t.Errorf("notice lacks the example %q; notice %q", s, notice)
+				}
+			}
 		})
 	}
 }
