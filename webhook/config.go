@@ -82,6 +82,11 @@ type Config struct {
 	// the next attempt is scheduled and before Wait returns the job, so it
 	// must return quickly. Default nil.
 	OnAttempt func(Job)
+
+	// QuietAttempts logs failed attempts and failed jobs at debug level
+	// instead of warn and error, for a caller that reports each of them
+	// itself through OnAttempt and Wait. Default false.
+	QuietAttempts bool
 }
 
 // Resolver looks up the IP addresses of a host. *net.Resolver implements

@@ -695,3 +695,27 @@ func TestFailedJobLogStopReason(t *testing.T) {
 		})
 	}
 }
+
+// TestQuietAttemptsLogAtDebug checks the log levels of failed attempts:
+// warn and error by default, debug with Config.QuietAttempts.
+func TestQuietAttemptsLogAtDebug(t *testing.T) {
+	for _, quiet := range []bool{false, true} {
+		rc := newReceiver(t, statusAlways(http.StatusInternalServerError))
+		cfg := testConfig()
+		cfg.Policy.MaxAttempts = 2
+		cfg.QuietAttempts = quiet
+		h := startDispatcher(t, nil, cfg, nil)
+		h.deliver(t, Job{URL: rc.URL})
+
+		want := map[string]string{"webhook attempt failed, will retry": "WARN", "webhook job failed": "ERROR"}
+		if quiet {
+			want = map[string]string{"webhook attempt failed, will retry": "DEBUG", "webhook job failed": "DEBUG"}
+		}
+		for msg, level := range want {
+			record := `"level":"` + level + `","msg":"` + msg + `"`
+			if !strings.Contains(h.logs.String(), record) {
+				t.Errorf("QuietAttempts %v: logs lack %s; got:\n%s", quiet, record, h.logs)
+			}
+		}
+	}
+}

@@ -631,13 +631,18 @@ func (d *Dispatcher) logAttempt(j Job, a Attempt) {
 	}
 	log := d.log.With("job_id", j.ID, "executor", j.Executor, "url", j.URL, "round", a.Round,
 		"attempt", a.Number, "status_code", a.StatusCode, "duration", a.Duration)
+	retryLevel, failLevel := slog.LevelWarn, slog.LevelError
+	if d.cfg.QuietAttempts {
+		retryLevel, failLevel = slog.LevelDebug, slog.LevelDebug
+	}
+	ctx := context.Background()
 	switch {
 	case a.Error == "":
 		log.Debug("webhook delivered")
 	case j.Status == StatusPending:
-		log.Warn("webhook attempt failed, will retry", "error", a.Error, "next_attempt_at", j.NextAttemptAt)
+		log.Log(ctx, retryLevel, "webhook attempt failed, will retry", "error", a.Error, "next_attempt_at", j.NextAttemptAt)
 	case j.Status == StatusFailed:
-		log.Error("webhook job failed", "error", j.LastError, "stop_reason", stopReason(a))
+		log.Log(ctx, failLevel, "webhook job failed", "error", j.LastError, "stop_reason", stopReason(a))
 	default:
 		log.Info("webhook attempt ended after the job changed", "status", j.Status, "error", a.Error)
 	}

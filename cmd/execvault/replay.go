@@ -107,6 +107,10 @@ destination after repeated failures (the circuit breaker is off), so
 these two flags alone set how long a receiver that is down holds each
 firing.
 
+Each failure is shown once: in its row, and for a failed attempt that is
+retried, in the notice. --log-level debug adds the log of every attempt,
+with its job id, URL, status and duration.
+
 Interrupted (Ctrl-C), replay stops waiting, prints the summary of the
 lines replayed so far and exits 1.
 
@@ -260,10 +264,13 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 // circuit breaker is off: it protects a live destination from a backlog in
 // execvault run, but replay waits for each event's webhooks before it
 // fires the next, so no backlog builds up, and a pause would only hold
-// each firing longer than --max-attempts and --backoff say.
+// each firing longer than --max-attempts and --backoff say. Failed
+// attempts are logged at debug level only, because replay reports each in
+// a retry notice (onAttempt) or in the firing's row.
 func replayWebhookConfig(onAttempt func(webhook.Job)) func(*webhook.Config) {
 	return func(c *webhook.Config) {
 		c.DisableBreaker = true
+		c.QuietAttempts = true
 		c.OnAttempt = onAttempt
 	}
 }

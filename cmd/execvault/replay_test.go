@@ -490,6 +490,9 @@ func TestReplayWebhookConfig(t *testing.T) {
 	if !cfg.DisableBreaker {
 		t.Error("replay leaves the circuit breaker on")
 	}
+	if !cfg.QuietAttempts {
+		t.Error("replay logs failed attempts that its notices and rows report")
+	}
 	if cfg.OnAttempt == nil {
 		t.Fatal("replay sets no OnAttempt callback")
 	}
@@ -582,4 +585,57 @@ func TestReplayPrintsEachLineAtOnce(t *testing.T) {
 		}
 	}
 	env.assertNoCanary()
+}
+
+// TestReplayShowsEachFailureOnce checks that a failed attempt, a failed
+// webhook and a failed executor each appear once by default, in a notice
+// or a row, and that --log-level debug adds the structured records.
+func TestReplayShowsEachFailureOnce(t *testing.T) {
+	plugins := t.TempDir()
+	for src, dst := range map[string]string{
+		filepath.Join(pluginDir, "notify-external-service.wasm"): "notify-external-service.wasm",
+		"../../testdata/plugins/trap.wasm":                       "trap.wasm",
+	} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(plugins, dst), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, debug := range []bool{false, true} {
+		env := newCLIEnv(t)
+		env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
+		recv := flakyReceiver(t, 1000)
+		args := []string{"replay", "--plugins", plugins, "--url-override", "https://api.example.com=" + recv.URL,
+			"--max-attempts", "2", "--backoff", "1ms", writeEvents(t, orderEvent("ord-fail"))}
+		if debug {
+			args = append(args, "--log-level", "debug")
+		}
+
+		code, stdout, stderr := env.run("", args...)
+		if code != exitError {
+			t.Errorf("debug %v: exit status = %d, want %d", debug, code, exitError)
+		}
+		for _, want := range []string{"wasm error: unreachable", "failed after 2 attempts: HTTP 503"} {
+			if n := strings.Count(stdout, want); n != 1 {
+				t.Errorf("debug %v: stdout shows %q %d times, want once; stdout:\n%s", debug, want, n, stdout)
+			}
+		}
+		if n := strings.Count(stderr, "line 1: notify-external-service: attempt 1 of 2 failed"); n != 1 {
+			t.Errorf("debug %v: retry notices = %d, want 1; stderr:\n%s", debug, n, stderr)
+		}
+		for _, level := range []string{"level=WARN", "level=ERROR"} {
+			if strings.Contains(stderr, level) {
+				t.Errorf("debug %v: stderr has a %s record, which repeats a row or notice; stderr:\n%s", debug, level, stderr)
+			}
+		}
+		for _, msg := range []string{`msg="webhook attempt failed, will retry"`, `msg="webhook job failed"`, `msg="executor failed"`} {
+			if got := strings.Contains(stderr, "level=DEBUG "+msg); got != debug {
+				t.Errorf("debug %v: stderr has the debug record %s: %v; stderr:\n%s", debug, msg, got, stderr)
+			}
+		}
+		env.assertNoCanary()
+	}
 }
