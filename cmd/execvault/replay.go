@@ -134,6 +134,9 @@ usage error.`,
 }
 
 func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
+	// The dispatcher's workers write retry notices and logs while replay
+	// writes its own messages.
+	a.stderr = &lockedWriter{w: a.stderr}
 	opts, err := o.deliveryFlags.options(!o.dryRun)
 	if err != nil {
 		return err
@@ -381,6 +384,19 @@ func (r *resultRows) write(cols ...string) {
 	}
 	b.WriteByte('\n')
 	io.WriteString(r.out, b.String())
+}
+
+// lockedWriter serializes the writes to w, for a writer that goroutines
+// share.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // checkPluginDir fails when dir exists but holds no .wasm file, because
