@@ -231,9 +231,7 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		}
 		for _, f := range firings {
 			status := firingText(f)
-			if ctx.Err() != nil && f.State == runtime.FiringFailed && errors.Is(f.Err, ctx.Err()) {
-				// The interruption, not the executor or receiver, ended
-				// this firing.
+			if interruptedFiring(ctx, f) {
 				sum.firings++
 				sum.interrupted++
 				status = "interrupted before its webhook was delivered"
@@ -261,6 +259,14 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		return &exitCodeError{code: exitError}
 	}
 	return nil
+}
+
+// interruptedFiring reports whether the end of ctx, not the executor or
+// the receiver, failed f. The dispatcher stops when ctx ends too, so a
+// wait for the job can end with either error.
+func interruptedFiring(ctx context.Context, f runtime.Firing) bool {
+	return ctx.Err() != nil && f.State == runtime.FiringFailed &&
+		(errors.Is(f.Err, ctx.Err()) || errors.Is(f.Err, webhook.ErrClosed))
 }
 
 // replayWebhookConfig returns the dispatcher settings of replay. The

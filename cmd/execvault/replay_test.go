@@ -639,3 +639,26 @@ func TestReplayShowsEachFailureOnce(t *testing.T) {
 		env.assertNoCanary()
 	}
 }
+
+func TestInterruptedFiring(t *testing.T) {
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	failed := func(err error) runtime.Firing { return runtime.Firing{State: runtime.FiringFailed, Err: err} }
+	tests := []struct {
+		name string
+		ctx  context.Context
+		f    runtime.Firing
+		want bool
+	}{
+		{"wait canceled", canceled, failed(fmt.Errorf("wait for job: %w", context.Canceled)), true},
+		{"dispatcher stopped", canceled, failed(fmt.Errorf("wait for job: %w", webhook.ErrClosed)), true},
+		{"receiver failed", canceled, failed(errors.New("job failed after 1 attempt: HTTP 503")), false},
+		{"delivered", canceled, runtime.Firing{State: runtime.FiringDelivered}, false},
+		{"not interrupted", context.Background(), failed(fmt.Errorf("wait for job: %w", webhook.ErrClosed)), false},
+	}
+	for _, tt := range tests {
+		if got := interruptedFiring(tt.ctx, tt.f); got != tt.want {
+			t.Errorf("%s: interruptedFiring = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
