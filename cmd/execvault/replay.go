@@ -112,7 +112,8 @@ retried, in the notice. --log-level debug adds the log of every attempt,
 with its job id, URL, status and duration.
 
 Interrupted (Ctrl-C), replay stops waiting, prints the summary of the
-lines replayed so far and exits 1.
+lines replayed so far and exits 1; interrupted while the plugins load,
+it says so and exits 1.
 
 Exit status: 0 when every firing was delivered or skipped, 1 when a
 firing failed, a line was malformed or replay was interrupted, 2 on a
@@ -171,6 +172,10 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		adminSecrets: true,
 		webhook:      replayWebhookConfig(notices.attempt),
 	})
+	if errors.Is(err, errLoadInterrupted) {
+		fmt.Fprintf(a.stderr, "Replay interrupted while loading the plugins of %s; no line was replayed.\n", o.pluginDir)
+		return &exitCodeError{code: exitError}
+	}
 	if err != nil {
 		return err
 	}

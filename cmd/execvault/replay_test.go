@@ -662,3 +662,29 @@ func TestInterruptedFiring(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayInterruptedWhileLoading checks that Ctrl-C before the plugins
+// are loaded is reported as an interruption, not as a broken plugin.
+func TestReplayInterruptedWhileLoading(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
+	events := writeEvents(t, orderEvent("ord-a"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"--data-dir", env.dataDir, "--key-file", env.keyFile, "replay", "--plugins", pluginDir,
+		"--url-override", "https://api.example.com=http://127.0.0.1:1", events},
+		strings.NewReader(""), &stdout, &stderr)
+
+	if code != exitError {
+		t.Errorf("replay exit status = %d, want %d", code, exitError)
+	}
+	want := "Replay interrupted while loading the plugins of " + pluginDir + "; no line was replayed."
+	if got := strings.TrimSpace(stderr.String()); got != want {
+		t.Errorf("stderr = %q, want %q", got, want)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout = %q, want nothing", stdout.String())
+	}
+}

@@ -139,9 +139,23 @@ func (a *app) cacheDir() string {
 	return filepath.Join(base, "execvault", "wazero")
 }
 
+// errLoadInterrupted reports that ctx ended, as Ctrl-C ends it, while
+// openRuntimeEnv opened the stores or loaded the plugins.
+var errLoadInterrupted = errors.New("interrupted while loading the plugins")
+
 // openRuntimeEnv opens the secret store, the state database and the
-// webhook dispatcher, then loads the plugins.
+// webhook dispatcher, then loads the plugins. When ctx ends before it is
+// done, the error wraps errLoadInterrupted in place of the error of the
+// step that saw it, which would read as a broken store or plugin.
 func (a *app) openRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptions) (*runtimeEnv, error) {
+	env, err := a.loadRuntimeEnv(ctx, f, opts)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("%w of %s", errLoadInterrupted, f.pluginDir)
+	}
+	return env, err
+}
+
+func (a *app) loadRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptions) (*runtimeEnv, error) {
 	if f.pluginDir == "" {
 		return nil, &usageError{errors.New("missing --plugins DIR: name the directory of plugin .wasm files")}
 	}
