@@ -16,6 +16,7 @@ import (
 
 	"github.com/execvault/execvault/plugins"
 	"github.com/execvault/execvault/runtime"
+	"github.com/execvault/execvault/secrets"
 	"github.com/execvault/execvault/triggers"
 	"github.com/execvault/execvault/webhook"
 	"github.com/schollz/progressbar/v3"
@@ -107,6 +108,12 @@ destination after repeated failures (the circuit breaker is off), so
 these two flags alone set how long a receiver that is down holds each
 firing.
 
+With --dry-run, each request is printed instead of sent, with every
+header it would carry and the values of secret and signature headers
+masked. A firing whose webhook references a secret that does not exist
+is reported as failed, as the real run would fail it; the dry run checks
+only that each secret exists and reads no value.
+
 Each failure is shown once: in its row, and for a failed attempt that is
 retried, in the notice. --log-level debug adds the log of every attempt,
 with its job id, URL, status and duration.
@@ -126,7 +133,7 @@ usage error.`,
 	o.runtimeFlags.register(cmd, "warn")
 	o.deliveryFlags.register(cmd)
 	f := cmd.Flags()
-	f.BoolVar(&o.dryRun, "dry-run", false, "print each request that would be sent, with secret headers masked, and send nothing")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print each request with its headers, secret and signature values masked, instead of sending it, and report referenced secrets that do not exist")
 	f.BoolVar(&o.skipSnapshots, "skip-snapshot", false, "skip Debezium snapshot reads (op \"r\") instead of treating them as created")
 	f.StringArrayVar(&o.typeMap, "type-map", nil, "TABLE=TYPE: type name for a Debezium source table (repeatable; default the table name)")
 	f.StringVar(&o.workspaceID, "workspace-id", triggers.DefaultWorkspaceID, "workspaceId for Debezium events")
@@ -184,8 +191,10 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	warnUnmatchedRewrites(a.stderr, env.rt.Executors(), opts.Rewrites)
 
 	var deliverer runtime.Deliverer = env.dispatcher
+	var dry *dryRunDeliverer
 	if o.dryRun {
-		deliverer = &dryRunDeliverer{out: a.stdout}
+		dry = &dryRunDeliverer{out: a.stdout, headers: env.dispatcher.RequestHeaders, secretExists: env.secretExists}
+		deliverer = dry
 	} else if err := env.dispatcher.Start(ctx); err != nil {
 		return fmt.Errorf("start webhook dispatcher: %w", err)
 	}
@@ -200,7 +209,7 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	out, isFile := a.stdout.(*os.File)
 	stdoutTerminal := isFile && term.IsTerminal(int(out.Fd()))
 
-	var sum replaySummary
+	sum := replaySummary{dryRun: o.dryRun}
 	// jobLines maps each webhook job id to the line that created it. Job
 	// ids derive from the event id and executor, so a repeated event id
 	// yields the stored job again and nothing is sent for it.
@@ -235,6 +244,9 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 			_ = bar.Clear()
 		}
 		for _, f := range firings {
+			if dry != nil {
+				f = dry.result(f)
+			}
 			status := firingText(f)
 			if interruptedFiring(ctx, f) {
 				sum.firings++
@@ -492,6 +504,8 @@ type replaySummary struct {
 	duplicates int
 	// interrupted counts firings that the interruption of replay ended.
 	interrupted int
+	// dryRun counts webhooks as would be sent rather than delivered.
+	dryRun bool
 }
 
 func (s *replaySummary) add(f runtime.Firing) {
@@ -510,7 +524,7 @@ func (s *replaySummary) add(f runtime.Firing) {
 
 func (s replaySummary) String() string {
 	sent := fmt.Sprintf("%d delivered", s.delivered)
-	if s.queued > 0 {
+	if s.dryRun {
 		sent = fmt.Sprintf("%d would be sent (dry run)", s.queued)
 	}
 	if s.duplicates > 0 {
@@ -624,15 +638,27 @@ func parsePairs(flag string, flags []string) (map[string]string, error) {
 	return out, nil
 }
 
-// dryRunDeliverer prints each webhook instead of sending it. Like the
-// dispatcher, it prints a job id only once.
+// dryRunDeliverer prints each webhook instead of sending it, and checks
+// that the secrets it references exist. Like the dispatcher, it prints a
+// job id only once.
 type dryRunDeliverer struct {
-	out  io.Writer
+	out io.Writer
+	// headers lists the headers a job would be sent with, secret values
+	// masked.
+	headers func(webhook.Job) []string
+	// secretExists reports whether a secret exists, without reading its
+	// value.
+	secretExists func(ctx context.Context, ref plugins.SecretRef) error
+
 	n    int
 	seen map[string]bool
+	// missing holds, by job id, why a job's delivery would fail.
+	missing map[string]error
+	// checked caches the result of secretExists by secret.
+	checked map[plugins.SecretRef]error
 }
 
-func (d *dryRunDeliverer) Enqueue(_ context.Context, job webhook.Job) (webhook.Job, error) {
+func (d *dryRunDeliverer) Enqueue(ctx context.Context, job webhook.Job) (webhook.Job, error) {
 	d.n++
 	if job.ID == "" {
 		job.ID = fmt.Sprintf("dry-run-%d", d.n)
@@ -645,12 +671,78 @@ func (d *dryRunDeliverer) Enqueue(_ context.Context, job webhook.Job) (webhook.J
 		d.seen = map[string]bool{}
 	}
 	d.seen[job.ID] = true
+	if err := d.checkSecrets(ctx, job); err != nil {
+		if d.missing == nil {
+			d.missing = map[string]error{}
+		}
+		d.missing[job.ID] = err
+	}
 	fmt.Fprintf(d.out, "POST %s\n", job.URL)
-	for _, h := range webhook.MaskHeaders(job.Headers) {
+	for _, h := range d.headers(job) {
 		fmt.Fprintf(d.out, "  %s\n", h)
 	}
-	fmt.Fprintf(d.out, "  webhook-id: %s\n  body: %s\n", job.ID, job.Body)
+	fmt.Fprintf(d.out, "  body: %s\n", job.Body)
 	return job, nil
+}
+
+// checkSecrets returns the configuration error that the first attempt of
+// job would fail with because a secret it references does not exist, or
+// cannot be checked, naming every such secret. It never reads a value.
+func (d *dryRunDeliverer) checkSecrets(ctx context.Context, job webhook.Job) error {
+	var problems []string
+	notFound := false
+	check := func(use string, ref plugins.SecretRef) {
+		err, ok := d.checked[ref]
+		if !ok {
+			err = d.secretExists(ctx, ref)
+			if d.checked == nil {
+				d.checked = map[plugins.SecretRef]error{}
+			}
+			d.checked[ref] = err
+		}
+		if err == nil {
+			return
+		}
+		reason := err.Error()
+		var se *secrets.SecretError
+		switch {
+		case errors.Is(err, secrets.ErrSecretNotFound):
+			reason, notFound = secrets.ErrSecretNotFound.Error(), true
+		case errors.Is(err, secrets.ErrVaultNotFound):
+			reason, notFound = secrets.ErrVaultNotFound.Error(), true
+		case errors.As(err, &se):
+			reason = se.Reason()
+		}
+		problems = append(problems, fmt.Sprintf("%s: resolve secret %s: %s", use, ref, reason))
+	}
+	for _, h := range job.Headers {
+		if h.Secret != nil {
+			check(fmt.Sprintf("header %q", h.Name), *h.Secret)
+		}
+	}
+	if job.Signing != nil {
+		check("signing", job.Signing.Secret)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	msg := strings.Join(problems, "; ")
+	switch {
+	case notFound && len(problems) == 1:
+		msg += "; create it first or check the vault and name"
+	case notFound:
+		msg += "; create them first or check the vault and secret names"
+	}
+	return fmt.Errorf("job %s would fail at its first attempt: %w: %s", job.ID, webhook.ErrConfiguration, msg)
+}
+
+// result turns the queued firing f into a failed one when its webhook
+// references a secret that is missing, as the real run would report it.
+func (d *dryRunDeliverer) result(f runtime.Firing) runtime.Firing {
+	if err := d.missing[f.JobID]; err != nil && f.State == runtime.FiringQueued {
+		f.State, f.Err = runtime.FiringFailed, err
+	}
+	return f
 }
 
 func (d *dryRunDeliverer) Wait(_ context.Context, id string) (webhook.Job, error) {

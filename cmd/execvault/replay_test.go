@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/execvault/execvault/plugins"
 	"github.com/execvault/execvault/runtime"
+	"github.com/execvault/execvault/secrets"
 	"github.com/execvault/execvault/webhook"
 )
 
@@ -133,6 +135,7 @@ func TestUnmatchedRewrites(t *testing.T) {
 
 func TestReplayWarnsUnmatchedOverride(t *testing.T) {
 	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
 	events := writeEvents(t, orderEvent("ord-warn"))
 
 	code, stdout, stderr := env.run("", "replay", "--plugins", pluginDir, "--dry-run",
@@ -459,12 +462,6 @@ func TestFiringWithoutSecretStore(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(env.dataDir, "secrets.header")); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("secret store header after %s: stat error %v, want it missing", name, err)
 			}
-			if name == "dry run" {
-				if code != 0 {
-					t.Errorf("dry run exit status = %d, want 0; stderr:\n%s", code, stderr)
-				}
-				return
-			}
 			if code != exitError {
 				t.Errorf("exit status = %d, want %d", code, exitError)
 			}
@@ -686,5 +683,120 @@ func TestReplayInterruptedWhileLoading(t *testing.T) {
 	}
 	if stdout.Len() != 0 {
 		t.Errorf("stdout = %q, want nothing", stdout.String())
+	}
+}
+
+// TestReplayDryRunChecksSecrets checks that a dry run reports a webhook
+// whose secret is missing as failed, naming the secret as the real run
+// does, without reading any secret value.
+func TestReplayDryRunChecksSecrets(t *testing.T) {
+	env := newCLIEnv(t)
+	// api-secret, which the X-API-Key header references, is missing.
+	env.storeSecrets(map[string]string{"external-api-token": externalToken})
+	recv := newReceiver(t)
+	events := writeEvents(t, orderEvent("ord-dry"))
+	const missing = `header "X-API-Key": resolve secret api-keys/api-secret: secret not found; create it first or check the vault and name`
+
+	code, stdout, stderr := env.replay(recv, events, "--dry-run")
+	if code != exitError {
+		t.Errorf("dry run exit status = %d, want %d; stderr:\n%s", code, exitError, stderr)
+	}
+	for _, want := range []string{
+		"notify-external-service failed: job msg_",
+		"would fail at its first attempt: webhook configuration error: " + missing,
+		"1 firing: 0 would be sent", "1 failed",
+	} {
+		if !strings.Contains(oneLine(stdout), want) {
+			t.Errorf("dry-run output lacks %q; got:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "api-keys/external-api-token: secret not found") {
+		t.Errorf("dry run reports the stored secret as missing; got:\n%s", stdout)
+	}
+	for _, want := range []string{
+		"Content-Type: application/json", "User-Agent: execvault-webhook/1", "webhook-id: msg_",
+		"Authorization: [secret api-keys/external-api-token]", "X-API-Key: [secret api-keys/api-secret]",
+	} {
+		if !strings.Contains(stdout, "  "+want) {
+			t.Errorf("dry-run request lacks the header line %q; got:\n%s", want, stdout)
+		}
+	}
+	if n := len(recv.requests("/notify/orders")); n != 0 {
+		t.Errorf("receiver got %d requests during a dry run, want 0", n)
+	}
+	audit := env.mustRun("", "secret", "audit", "--json")
+	if strings.Contains(audit, `"executor:`) {
+		t.Errorf("the dry run read secrets as an executor; audit log:\n%s", audit)
+	}
+
+	// The real run fails the same webhook for the same secret.
+	code, stdout, _ = env.replay(recv, events)
+	if code != exitError || !strings.Contains(oneLine(stdout), "webhook configuration error: "+missing) {
+		t.Errorf("real run: exit status %d, want %d and the same missing secret; stdout:\n%s", code, exitError, stdout)
+	}
+	env.assertNoCanary()
+}
+
+func TestDryRunDelivererSigningAndMissingSecrets(t *testing.T) {
+	db, err := openState("", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	dispatcher, err := webhook.NewDispatcher(db, webhook.DefaultConfig(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dispatcher.Close() })
+
+	stored := plugins.SecretRef{Vault: "api-keys", Key: "token"}
+	missingKey := plugins.SecretRef{Vault: "api-keys", Key: "absent"}
+	missingVault := plugins.SecretRef{Vault: "signing-keys", Key: "orders"}
+	var checks int
+	var out bytes.Buffer
+	d := &dryRunDeliverer{out: &out, headers: dispatcher.RequestHeaders,
+		secretExists: func(_ context.Context, ref plugins.SecretRef) error {
+			checks++
+			switch ref {
+			case stored:
+				return nil
+			case missingKey:
+				return &secrets.SecretError{Op: "get secret", Vault: ref.Vault, Name: ref.Key, Err: secrets.ErrSecretNotFound}
+			default:
+				return &secrets.SecretError{Op: "get secret", Vault: ref.Vault, Name: ref.Key, Err: secrets.ErrVaultNotFound}
+			}
+		}}
+	job := func(id string) webhook.Job {
+		return webhook.Job{ID: id, Executor: "orders", URL: "http://127.0.0.1:9/orders", Body: []byte(`{}`),
+			Headers: []plugins.Header{{Name: "Authorization", Secret: &stored}, {Name: "X-API-Key", Secret: &missingKey}},
+			Signing: &plugins.Signing{Secret: missingVault}}
+	}
+	for _, id := range []string{"msg_1", "msg_2"} {
+		if _, err := d.Enqueue(context.Background(), job(id)); err != nil {
+			t.Fatalf("Enqueue(%s) = %v", id, err)
+		}
+	}
+
+	for _, want := range []string{
+		"  webhook-signature: [signed with secret signing-keys/orders]",
+		"  webhook-timestamp: [time of the attempt]",
+		"  Content-Type: application/json",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q; got:\n%s", want, out.String())
+		}
+	}
+	f := d.result(runtime.Firing{Executor: "orders", JobID: "msg_2", State: runtime.FiringQueued})
+	if f.State != runtime.FiringFailed || !errors.Is(f.Err, webhook.ErrConfiguration) {
+		t.Fatalf("firing = %s, %v; want failed with a configuration error", f.State, f.Err)
+	}
+	want := `job msg_2 would fail at its first attempt: webhook configuration error: ` +
+		`header "X-API-Key": resolve secret api-keys/absent: secret not found; ` +
+		`signing: resolve secret signing-keys/orders: vault not found; create them first or check the vault and secret names`
+	if f.Err.Error() != want {
+		t.Errorf("error = %q\nwant    %q", f.Err, want)
+	}
+	if checks != 3 {
+		t.Errorf("secret checks = %d, want 3: one per secret, not per job", checks)
 	}
 }

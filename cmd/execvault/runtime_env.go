@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/execvault/execvault/plugins"
 	"github.com/execvault/execvault/runtime"
 	"github.com/execvault/execvault/runtime/statedb"
 	"github.com/execvault/execvault/secrets"
@@ -100,7 +101,10 @@ type runtimeEnv struct {
 	store *secrets.Store
 	// admin reads secrets from a running execvault in place of store, when
 	// envOptions.adminSecrets allowed it and one serves the data directory.
-	admin      *secrets.AdminClient
+	admin *secrets.AdminClient
+	// noStore, when neither store nor admin is set, is the error that
+	// says the data directory has no secret store.
+	noStore    error
 	state      *badger.DB
 	dispatcher *webhook.Dispatcher
 	rt         *runtime.Runtime
@@ -215,7 +219,8 @@ func (a *app) loadRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 		case errors.Is(err, secrets.ErrNoStore):
 			// Executors without secrets still run; each lookup says why
 			// it failed.
-			resolver = runtime.StoreSecrets{Store: missingStore{err: noStoreError(err)}}
+			e.noStore = noStoreError(err)
+			resolver = runtime.StoreSecrets{Store: missingStore{err: e.noStore}}
 		case err != nil && strings.Contains(err.Error(), "Cannot acquire directory lock"):
 			return nil, fmt.Errorf("open secret store in %s: another execvault process is using it; stop it or pass another --data-dir", a.dataDir)
 		case err != nil:
@@ -266,6 +271,22 @@ type missingStore struct{ err error }
 
 func (m missingStore) Resolve(context.Context, string, string, string) (secrets.Value, error) {
 	return secrets.Value{}, m.err
+}
+
+// secretExists reports whether the secret ref exists, through the store or
+// the running execvault's admin socket, as delivery would resolve it. It
+// reads the secret's metadata, never its value.
+func (e *runtimeEnv) secretExists(ctx context.Context, ref plugins.SecretRef) error {
+	var err error
+	switch {
+	case e.admin != nil:
+		_, err = e.admin.GetSecret(ctx, ref.Vault, ref.Key)
+	case e.store != nil:
+		_, err = e.store.GetSecret(ctx, ref.Vault, ref.Key)
+	default:
+		err = e.noStore
+	}
+	return err
 }
 
 // openState opens the Badger database that holds jobs, the event log and

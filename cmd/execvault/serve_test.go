@@ -118,7 +118,7 @@ func TestRunIngestsEventsAndDelivers(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `"name": "sync-to-external-crm"`) {
 		t.Errorf("executor list beside the server: exit status %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	code, stdout, stderr = env.run("", "replay", "--dry-run", "--plugins", pluginDir, writeEvents(t, orderEvent("ord-x")))
+	code, stdout, stderr = env.run("", "replay", "--dry-run", "--plugins", pluginDir, writeEvents(t, salesOrderEvent("so-x", "100001")))
 	if code != 0 || !strings.Contains(stdout, "would send") {
 		t.Errorf("replay --dry-run beside the server: exit status %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
