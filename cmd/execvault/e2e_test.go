@@ -304,20 +304,7 @@ func TestReplayReportsMalformedLineAndGoesOn(t *testing.T) {
 // file of the data directory. Failures name the form, never the value.
 func (e *cliEnv) assertNoCanary() {
 	e.t.Helper()
-	forms := map[string][]byte{}
-	for name, v := range map[string]string{"crm-api-token": crmToken, "crm-api-key": crmKey, "external-api-token": externalToken, "api-secret": apiSecret} {
-		quoted, _ := json.Marshal(v)
-		forms[name+" (plain)"] = []byte(v)
-		forms[name+" (base64)"] = []byte(base64.StdEncoding.EncodeToString([]byte(v)))
-		forms[name+" (url-escaped)"] = []byte(url.QueryEscape(v))
-		forms[name+" (json-escaped)"] = quoted[1 : len(quoted)-1]
-	}
-
-	for form, b := range forms {
-		if bytes.Contains(e.logs.Bytes(), b) {
-			e.t.Errorf("secret %s appears in CLI output or logs", form)
-		}
-	}
+	forms := e.assertNoCanaryInOutput()
 	err := filepath.Walk(e.dataDir, func(path string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() || info.Mode()&os.ModeSocket != 0 {
 			return err
@@ -336,6 +323,27 @@ func (e *cliEnv) assertNoCanary() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// assertNoCanaryInOutput checks what every command printed, without the
+// data directory, which a running execvault run holds open. It returns the
+// encoded forms of the canaries it looked for, by name.
+func (e *cliEnv) assertNoCanaryInOutput() map[string][]byte {
+	e.t.Helper()
+	forms := map[string][]byte{}
+	for name, v := range map[string]string{"crm-api-token": crmToken, "crm-api-key": crmKey, "external-api-token": externalToken, "api-secret": apiSecret} {
+		quoted, _ := json.Marshal(v)
+		forms[name+" (plain)"] = []byte(v)
+		forms[name+" (base64)"] = []byte(base64.StdEncoding.EncodeToString([]byte(v)))
+		forms[name+" (url-escaped)"] = []byte(url.QueryEscape(v))
+		forms[name+" (json-escaped)"] = quoted[1 : len(quoted)-1]
+	}
+	for form, b := range forms {
+		if bytes.Contains(e.logs.Bytes(), b) {
+			e.t.Errorf("secret %s appears in CLI output or logs", form)
+		}
+	}
+	return forms
 }
 
 func TestExecutorTriggerRecordByHand(t *testing.T) {

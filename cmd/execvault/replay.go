@@ -646,16 +646,22 @@ type dryRunDeliverer struct {
 	// headers lists the headers a job would be sent with, secret values
 	// masked.
 	headers func(webhook.Job) []string
-	// secretExists reports whether a secret exists, without reading its
-	// value.
-	secretExists func(ctx context.Context, ref plugins.SecretRef) error
+	// secretExists reports whether a secret that executor references
+	// exists for it, without reading its value.
+	secretExists func(ctx context.Context, executor string, ref plugins.SecretRef) error
 
 	n    int
 	seen map[string]bool
 	// missing holds, by job id, why a job's delivery would fail.
 	missing map[string]error
-	// checked caches the result of secretExists by secret.
-	checked map[plugins.SecretRef]error
+	// checked caches the result of secretExists.
+	checked map[secretUse]error
+}
+
+// secretUse is an executor's reference to a secret.
+type secretUse struct {
+	executor string
+	ref      plugins.SecretRef
 }
 
 func (d *dryRunDeliverer) Enqueue(ctx context.Context, job webhook.Job) (webhook.Job, error) {
@@ -687,53 +693,78 @@ func (d *dryRunDeliverer) Enqueue(ctx context.Context, job webhook.Job) (webhook
 
 // checkSecrets returns the configuration error that the first attempt of
 // job would fail with because a secret it references does not exist, or
-// cannot be checked, naming every such secret. It never reads a value.
+// cannot be checked. It names every missing secret, but stops at the
+// first other error, such as a denial that applies to all of them. It
+// never reads a value.
 func (d *dryRunDeliverer) checkSecrets(ctx context.Context, job webhook.Job) error {
-	var problems []string
-	notFound := false
-	check := func(use string, ref plugins.SecretRef) {
-		err, ok := d.checked[ref]
-		if !ok {
-			err = d.secretExists(ctx, ref)
-			if d.checked == nil {
-				d.checked = map[plugins.SecretRef]error{}
-			}
-			d.checked[ref] = err
-		}
-		if err == nil {
-			return
-		}
-		reason := err.Error()
-		var se *secrets.SecretError
-		switch {
-		case errors.Is(err, secrets.ErrSecretNotFound):
-			reason, notFound = secrets.ErrSecretNotFound.Error(), true
-		case errors.Is(err, secrets.ErrVaultNotFound):
-			reason, notFound = secrets.ErrVaultNotFound.Error(), true
-		case errors.As(err, &se):
-			reason = se.Reason()
-		}
-		problems = append(problems, fmt.Sprintf("%s: resolve secret %s: %s", use, ref, reason))
+	type secretRef struct {
+		use string
+		ref plugins.SecretRef
 	}
+	var refs []secretRef
 	for _, h := range job.Headers {
 		if h.Secret != nil {
-			check(fmt.Sprintf("header %q", h.Name), *h.Secret)
+			refs = append(refs, secretRef{fmt.Sprintf("header %q", h.Name), *h.Secret})
 		}
 	}
 	if job.Signing != nil {
-		check("signing", job.Signing.Secret)
+		refs = append(refs, secretRef{"signing", job.Signing.Secret})
+	}
+
+	var missing []string
+	denied := ""
+	for _, r := range refs {
+		err := d.exists(ctx, job.Executor, r.ref)
+		if err == nil {
+			continue
+		}
+		prefix := fmt.Sprintf("%s: resolve secret %s: ", r.use, r.ref)
+		var se *secrets.SecretError
+		if errors.Is(err, secrets.ErrVaultNotFound) {
+			missing = append(missing, prefix+secrets.ErrVaultNotFound.Error())
+			continue
+		}
+		if errors.Is(err, secrets.ErrSecretNotFound) {
+			missing = append(missing, prefix+secrets.ErrSecretNotFound.Error())
+			continue
+		}
+		if errors.As(err, &se) {
+			denied = prefix + se.Reason()
+		} else {
+			denied = prefix + err.Error()
+		}
+		break
+	}
+
+	var problems []string
+	switch len(missing) {
+	case 0:
+	case 1:
+		problems = append(problems, missing[0]+"; create it first or check the vault and name")
+	default:
+		problems = append(problems, strings.Join(missing, "; ")+"; create them first or check the vault and secret names")
+	}
+	if denied != "" {
+		problems = append(problems, denied)
 	}
 	if len(problems) == 0 {
 		return nil
 	}
-	msg := strings.Join(problems, "; ")
-	switch {
-	case notFound && len(problems) == 1:
-		msg += "; create it first or check the vault and name"
-	case notFound:
-		msg += "; create them first or check the vault and secret names"
+	return fmt.Errorf("job %s would fail at its first attempt: %w: %s", job.ID, webhook.ErrConfiguration, strings.Join(problems, "; "))
+}
+
+// exists calls secretExists once per executor and secret.
+func (d *dryRunDeliverer) exists(ctx context.Context, executor string, ref plugins.SecretRef) error {
+	key := secretUse{executor, ref}
+	if err, ok := d.checked[key]; ok {
+		return err
 	}
-	return fmt.Errorf("job %s would fail at its first attempt: %w: %s", job.ID, webhook.ErrConfiguration, msg)
+	err := d.secretExists(ctx, executor, ref)
+	if d.checked == nil {
+		d.checked = map[secretUse]error{}
+	}
+	d.checked[key] = err
+	return err
 }
 
 // result turns the queued firing f into a failed one when its webhook

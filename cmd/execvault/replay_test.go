@@ -755,7 +755,7 @@ func TestDryRunDelivererSigningAndMissingSecrets(t *testing.T) {
 	var checks int
 	var out bytes.Buffer
 	d := &dryRunDeliverer{out: &out, headers: dispatcher.RequestHeaders,
-		secretExists: func(_ context.Context, ref plugins.SecretRef) error {
+		secretExists: func(_ context.Context, _ string, ref plugins.SecretRef) error {
 			checks++
 			switch ref {
 			case stored:
@@ -799,4 +799,43 @@ func TestDryRunDelivererSigningAndMissingSecrets(t *testing.T) {
 	if checks != 3 {
 		t.Errorf("secret checks = %d, want 3: one per secret, not per job", checks)
 	}
+}
+
+// TestReplayWhileRunServesOtherPlugins checks the error of a replay whose
+// executor the execvault run serving the data directory has not loaded,
+// in a real run and a dry run.
+func TestReplayWhileRunServesOtherPlugins(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
+	crmOnly := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(pluginDir, "sync-to-external-crm.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(crmOnly, "sync-to-external-crm.wasm"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env.startServer(t, "--no-auth", "--plugins", crmOnly)
+	recv := newReceiver(t)
+	events := writeEvents(t, orderEvent("ord-other"))
+	want := `header "Authorization": resolve secret api-keys/external-api-token: access denied: ` +
+		`the execvault run that serves ` + env.dataDir + ` has not loaded executor "notify-external-service", ` +
+		`and it gives secrets only to the executors it has loaded; copy the plugin into the --plugins directory of execvault run`
+
+	for _, extra := range [][]string{nil, {"--dry-run"}} {
+		code, stdout, stderr := env.replay(recv, events, extra...)
+		if code != exitError {
+			t.Errorf("replay %q: exit status = %d, want %d; stderr:\n%s", extra, code, exitError, stderr)
+		}
+		if !strings.Contains(oneLine(stdout), want) {
+			t.Errorf("replay %q: output lacks %q; got:\n%s", extra, want, stdout)
+		}
+		if n := strings.Count(stdout, "has not loaded"); n != 1 {
+			t.Errorf("replay %q: output says %d times that run has not loaded the executor, want once; got:\n%s", extra, n, stdout)
+		}
+	}
+	if n := len(recv.requests("/notify/orders")); n != 0 {
+		t.Errorf("receiver requests = %d, want 0", n)
+	}
+	env.assertNoCanaryInOutput()
 }

@@ -104,7 +104,10 @@ type runtimeEnv struct {
 	admin *secrets.AdminClient
 	// noStore, when neither store nor admin is set, is the error that
 	// says the data directory has no secret store.
-	noStore    error
+	noStore error
+	// run reads secrets through admin for the executors that execvault run
+	// has loaded, when admin is set.
+	run        *runStore
 	state      *badger.DB
 	dispatcher *webhook.Dispatcher
 	rt         *runtime.Runtime
@@ -212,7 +215,8 @@ func (a *app) loadRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 		if e.admin, err = secrets.DialAdmin(socket); err != nil {
 			return nil, err
 		}
-		resolver = runtime.StoreSecrets{Store: e.admin}
+		e.run = &runStore{admin: e.admin, socket: socket, dataDir: a.dataDir}
+		resolver = runtime.StoreSecrets{Store: e.run}
 	} else {
 		e.store, err = secrets.Open(ctx, scfg)
 		switch {
@@ -273,20 +277,68 @@ func (m missingStore) Resolve(context.Context, string, string, string) (secrets.
 	return secrets.Value{}, m.err
 }
 
-// secretExists reports whether the secret ref exists, through the store or
-// the running execvault's admin socket, as delivery would resolve it. It
-// reads the secret's metadata, never its value.
-func (e *runtimeEnv) secretExists(ctx context.Context, ref plugins.SecretRef) error {
-	var err error
+// secretExists reports whether the secret ref exists for the webhooks of
+// executor, through the store or the running execvault's admin socket, as
+// delivery would resolve it. It reads the secret's metadata, never its
+// value. Through the socket, it fails as delivery would when execvault run
+// has not loaded executor.
+func (e *runtimeEnv) secretExists(ctx context.Context, executor string, ref plugins.SecretRef) error {
 	switch {
-	case e.admin != nil:
-		_, err = e.admin.GetSecret(ctx, ref.Vault, ref.Key)
 	case e.store != nil:
-		_, err = e.store.GetSecret(ctx, ref.Vault, ref.Key)
-	default:
-		err = e.noStore
+		_, err := e.store.GetSecret(ctx, ref.Vault, ref.Key)
+		return err
+	case e.run == nil:
+		return e.noStore
 	}
+	if err := e.run.checkLoaded(ctx, executor, ref.Vault, ref.Key); err != nil {
+		return err
+	}
+	_, err := e.admin.GetSecret(ctx, ref.Vault, ref.Key)
 	return err
+}
+
+// runStore resolves secrets through the admin socket of the execvault run
+// that serves the data directory. Run gives a secret only to an executor
+// it has loaded, and names no more than the executor when it refuses, so
+// runStore then says that run has not loaded it and what to do.
+type runStore struct {
+	admin   *secrets.AdminClient
+	socket  string
+	dataDir string
+}
+
+// Resolve returns a secret's value for actor, "executor:NAME" or
+// "guest:NAME".
+func (s *runStore) Resolve(ctx context.Context, vault, name, actor string) (secrets.Value, error) {
+	v, err := s.admin.Resolve(ctx, vault, name, actor)
+	if !errors.Is(err, secrets.ErrAccessDenied) {
+		return v, err
+	}
+	_, executor, _ := strings.Cut(actor, ":")
+	if notLoaded := s.checkLoaded(ctx, executor, vault, name); notLoaded != nil {
+		return secrets.Value{}, notLoaded
+	}
+	return v, err
+}
+
+// checkLoaded returns an error that wraps secrets.ErrAccessDenied when
+// execvault run has not loaded executor, which wants the secret vault/name.
+// It returns nil when run has loaded it, or when run cannot tell.
+func (s *runStore) checkLoaded(ctx context.Context, executor, vault, name string) error {
+	infos, err := fetchExecutors(ctx, s.socket)
+	if err != nil {
+		return nil
+	}
+	for _, info := range infos {
+		if info.Name == executor {
+			return nil
+		}
+	}
+	return &secrets.SecretError{Op: "resolve secret", Vault: vault, Name: name, Err: fmt.Errorf(
+		"%w: the execvault run that serves %s has not loaded executor %q, and it gives secrets only to the executors it has loaded; "+
+			"copy the plugin into the --plugins directory of execvault run, which loads it without a restart, "+
+			"or stop execvault run so that this command reads the store itself",
+		secrets.ErrAccessDenied, s.dataDir, executor)}
 }
 
 // openState opens the Badger database that holds jobs, the event log and
