@@ -37,11 +37,11 @@ type Config struct {
 	// before it lets one probe attempt through. Default 30 s.
 	BreakerCooldown time.Duration
 
-	// DisableBreaker turns the circuit breaker off: failed attempts never
-	// pause a destination, and each job waits only as its retry policy
-	// says. It suits a caller that waits for each job before it enqueues
-	// the next, such as a replay of recorded events, where no backlog
-	// builds up and a pause only delays the result. Default false.
+	// DisableBreaker turns the circuit breaker off, so failed attempts
+	// never pause a destination and each job waits only as its retry
+	// policy sets. It suits a caller that waits for each job before it
+	// enqueues the next, such as a replay of recorded events: no backlog
+	// builds up, and a pause only delays the result. Default false.
 	DisableBreaker bool
 
 	// Retention is the age, measured from a job's last update, after which

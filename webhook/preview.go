@@ -3,12 +3,12 @@ package webhook
 import "net/http"
 
 // RequestHeaders returns the headers that an attempt of j sends, as
-// "Name: value" lines in the order the request sets them: the defaults
-// (Content-Type and User-Agent) that no job header replaces, webhook-id,
-// the job's headers, and the signature headers when j is signed. It reads
-// no secret: a secret header shows its reference, as MaskHeaders does, and
-// the signature headers say what they are computed from. It is meant for
-// dry runs and other displays of a job that is not sent.
+// "Name: value" lines in the order the request sets them. They are the
+// defaults (Content-Type and User-Agent) that no job header replaces,
+// webhook-id, the job's headers, and the signature headers when j is
+// signed. It reads no secret: a secret header shows its reference, as
+// MaskHeaders does, and the signature headers name the signing secret.
+// Dry runs use it to show a job that is not sent.
 func (d *Dispatcher) RequestHeaders(j Job) []string {
 	custom := make(map[string]bool, len(j.Headers))
 	for _, h := range j.Headers {

@@ -287,10 +287,9 @@ func interruptedFiring(ctx context.Context, f runtime.Firing) bool {
 }
 
 // replayWebhookConfig returns the dispatcher settings of replay. The
-// circuit breaker is off: it protects a live destination from a backlog in
-// execvault run, but replay waits for each event's webhooks before it
-// fires the next, so no backlog builds up, and a pause would only hold
-// each firing longer than --max-attempts and --backoff say. Failed
+// circuit breaker is off because replay waits for each event's webhooks
+// before it fires the next. No backlog builds up, and a pause would hold
+// each firing longer than --max-attempts and --backoff set. Failed
 // attempts are logged at debug level only, because replay reports each in
 // a retry notice (onAttempt) or in the firing's row.
 func replayWebhookConfig(onAttempt func(webhook.Job)) func(*webhook.Config) {

@@ -277,11 +277,11 @@ func (m missingStore) Resolve(context.Context, string, string, string) (secrets.
 	return secrets.Value{}, m.err
 }
 
-// secretExists reports whether the secret ref exists for the webhooks of
-// executor, through the store or the running execvault's admin socket, as
-// delivery would resolve it. It reads the secret's metadata, never its
-// value. Through the socket, it fails as delivery would when execvault run
-// has not loaded executor.
+// secretExists reports whether the secret ref, which a webhook of executor
+// references, exists. It asks the store or the admin socket that delivery
+// resolves secrets through, and reads the secret's metadata, never its
+// value. Through the socket, it also fails when execvault run has not
+// loaded executor, as delivery would.
 func (e *runtimeEnv) secretExists(ctx context.Context, executor string, ref plugins.SecretRef) error {
 	switch {
 	case e.store != nil:
@@ -299,8 +299,8 @@ func (e *runtimeEnv) secretExists(ctx context.Context, executor string, ref plug
 
 // runStore resolves secrets through the admin socket of the execvault run
 // that serves the data directory. Run gives a secret only to an executor
-// it has loaded, and names no more than the executor when it refuses, so
-// runStore then says that run has not loaded it and what to do.
+// it has loaded, and its denial names only the executor. runStore then
+// reports that run has not loaded the executor, and what to do.
 type runStore struct {
 	admin   *secrets.AdminClient
 	socket  string
@@ -322,8 +322,9 @@ func (s *runStore) Resolve(ctx context.Context, vault, name, actor string) (secr
 }
 
 // checkLoaded returns an error that wraps secrets.ErrAccessDenied when
-// execvault run has not loaded executor, which wants the secret vault/name.
-// It returns nil when run has loaded it, or when run cannot tell.
+// execvault run has not loaded executor, which requests the secret
+// vault/name. It returns nil when run has loaded it or cannot list its
+// executors.
 func (s *runStore) checkLoaded(ctx context.Context, executor, vault, name string) error {
 	infos, err := fetchExecutors(ctx, s.socket)
 	if err != nil {
