@@ -31,6 +31,7 @@ type jobStore interface {
 	Jobs(ctx context.Context, executor string, status webhook.Status) ([]webhook.Job, error)
 	Job(ctx context.Context, id string) (webhook.Job, error)
 	Retry(ctx context.Context, id string) (webhook.Job, error)
+	Cancel(ctx context.Context, id string) (webhook.Job, error)
 }
 
 func addJobsCommands(a *app, root *cobra.Command) {
@@ -93,7 +94,34 @@ reads them through its admin socket.`,
 			})
 		},
 	}
-	jobs.AddCommand(retry)
+	cancel := &cobra.Command{
+		Use:   "cancel JOB_ID",
+		Short: "Stop delivering a PENDING or RUNNING job",
+		Long: `Move job JOB_ID from PENDING or RUNNING to CANCELED, so that it gets no
+further attempts. An attempt in flight is aborted, though the receiver may
+already have its request. A job that is SUCCESS, FAILED or CANCELED is
+rejected with an error. 'execvault executor jobs retry JOB_ID' delivers a
+canceled job again.
+
+While execvault run serves the data directory, the job is canceled through
+its admin socket.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withJobStore(cmd.Context(), func(ctx context.Context, s jobStore) error {
+				job, err := lookupJob(ctx, s, args[0])
+				if err != nil {
+					return err
+				}
+				job, err = s.Cancel(ctx, job.ID)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "Job: %s of executor %s is %s\n", job.ID, job.Executor, job.Status)
+				return nil
+			})
+		},
+	}
+	jobs.AddCommand(retry, cancel)
 	executor.AddCommand(jobs)
 }
 
@@ -115,7 +143,7 @@ func (a *app) withJobStore(ctx context.Context, fn func(context.Context, jobStor
 	}
 	defer db.Close()
 	// This dispatcher is never started, so it sends nothing and needs no
-	// secrets: listing and retrying only touch the stored jobs.
+	// secrets: listing, retrying and canceling only touch the stored jobs.
 	d, err := webhook.NewDispatcher(db, webhook.DefaultConfig(), noSecrets{}, slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err
@@ -301,6 +329,7 @@ func (noSecrets) Resolve(context.Context, plugins.SecretRef, string) ([]byte, er
 //	GET  /v1/jobs?executor=NAME&status=S
 //	GET  /v1/jobs/{id}
 //	POST /v1/jobs/{id}/retry
+//	POST /v1/jobs/{id}/cancel
 func jobsHandler(s jobStore) http.Handler {
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, v any, err error) {
@@ -329,6 +358,10 @@ func jobsHandler(s jobStore) http.Handler {
 	})
 	mux.HandleFunc("POST /v1/jobs/{id}/retry", func(w http.ResponseWriter, r *http.Request) {
 		job, err := s.Retry(r.Context(), r.PathValue("id"))
+		reply(w, job, err)
+	})
+	mux.HandleFunc("POST /v1/jobs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
+		job, err := s.Cancel(r.Context(), r.PathValue("id"))
 		reply(w, job, err)
 	})
 	return mux
@@ -399,4 +432,9 @@ func (c *jobsClient) Job(ctx context.Context, id string) (webhook.Job, error) {
 func (c *jobsClient) Retry(ctx context.Context, id string) (webhook.Job, error) {
 	var job webhook.Job
 	return job, c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/retry", &job)
+}
+
+func (c *jobsClient) Cancel(ctx context.Context, id string) (webhook.Job, error) {
+	var job webhook.Job
+	return job, c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/cancel", &job)
 }

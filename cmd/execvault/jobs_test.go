@@ -63,6 +63,17 @@ func (s *fakeJobStore) Retry(ctx context.Context, id string) (webhook.Job, error
 	return j, nil
 }
 
+// Cancel finds the job by its exact id and returns it CANCELED, without
+// changing the stored jobs.
+func (s *fakeJobStore) Cancel(ctx context.Context, id string) (webhook.Job, error) {
+	j, err := s.Job(ctx, id)
+	if err != nil {
+		return webhook.Job{}, err
+	}
+	j.Status = webhook.StatusCanceled
+	return j, nil
+}
+
 // serveFakeJobs serves store on the admin socket of env's data directory,
 // as a running execvault does.
 func serveFakeJobs(t *testing.T, env *cliEnv, store *fakeJobStore) {
@@ -173,6 +184,10 @@ func TestExecutorJobsIDLetterCase(t *testing.T) {
 				code, _, stderr = env.run("", "executor", "jobs", "retry", tt.typed)
 				if code != exitOK || !strings.Contains(stderr, "Job: "+tt.want+" of executor notify is PENDING again") {
 					t.Errorf("jobs retry %s: exit %d, stderr %q; want job %s retried", tt.typed, code, stderr, tt.want)
+				}
+				code, _, stderr = env.run("", "executor", "jobs", "cancel", tt.typed)
+				if code != exitOK || !strings.Contains(stderr, "Job: "+tt.want+" of executor notify is CANCELED") {
+					t.Errorf("jobs cancel %s: exit %d, stderr %q; want job %s canceled", tt.typed, code, stderr, tt.want)
 				}
 				return
 			}

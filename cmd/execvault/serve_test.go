@@ -605,3 +605,91 @@ func TestRunLogsFailedManualFiring(t *testing.T) {
 		return strings.Contains(logs.String(), `msg="firing failed" executor=sync-to-external-crm trigger=manual`)
 	})
 }
+
+// TestJobsCancel cancels a job while no execvault run serves the data
+// directory, and another through run's admin socket while its receiver
+// keeps failing. Finished jobs cannot be canceled.
+func TestJobsCancel(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{
+		"crm-api-token": crmToken, "crm-api-key": crmKey,
+		"external-api-token": externalToken, "api-secret": apiSecret,
+	})
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(recv.Close)
+	jobStatus := func(executor, id string) webhook.Status {
+		t.Helper()
+		_, stdout, _ := env.run("", "executor", "jobs", executor, id, "--json")
+		var j webhook.Job
+		if err := json.Unmarshal([]byte(stdout), &j); err != nil {
+			t.Fatalf("jobs %s %s --json: %v", executor, id, err)
+		}
+		return j.Status
+	}
+
+	code, stdout, _ := env.run("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir,
+		"--url-override", "https://crm.example.com="+recv.URL,
+		"--max-attempts", "1", "--data", `{"newRecord":{"id":"so-cancel","totalPrice":100001}}`)
+	if code != exitError || !strings.Contains(stdout, "failed") {
+		t.Fatalf("trigger against a failing receiver: exit status %d, stdout %q; want failed", code, stdout)
+	}
+	var jobs []webhook.Job
+	_, stdout, _ = env.run("", "executor", "jobs", "sync-to-external-crm", "--status", "FAILED", "--json")
+	if err := json.Unmarshal([]byte(stdout), &jobs); err != nil || len(jobs) != 1 {
+		t.Fatalf("FAILED jobs = %q (%v), want one", stdout, err)
+	}
+	id := jobs[0].ID
+
+	code, _, stderr := env.run("", "executor", "jobs", "cancel", id)
+	if code != exitError || !strings.Contains(stderr, id) || !strings.Contains(stderr, "FAILED") {
+		t.Errorf("cancel of a FAILED job: exit status %d, stderr %q; want an error naming the job and its status", code, stderr)
+	}
+	env.mustRun("", "executor", "jobs", "retry", id)
+	code, _, stderr = env.run("", "executor", "jobs", "cancel", id)
+	if code != exitOK || !strings.Contains(stderr, "is CANCELED") {
+		t.Fatalf("cancel without run: exit status %d, stderr %q; want CANCELED", code, stderr)
+	}
+	if got := jobStatus("sync-to-external-crm", id); got != webhook.StatusCanceled {
+		t.Errorf("status after cancel without run = %s, want CANCELED", got)
+	}
+	code, _, stderr = env.run("", "executor", "jobs", "cancel", id)
+	if code != exitError || !strings.Contains(stderr, id) || !strings.Contains(stderr, "CANCELED") {
+		t.Errorf("cancel of a CANCELED job: exit status %d, stderr %q; want an error naming the job and its status", code, stderr)
+	}
+	code, _, stderr = env.run("", "executor", "jobs", "cancel", "msg_no_such_job")
+	if code != exitError || !strings.Contains(stderr, "msg_no_such_job") {
+		t.Errorf("cancel of an unknown job: exit status %d, stderr %q; want an error naming it", code, stderr)
+	}
+
+	// Through run: a job of the default policy, with 10 attempts, against
+	// a receiver that keeps failing.
+	base := env.startServer(t, "--no-auth", "--url-override", "https://api.example.com="+recv.URL)
+	resp, err := http.Post(base+"/v1/events", "application/json", strings.NewReader(orderEvent("ord-cancel")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var live string
+	waitFor(t, "the event's job", 20*time.Second, func() bool {
+		_, stdout, _ := env.run("", "executor", "jobs", "notify-external-service", "--json")
+		var jobs []webhook.Job
+		if json.Unmarshal([]byte(stdout), &jobs) != nil || len(jobs) != 1 {
+			return false
+		}
+		live = jobs[0].ID
+		return true
+	})
+	code, _, stderr = env.run("", "executor", "jobs", "cancel", live)
+	if code != exitOK || !strings.Contains(stderr, "is CANCELED") {
+		t.Fatalf("cancel through run: exit status %d, stderr %q; want CANCELED", code, stderr)
+	}
+	if got := jobStatus("notify-external-service", live); got != webhook.StatusCanceled {
+		t.Errorf("status after cancel through run = %s, want CANCELED", got)
+	}
+	code, _, stderr = env.run("", "executor", "jobs", "cancel", live)
+	if code != exitError || !strings.Contains(stderr, "CANCELED") {
+		t.Errorf("second cancel through run: exit status %d, stderr %q; want an error naming its status", code, stderr)
+	}
+}
