@@ -229,6 +229,20 @@ func (d *Dispatcher) Jobs(ctx context.Context, executor string, status Status) (
 	return jobs, nil
 }
 
+// Executors returns the sorted names of the executors that have jobs of
+// any status, so that a caller can tell an executor without jobs from a
+// misspelt name.
+func (d *Dispatcher) Executors(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list executors with jobs: %w", err)
+	}
+	names, err := d.store.executors()
+	if err != nil {
+		return nil, fmt.Errorf("list executors with jobs: %w", err)
+	}
+	return names, nil
+}
+
 // showRunning sets the status of the jobs in flight to RUNNING.
 func (d *Dispatcher) showRunning(jobs []Job) {
 	d.mu.Lock()

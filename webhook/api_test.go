@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -205,6 +206,35 @@ func TestJobsFiltersByExecutorAndStatus(t *testing.T) {
 	}
 	if _, err := h.d.Jobs(t.Context(), "alpha", "DONE"); !errors.Is(err, ErrInvalidState) {
 		t.Errorf("jobs with unknown status error = %v, want ErrInvalidState", err)
+	}
+}
+
+func TestExecutorsListsNamesWithJobs(t *testing.T) {
+	ok := newReceiver(t, statusAlways(http.StatusOK))
+	db := openDB(t, "")
+	h := startDispatcher(t, db, testConfig(), nil)
+	if names, err := h.d.Executors(t.Context()); err != nil || len(names) != 0 {
+		t.Fatalf("executors without jobs = %q, %v; want none", names, err)
+	}
+	for _, executor := range []string{"beta", "alpha-two", "alpha", "alpha", "beta"} {
+		h.deliver(t, Job{Executor: executor, URL: ok.URL})
+	}
+	if err := h.d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// An unstarted dispatcher sees the checkpointed jobs in the index and
+	// a new one among its pending changes.
+	idle := newHarness(t, db, testConfig(), nil)
+	if _, err := idle.d.Enqueue(t.Context(), Job{Executor: "gamma", URL: ok.URL}); err != nil {
+		t.Fatal(err)
+	}
+	names, err := idle.d.Executors(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"alpha", "alpha-two", "beta", "gamma"}; !slices.Equal(names, want) {
+		t.Errorf("executors = %q, want %q", names, want)
 	}
 }
 

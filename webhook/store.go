@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -983,6 +984,43 @@ func (s *store) list(executor string, status Status) ([]Job, error) {
 	return s.scan(prefix, func(j Job) bool {
 		return (executor == "" || j.Executor == executor) && (status == "" || j.Status == status)
 	})
+}
+
+// executors returns the sorted names of the executors that have jobs, from
+// the pending changes and the executor index. The index is read by keys
+// only, with one seek per executor, so the cost does not grow with the
+// number of jobs per executor. A job deleted since the last checkpoint
+// may still count.
+func (s *store) executors() ([]string, error) {
+	names := make(map[string]bool)
+	s.mu.Lock()
+	for _, c := range s.pending {
+		if !c.deleted {
+			names[c.job.Executor] = true
+		}
+	}
+	s.mu.Unlock()
+
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte(prefixExecutor)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); {
+			rest := it.Item().Key()[len(prefixExecutor):]
+			name, _, _ := strings.Cut(string(rest), "\x00")
+			names[name] = true
+			// Executor names hold no NUL, so "\x01" after the name sorts
+			// after every job of this executor and before the next name.
+			it.Seek([]byte(prefixExecutor + name + "\x01"))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(names)), nil
 }
 
 // openJobs returns every PENDING or RUNNING job, ordered by creation
