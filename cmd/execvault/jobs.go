@@ -32,6 +32,9 @@ type jobStore interface {
 	Job(ctx context.Context, id string) (webhook.Job, error)
 	Retry(ctx context.Context, id string) (webhook.Job, error)
 	Cancel(ctx context.Context, id string) (webhook.Job, error)
+	// Executors returns the sorted names of the executors with jobs and,
+	// in a running execvault, of the loaded ones.
+	Executors(ctx context.Context) ([]string, error)
 }
 
 func addJobsCommands(a *app, root *cobra.Command) {
@@ -160,6 +163,12 @@ func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status 
 	if err != nil {
 		return err
 	}
+	if len(jobs) == 0 {
+		// An empty list would look the same for a misspelt name.
+		if err := a.checkExecutorKnown(ctx, s, executor); err != nil {
+			return err
+		}
+	}
 	if asJSON {
 		if jobs == nil {
 			jobs = []webhook.Job{}
@@ -167,12 +176,11 @@ func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status 
 		return writeIndentedJSON(a.stdout, jobs)
 	}
 	if len(jobs) == 0 {
-		// The table alone would look the same for a misspelt name.
 		listed := "jobs"
 		if status != "" {
 			listed = string(status) + " jobs"
 		}
-		fmt.Fprintf(a.stderr, "No %s for executor %q. 'execvault executor list' shows the executors' names.\n", listed, executor)
+		fmt.Fprintf(a.stderr, "No %s for executor %q.\n", listed, executor)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tATTEMPTS\tLAST\tNEXT\tEVENT\tCREATED\tURL")
@@ -192,6 +200,30 @@ func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status 
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.AttemptsInRound(), last, next, event, j.CreatedAt.UTC().Format(time.RFC3339), j.URL)
 	}
 	return tw.Flush()
+}
+
+// checkExecutorKnown returns an error that names executor, and the
+// nearest known name, when no job of s names it and no running execvault
+// has loaded it.
+func (a *app) checkExecutorKnown(ctx context.Context, s jobStore, executor string) error {
+	known, err := s.Executors(ctx)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(known, executor) {
+		return nil
+	}
+
+	suggestion := ""
+	if near := closestName(executor, known); near != "" {
+		suggestion = fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	if adminSocketLive(filepath.Join(a.dataDir, "admin.sock")) {
+		return fmt.Errorf("unknown executor %q: execvault run has not loaded it and no job names it%s; 'execvault executor list' shows the executors' names",
+			executor, suggestion)
+	}
+	return fmt.Errorf("unknown executor %q: no job in %s names it%s; 'execvault executor list --plugins DIR' shows the executors' names",
+		executor, a.dataDir, suggestion)
 }
 
 // showJob prints one job of executor, and with attempts every attempt of
@@ -330,6 +362,7 @@ func (noSecrets) Resolve(context.Context, plugins.SecretRef, string) ([]byte, er
 //	GET  /v1/jobs/{id}
 //	POST /v1/jobs/{id}/retry
 //	POST /v1/jobs/{id}/cancel
+//	GET  /v1/job-executors
 func jobsHandler(s jobStore) http.Handler {
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, v any, err error) {
@@ -359,6 +392,10 @@ func jobsHandler(s jobStore) http.Handler {
 	mux.HandleFunc("POST /v1/jobs/{id}/retry", func(w http.ResponseWriter, r *http.Request) {
 		job, err := s.Retry(r.Context(), r.PathValue("id"))
 		reply(w, job, err)
+	})
+	mux.HandleFunc("GET /v1/job-executors", func(w http.ResponseWriter, r *http.Request) {
+		names, err := s.Executors(r.Context())
+		reply(w, names, err)
 	})
 	mux.HandleFunc("POST /v1/jobs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
 		job, err := s.Cancel(r.Context(), r.PathValue("id"))
@@ -437,4 +474,9 @@ func (c *jobsClient) Retry(ctx context.Context, id string) (webhook.Job, error) 
 func (c *jobsClient) Cancel(ctx context.Context, id string) (webhook.Job, error) {
 	var job webhook.Job
 	return job, c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/cancel", &job)
+}
+
+func (c *jobsClient) Executors(ctx context.Context) ([]string, error) {
+	var names []string
+	return names, c.do(ctx, http.MethodGet, "/v1/job-executors", &names)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,10 +16,11 @@ import (
 	"github.com/execvault/execvault/webhook"
 )
 
-// fakeJobStore serves fixed jobs, and records the status filter of the
-// last listing.
+// fakeJobStore serves fixed jobs and the names of loaded executors, and
+// records the status filter of the last listing.
 type fakeJobStore struct {
-	jobs []webhook.Job
+	jobs   []webhook.Job
+	loaded []string
 
 	mu         sync.Mutex
 	lastStatus webhook.Status
@@ -72,6 +74,15 @@ func (s *fakeJobStore) Cancel(ctx context.Context, id string) (webhook.Job, erro
 	}
 	j.Status = webhook.StatusCanceled
 	return j, nil
+}
+
+func (s *fakeJobStore) Executors(context.Context) ([]string, error) {
+	names := slices.Clone(s.loaded)
+	for _, j := range s.jobs {
+		names = append(names, j.Executor)
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
 }
 
 // serveFakeJobs serves store on the admin socket of env's data directory,
@@ -130,14 +141,6 @@ func TestExecutorJobsPlatformForms(t *testing.T) {
 		t.Errorf("jobs NAME JOB_ID --attempts: exit %d, stdout %q; want the attempt listed", code, stdout)
 	}
 
-	// A misspelt executor name lists no job, with a note on stderr.
-	code, stdout, stderr = env.run("", "executor", "jobs", "notfiy")
-	if code != exitOK || strings.Contains(stdout, "msg_one") {
-		t.Errorf("jobs of an unknown executor: exit %d, stdout %q; want 0 and no job", code, stdout)
-	}
-	if want := `No jobs for executor "notfiy"`; !strings.Contains(stderr, want) {
-		t.Errorf("jobs of an unknown executor: stderr %q, want it to contain %q", stderr, want)
-	}
 	code, _, stderr = env.run("", "executor", "jobs", "notify", "--status", "SUCCESS")
 	if want := `No SUCCESS jobs for executor "notify"`; code != exitOK || !strings.Contains(stderr, want) {
 		t.Errorf("jobs with a status none has: exit %d, stderr %q; want 0 and %q", code, stderr, want)
@@ -198,6 +201,53 @@ func TestExecutorJobsIDLetterCase(t *testing.T) {
 				if !strings.Contains(stderr, want) {
 					t.Errorf("jobs notify %s: stderr %q, want it to contain %q", tt.typed, stderr, want)
 				}
+			}
+		})
+	}
+}
+
+// TestJobsUnknownExecutor checks that a name that no job and no loaded
+// executor has is an error with the nearest known name, in text and JSON,
+// while a loaded executor without jobs is an empty listing.
+func TestJobsUnknownExecutor(t *testing.T) {
+	env := newCLIEnv(t)
+	started := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	store := &fakeJobStore{
+		jobs: []webhook.Job{{
+			ID: "msg_one", Executor: "sync-to-external-crm", URL: "https://crm.example.com/api/v1/orders",
+			Status: webhook.StatusSuccess, Round: 1, CreatedAt: started, UpdatedAt: started,
+		}},
+		loaded: []string{"sync-to-external-crm", "nightly-report"},
+	}
+	serveFakeJobs(t, env, store)
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"misspelt", []string{"sync-to-crm"}, exitError,
+			`Error: unknown executor "sync-to-crm": execvault run has not loaded it and no job names it (did you mean "sync-to-external-crm"?); 'execvault executor list' shows the executors' names`},
+		{"misspelt with JSON", []string{"nightly-reprot", "--json"}, exitError,
+			`Error: unknown executor "nightly-reprot": execvault run has not loaded it and no job names it (did you mean "nightly-report"?); 'execvault executor list' shows the executors' names`},
+		{"nothing near", []string{"zzz", "--status", "FAILED"}, exitError,
+			`Error: unknown executor "zzz": execvault run has not loaded it and no job names it; 'execvault executor list' shows the executors' names`},
+		{"loaded without jobs", []string{"nightly-report"}, exitOK, `No jobs for executor "nightly-report".`},
+		{"known without jobs of a status", []string{"sync-to-external-crm", "-s", "FAILED"}, exitOK,
+			`No FAILED jobs for executor "sync-to-external-crm".`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := env.run("", append([]string{"executor", "jobs"}, tt.args...)...)
+			if code != tt.code {
+				t.Errorf("exit status %d, want %d", code, tt.code)
+			}
+			if got := strings.TrimSpace(stderr); got != tt.stderr {
+				t.Errorf("stderr %q, want %q", got, tt.stderr)
+			}
+			if tt.code != exitOK && stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
 			}
 		})
 	}

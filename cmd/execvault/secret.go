@@ -142,11 +142,11 @@ func (a *app) withStore(ctx context.Context, create bool, fn func(ctx context.Co
 	if err != nil {
 		return cliError(err)
 	}
-	err = fn(ctx, m)
+	err = suggestStoredName(ctx, m, cliError(fn(ctx, m)))
 	if cerr := m.Close(); err == nil && cerr != nil {
-		err = cerr
+		err = cliError(cerr)
 	}
-	return cliError(err)
+	return err
 }
 
 // secretConfig returns the configuration that the secret commands open
@@ -205,20 +205,27 @@ func (e *platformError) Error() string       { return e.err.Error() }
 func (e *platformError) Unwrap() error       { return e.err }
 func (e *platformError) UserMessage() string { return e.msg }
 
+// storeErrorNames returns the vault and secret names that a store error
+// carries, and false for any other error.
+func storeErrorNames(err error) (vault, name string, ok bool) {
+	var se *secrets.SecretError
+	var ve *secrets.VaultError
+	switch {
+	case errors.As(err, &se):
+		return se.Vault, se.Name, true
+	case errors.As(err, &ve):
+		return ve.Vault, "", true
+	}
+	return "", "", false
+}
+
 // cliError maps store errors to the platform's messages where it has one.
 func cliError(err error) error {
 	if err == nil {
 		return nil
 	}
-	var se *secrets.SecretError
-	var ve *secrets.VaultError
-	vault, name := "", ""
-	switch {
-	case errors.As(err, &se):
-		vault, name = se.Vault, se.Name
-	case errors.As(err, &ve):
-		vault = ve.Vault
-	default:
+	vault, name, ok := storeErrorNames(err)
+	if !ok {
 		return err
 	}
 	switch {
@@ -232,6 +239,48 @@ func cliError(err error) error {
 		return &platformError{fmt.Sprintf("Secret %q not found in vault %q.", name, vault), err}
 	}
 	return err
+}
+
+// suggestStoredName adds to a vault or secret not-found message the
+// nearest name that m lists, so that a misspelt name does not read like a
+// missing vault or secret. Other errors, and a listing that fails, leave
+// err as it is.
+func suggestStoredName(ctx context.Context, m secrets.Manager, err error) error {
+	var pe *platformError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	vault, name, _ := storeErrorNames(err)
+
+	var missing string
+	var names []string
+	switch {
+	case errors.Is(err, secrets.ErrVaultNotFound):
+		vaults, listErr := m.ListVaults(ctx)
+		if listErr != nil {
+			return err
+		}
+		for _, v := range vaults {
+			names = append(names, v.Name)
+		}
+		missing = vault
+	case errors.Is(err, secrets.ErrSecretNotFound):
+		list, listErr := m.ListSecrets(ctx, vault)
+		if listErr != nil {
+			return err
+		}
+		for _, s := range list {
+			names = append(names, s.Name)
+		}
+		missing = name
+	default:
+		return err
+	}
+	near := closestName(missing, names)
+	if near == "" {
+		return err
+	}
+	return &platformError{msg: fmt.Sprintf("%s\nDid you mean %q?", pe.msg, near), err: pe.err}
 }
 
 // noArgsHidden returns an argument check that rejects any positional

@@ -180,6 +180,44 @@ func TestSecretCLIExitCodes(t *testing.T) {
 	}
 }
 
+// TestSecretNotFoundSuggestion checks that a misspelt vault or secret
+// name gets the platform's not-found message and, on the next line, the
+// nearest name that exists, directly and through the admin socket.
+func TestSecretNotFoundSuggestion(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "api-keys")
+	c.mustRun("", "secret", "vault", "create", "database")
+	c.mustRun("crm-token-value", "secret", "create", "-V", "api-keys", "-n", "crm-api-token", "--value-stdin")
+
+	tests := []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"vault of secret list", []string{"secret", "list", "-V", "api-key"},
+			"Vault \"api-key\" not found.\nDid you mean \"api-keys\"?\n"},
+		{"vault of secret create", []string{"secret", "create", "-V", "databse", "-n", "x", "-v", "x"},
+			"Vault \"databse\" not found.\nDid you mean \"database\"?\n"},
+		{"secret of secret delete", []string{"secret", "delete", "-V", "api-keys", "-n", "crm-api-tokn", "--yes"},
+			"Secret \"crm-api-tokn\" not found in vault \"api-keys\".\nDid you mean \"crm-api-token\"?\n"},
+		{"secret by its words", []string{"secret", "get", "-V", "api-keys", "-n", "crm-token"},
+			"Secret \"crm-token\" not found in vault \"api-keys\".\nDid you mean \"crm-api-token\"?\n"},
+		{"nothing near", []string{"secret", "list", "-V", "zzz"},
+			"Vault \"zzz\" not found.\n"},
+	}
+	check := func(t *testing.T, how string) {
+		for _, tt := range tests {
+			code, stdout, stderr := c.run("", tt.args...)
+			if code != exitError || stdout != "" || stderr != tt.stderr {
+				t.Errorf("%s, %s: exit %d, stdout %q, stderr %q; want %d, nothing and %q", how, tt.name, code, stdout, stderr, exitError, tt.stderr)
+			}
+		}
+	}
+	check(t, "store")
+	serveAdminSocket(t, c)
+	check(t, "admin socket")
+}
+
 func TestSecretCLIKeys(t *testing.T) {
 	c := newSecretCLI(t)
 	c.mustRun("", "secret", "vault", "create", "v")

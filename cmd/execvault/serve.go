@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -164,8 +165,10 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	admin := http.NewServeMux()
-	admin.Handle("/v1/jobs", jobsHandler(env.dispatcher))
-	admin.Handle("/v1/jobs/", jobsHandler(env.dispatcher))
+	jobs := jobsHandler(servedJobs{env.dispatcher, env.rt})
+	admin.Handle("/v1/jobs", jobs)
+	admin.Handle("/v1/jobs/", jobs)
+	admin.Handle("/v1/job-executors", jobs)
 	admin.Handle("POST /v1/executors/{name}/trigger", triggerHandler(env, rewrites))
 	admin.Handle("GET /v1/events/aside", setAsideHandler(events))
 	admin.HandleFunc("GET /v1/executors", func(w http.ResponseWriter, _ *http.Request) {
@@ -212,6 +215,27 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	wg.Wait()
 	log.Info("execvault stopped")
 	return runErr
+}
+
+// servedJobs is the job store of a running execvault: its dispatcher,
+// which also knows the names of the executors it has loaded.
+type servedJobs struct {
+	*webhook.Dispatcher
+	rt *runtime.Runtime
+}
+
+// Executors returns the sorted names of the executors that have jobs or
+// are loaded.
+func (s servedJobs) Executors(ctx context.Context) ([]string, error) {
+	names, err := s.Dispatcher.Executors(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range s.rt.Executors() {
+		names = append(names, e.Name)
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
 }
 
 func ignoreClosed(err error) error {

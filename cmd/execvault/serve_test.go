@@ -328,6 +328,14 @@ func TestExecutorTriggerSchedule(t *testing.T) {
 	}
 }
 
+func TestExecutorTriggerUnknownName(t *testing.T) {
+	env := newCLIEnv(t)
+	code, stdout, stderr := env.run("", "executor", "trigger", "sync-to-crm", "--plugins", pluginDir)
+	if code != exitError || stdout != "" || !strings.Contains(stderr, `"sync-to-crm"`) || !strings.Contains(stderr, `(did you mean "sync-to-external-crm"?)`) {
+		t.Errorf("trigger of a misspelt name: exit status %d, stdout %q, stderr %q; want 1 and a suggestion", code, stdout, stderr)
+	}
+}
+
 func firstBody(rs []receivedRequest) string {
 	if len(rs) == 0 {
 		return ""
@@ -691,5 +699,34 @@ func TestJobsCancel(t *testing.T) {
 	code, _, stderr = env.run("", "executor", "jobs", "cancel", live)
 	if code != exitError || !strings.Contains(stderr, "CANCELED") {
 		t.Errorf("second cancel through run: exit status %d, stderr %q; want an error naming its status", code, stderr)
+	}
+}
+
+// TestJobsUnknownExecutorNames checks the names that executor jobs knows:
+// without execvault run, those of the stored jobs; through it, also those
+// of the loaded executors.
+func TestJobsUnknownExecutorNames(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"crm-api-token": crmToken, "crm-api-key": crmKey})
+	recv := newReceiver(t)
+	env.mustRun("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir,
+		"--url-override", "https://crm.example.com="+recv.URL, "--data", `{"newRecord":{"id":"so-names","totalPrice":100001}}`)
+
+	code, stdout, stderr := env.run("", "executor", "jobs", "sync-to-crm")
+	if code != exitError || stdout != "" || !strings.Contains(stderr, `unknown executor "sync-to-crm": no job in `) ||
+		!strings.Contains(stderr, `(did you mean "sync-to-external-crm"?)`) {
+		t.Errorf("misspelt name without run: exit status %d, stdout %q, stderr %q; want 1 and a suggestion", code, stdout, stderr)
+	}
+	if code, _, stderr := env.run("", "executor", "jobs", "nightly-report"); code != exitError || !strings.Contains(stderr, "--plugins DIR") {
+		t.Errorf("executor without jobs, without run: exit status %d, stderr %q; want 1 and how to list the names", code, stderr)
+	}
+
+	env.startServer(t, "--no-auth")
+	if code, _, stderr := env.run("", "executor", "jobs", "nightly-report"); code != exitOK || !strings.Contains(stderr, `No jobs for executor "nightly-report"`) {
+		t.Errorf("loaded executor without jobs, through run: exit status %d, stderr %q; want 0 and no jobs", code, stderr)
+	}
+	code, _, stderr = env.run("", "executor", "jobs", "nightly-reprot")
+	if code != exitError || !strings.Contains(stderr, `(did you mean "nightly-report"?)`) {
+		t.Errorf("misspelt loaded name through run: exit status %d, stderr %q; want 1 and a suggestion", code, stderr)
 	}
 }

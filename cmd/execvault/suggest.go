@@ -58,29 +58,74 @@ func unknownSubcommand(cmd *cobra.Command, args []string) error {
 }
 
 // closestFlag returns the name of cmd's flag, its own or inherited, that
-// is nearest to name: within two edits, or starting with name. It returns
-// "" when no flag is that near.
+// is nearest to name by closestName. It returns "" when no flag is that
+// near.
 func closestFlag(cmd *cobra.Command, name string) string {
-	best, bestDistance := "", 3
-	consider := func(f *pflag.Flag) {
-		if f.Hidden {
-			return
-		}
-		d := editDistance(name, f.Name)
-		if len(name) >= 3 && strings.HasPrefix(f.Name, name) {
-			d = min(d, 1)
-		}
-		if d < bestDistance || (d == bestDistance && f.Name < best) {
-			best, bestDistance = f.Name, d
+	var names []string
+	collect := func(f *pflag.Flag) {
+		if !f.Hidden {
+			names = append(names, f.Name)
 		}
 	}
-	cmd.LocalFlags().VisitAll(consider)
-	cmd.InheritedFlags().VisitAll(consider)
+	cmd.LocalFlags().VisitAll(collect)
+	cmd.InheritedFlags().VisitAll(collect)
+	return closestName(name, names)
+}
+
+// closestName returns the candidate nearest to name, ignoring case, or ""
+// when none is near or name itself is a candidate. A candidate is near
+// when it is within two edits of name, or starts with a name of three or
+// more characters. It is also near when the words of one, split at '-',
+// '_' and '.', contain those of the other in order and the shorter has two
+// or more words, as with "sync-to-crm" and "sync-to-external-crm". The
+// fewest edits win, then the first name in byte order.
+func closestName(name string, candidates []string) string {
+	lower := strings.ToLower(name)
+	words := nameWords(lower)
+	best, bestDistance := "", 3
+	for _, c := range candidates {
+		if c == name {
+			return ""
+		}
+		lc := strings.ToLower(c)
+		d := editDistance(lower, lc)
+		if len(lower) >= 3 && strings.HasPrefix(lc, lower) {
+			d = min(d, 1)
+		}
+		candidateWords := nameWords(lc)
+		if containsWords(candidateWords, words) || containsWords(words, candidateWords) {
+			d = min(d, 2)
+		}
+		if d < bestDistance || (d == bestDistance && c < best) {
+			best, bestDistance = c, d
+		}
+	}
 	return best
 }
 
+// nameWords splits a name at '-', '_' and '.'.
+func nameWords(name string) []string {
+	return strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' || r == '.' })
+}
+
+// containsWords reports whether sub, of two or more words, appears in
+// words in the same order, possibly with other words between them.
+func containsWords(words, sub []string) bool {
+	if len(sub) < 2 {
+		return false
+	}
+	i := 0
+	for _, w := range words {
+		if i < len(sub) && w == sub[i] {
+			i++
+		}
+	}
+	return i == len(sub)
+}
+
 // editDistance returns the Levenshtein distance between a and b, counted
-// in bytes, which is enough for flag names.
+// in bytes, which is enough for the ASCII names of flags, vaults, secrets
+// and executors.
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)

@@ -100,3 +100,27 @@ func TestUnknownSubcommand(t *testing.T) {
 		t.Errorf("secret key: exit status %d, stdout %q; want 0 and the group's help", code, stdout)
 	}
 }
+
+func TestClosestName(t *testing.T) {
+	names := []string{"api-keys", "database", "sync-to-external-crm", "notify-external-service", "nightly-report"}
+	tests := []struct {
+		name string
+		want string
+	}{
+		{"api-key", "api-keys"},
+		{"API-KEYS", "api-keys"},
+		{"datab", "database"},
+		{"sync-to-crm", "sync-to-external-crm"},
+		{"sync-to-external-crm-v2", "sync-to-external-crm"},
+		{"nightly-reprot", "nightly-report"},
+		{"external", ""},
+		{"crm-sync", ""},
+		{"zzz", ""},
+		{"database", ""},
+	}
+	for _, tt := range tests {
+		if got := closestName(tt.name, names); got != tt.want {
+			t.Errorf("closestName(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

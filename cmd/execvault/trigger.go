@@ -121,6 +121,13 @@ func (a *app) triggerExecutor(ctx context.Context, cmd *cobra.Command, f *runtim
 func fireManually(ctx context.Context, env *runtimeEnv, opts runtime.DispatchOptions, name string, data []byte) (runtime.Firing, error) {
 	exec, err := env.rt.Executor(name)
 	if err != nil {
+		var names []string
+		for _, e := range env.rt.Executors() {
+			names = append(names, e.Name)
+		}
+		if near := closestName(name, names); near != "" {
+			err = fmt.Errorf("%w (did you mean %q?)", err, near)
+		}
 		return runtime.Firing{}, err
 	}
 	switch exec.Trigger.Kind {
