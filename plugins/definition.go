@@ -122,7 +122,9 @@ func ScheduleTrigger(o ScheduleTriggerOptions) TriggerDefinition {
 
 // IncomingWebhookTriggerOptions configures an incoming webhook trigger.
 type IncomingWebhookTriggerOptions struct {
-	// Token is the secret that the request path must carry. Optional.
+	// Token is the secret that the request path must carry. Optional:
+	// without it, execvault run serves the trigger with no authentication,
+	// and only while it listens on a loopback address.
 	Token *SecretRef
 
 	// Response is the reply sent to the caller; 204 with no body when nil.

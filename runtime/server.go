@@ -37,6 +37,10 @@ type ServerConfig struct {
 	// bearer token. Nil turns authentication off, which the caller allows
 	// only on a loopback listener.
 	IngestToken *plugins.SecretRef
+	// OpenHooks serves the incoming webhook triggers that have no token,
+	// without authentication, at /v1/hooks/{executor}; the caller allows
+	// it only on a loopback listener. When false they are not served.
+	OpenHooks bool
 	// MaxEventBody limits a POST /v1/events body. Default DefaultMaxEventBody.
 	MaxEventBody int64
 	// MaxHookBody limits an incoming webhook body. Default
@@ -75,11 +79,13 @@ func NewServer(rt *Runtime, cfg ServerConfig) (*Server, error) {
 //
 //	POST /v1/events                       record events: an object, an array or JSONL
 //	POST|GET|PUT|DELETE /v1/hooks/{executor}/{token}   incoming webhook triggers
+//	POST|GET|PUT|DELETE /v1/hooks/{executor}           the same without a token (OpenHooks)
 //	GET /healthz                          liveness, and the count of set-aside events
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/events", s.handleEvents)
 	mux.HandleFunc("/v1/hooks/{executor}/{token}", s.handleHook)
+	mux.HandleFunc("/v1/hooks/{executor}", s.handleHook)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	return mux
 }
@@ -296,21 +302,9 @@ func (s *Server) processEvents(ctx context.Context, events []triggers.LoggedEven
 func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) {
 	name, token := r.PathValue("executor"), r.PathValue("token")
 	exec, err := s.rt.Executor(name)
-	if err != nil || exec.Disabled || exec.Trigger.Kind != plugins.TriggerIncomingWebhook || exec.Trigger.Token == nil {
+	if err != nil || exec.Disabled || exec.Trigger.Kind != plugins.TriggerIncomingWebhook || !s.hookAllowed(r.Context(), exec, token) {
 		// A missing executor and a wrong token get the same response, so
 		// the endpoint does not reveal which executors exist.
-		writeError(w, http.StatusNotFound, "no incoming webhook at this path")
-		return
-	}
-	want, err := s.cfg.Secrets.Resolve(r.Context(), *exec.Trigger.Token, actorExecutor+exec.Name)
-	if err != nil {
-		s.log.Error("resolve webhook token failed", "executor", exec.Name, "vault", exec.Trigger.Token.Vault, "key", exec.Trigger.Token.Key, "error", err)
-		writeError(w, http.StatusNotFound, "no incoming webhook at this path")
-		return
-	}
-	ok := triggers.TokenEqual(token, string(want))
-	clear(want)
-	if !ok {
 		writeError(w, http.StatusNotFound, "no incoming webhook at this path")
 		return
 	}

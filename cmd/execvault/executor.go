@@ -43,15 +43,18 @@ loaded, through its admin socket.`,
 
 // executorInfo is the listing form of a loaded executor.
 type executorInfo struct {
-	Name        string              `json:"name"`
-	Description string              `json:"description,omitempty"`
-	Disabled    bool                `json:"disabled"`
-	Trigger     plugins.Trigger     `json:"trigger"`
-	Operation   plugins.Operation   `json:"operation"`
-	Secrets     []plugins.SecretRef `json:"secrets"`
-	File        string              `json:"file"`
-	ABIVersion  int                 `json:"abiVersion"`
-	Limits      limitsInfo          `json:"limits"`
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Disabled    bool            `json:"disabled"`
+	Trigger     plugins.Trigger `json:"trigger"`
+	// HookPath is the path at which execvault run serves an incoming
+	// webhook trigger, as runtime.HookPath returns it.
+	HookPath   string              `json:"hookPath,omitempty"`
+	Operation  plugins.Operation   `json:"operation"`
+	Secrets    []plugins.SecretRef `json:"secrets"`
+	File       string              `json:"file"`
+	ABIVersion int                 `json:"abiVersion"`
+	Limits     limitsInfo          `json:"limits"`
 }
 
 type limitsInfo struct {
@@ -107,7 +110,7 @@ func (a *app) listExecutors(ctx context.Context, f *runtimeFlags, asJSON bool) e
 		if e.Disabled {
 			name += " (disabled)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%dms %dp %dB\n", name, triggerText(e.Trigger), operationText(e.Operation),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%dms %dp %dB\n", name, triggerText(e), operationText(e.Operation),
 			strings.Join(refs, ","), filepath.Base(e.File), e.ABIVersion, e.Limits.TimeoutMillis, e.Limits.MemoryPages, e.Limits.MaxOutputBytes)
 	}
 	return tw.Flush()
@@ -119,7 +122,7 @@ func executorInfos(rt *runtime.Runtime) []executorInfo {
 	for _, e := range rt.Executors() {
 		infos = append(infos, executorInfo{
 			Name: e.Name, Description: e.Description, Disabled: e.Disabled,
-			Trigger: e.Trigger, Operation: e.Operation, Secrets: secretRefs(e),
+			Trigger: e.Trigger, HookPath: runtime.HookPath(e.Name, e.Trigger), Operation: e.Operation, Secrets: secretRefs(e),
 			File: e.File, ABIVersion: e.ABIVersion,
 			Limits: limitsInfo{e.Limits.Timeout.Milliseconds(), e.Limits.MemoryPages, e.Limits.MaxOutputBytes},
 		})
@@ -179,7 +182,8 @@ func secretRefs(e *runtime.Executor) []plugins.SecretRef {
 	return out
 }
 
-func triggerText(t plugins.Trigger) string {
+func triggerText(e executorInfo) string {
+	t := e.Trigger
 	switch t.Kind {
 	case plugins.TriggerRecord:
 		s := "record " + t.TypeName + " " + strings.Join(t.Events, "|")
@@ -193,6 +197,15 @@ func triggerText(t plugins.Trigger) string {
 			tz = "UTC"
 		}
 		return fmt.Sprintf("schedule %q %s", t.Cron, tz)
+	case plugins.TriggerIncomingWebhook:
+		s := t.Kind + " " + e.HookPath + " (no token: loopback only)"
+		if t.Token != nil {
+			s = t.Kind + " " + e.HookPath + " (token " + t.Token.String() + ")"
+		}
+		if t.Condition {
+			s += " if condition"
+		}
+		return s
 	default:
 		return t.Kind
 	}

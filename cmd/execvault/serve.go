@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,10 @@ POST /v1/events accepts one record event, a JSON array of them, or JSONL
 events, writes them to a durable event log and answers 202; the executors
 then fire and their webhooks are delivered from durable jobs with
 retries. /v1/hooks/{executor}/{token} serves incoming webhook triggers,
-and schedule triggers fire on time. The plugin directory is
+with the value of the trigger's token secret as {token}; a trigger
+without a token is served at /v1/hooks/{executor}, and only on a loopback
+address, because anyone who reaches it can fire it. Schedule triggers
+fire on time. The plugin directory is
 watched: added, changed and removed .wasm files are swapped in without a
 restart.
 
@@ -84,7 +88,11 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	if err != nil {
 		return err
 	}
-	token, err := ingestTokenRef(o)
+	loopback, err := loopbackListen(o.listen)
+	if err != nil {
+		return err
+	}
+	token, err := ingestTokenRef(o, loopback)
 	if err != nil {
 		return err
 	}
@@ -103,6 +111,10 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 		log.Warn("url override matches no executor webhook url", "from", from, "origins", origins, "dynamic_url_executors", dynamic)
 	}
 
+	if open := openHooks(env.rt); len(open) > 0 && !loopback {
+		return &usageError{fmt.Errorf("%s an incoming webhook trigger without a token, which anyone who reaches %s could fire: give the trigger a token { vault, key }, disable the executor, or listen on a loopback address",
+			executorsHave(open), o.listen)}
+	}
 	if token != nil {
 		// Check the token now, so that a wrong name fails the start
 		// instead of every request.
@@ -123,6 +135,7 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 		Events:      events,
 		Secrets:     runtime.StoreSecrets{Store: env.store},
 		IngestToken: token,
+		OpenHooks:   loopback,
 		Rewrites:    rewrites,
 		Logger:      log,
 	})
@@ -188,12 +201,14 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 			if err := sched.sync(ctx, env.rt); err != nil {
 				log.Error("schedules not updated after reload", "error", err)
 			}
+			logHooks(log, env.rt, loopback)
 		})
 	})
 
 	log.Info("execvault running", "listen", ln.Addr().String(), "plugins", o.pluginDir,
 		"executors", len(env.rt.Executors()), "admin_socket", adminPath, "ingest_auth", token != nil,
 		"events_set_aside", events.SetAsideCount())
+	logHooks(log, env.rt, loopback)
 	fmt.Fprintf(a.stderr, "Listening on http://%s (POST /v1/events); press Ctrl-C to stop.\n", ln.Addr())
 
 	var runErr error
@@ -218,7 +233,7 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 }
 
 // servedJobs is the job store of a running execvault: its dispatcher,
-// which also knows the names of the executors it has loaded.
+// and the runtime whose loaded executors count as known names.
 type servedJobs struct {
 	*webhook.Dispatcher
 	rt *runtime.Runtime
@@ -245,9 +260,67 @@ func ignoreClosed(err error) error {
 	return err
 }
 
+// loopbackListen reports whether the --listen address is a loopback
+// address: localhost, or an IP address such as 127.0.0.1 or ::1.
+func loopbackListen(listen string) (bool, error) {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false, &usageError{fmt.Errorf("invalid --listen %q: %v; use HOST:PORT, such as 127.0.0.1:8080", listen, err)}
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback()), nil
+}
+
+// openHooks returns the names of the enabled executors with an incoming
+// webhook trigger that has no token.
+func openHooks(rt *runtime.Runtime) []string {
+	var names []string
+	for _, e := range rt.Executors() {
+		if !e.Disabled && e.Trigger.Kind == plugins.TriggerIncomingWebhook && e.Trigger.Token == nil {
+			names = append(names, e.Name)
+		}
+	}
+	return names
+}
+
+// executorsHave returns "executor "a" has" for one name and
+// "executors "a", "b" each have" for more.
+func executorsHave(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	if len(names) == 1 {
+		return "executor " + quoted[0] + " has"
+	}
+	return "executors " + strings.Join(quoted, ", ") + " each have"
+}
+
+// logHooks logs the path of every enabled incoming webhook trigger, with
+// the vault and key of its token but never the token's value. A trigger
+// without a token is served only when open is true, and logged as an
+// error otherwise.
+func logHooks(log *slog.Logger, rt *runtime.Runtime, open bool) {
+	for _, e := range rt.Executors() {
+		if e.Disabled || e.Trigger.Kind != plugins.TriggerIncomingWebhook {
+			continue
+		}
+		path := runtime.HookPath(e.Name, e.Trigger)
+		switch {
+		case e.Trigger.Token != nil:
+			log.Info("incoming webhook served", "executor", e.Name, "path", path, "token_secret", e.Trigger.Token.String())
+		case open:
+			log.Info("incoming webhook served without a token", "executor", e.Name, "path", path)
+		default:
+			log.Error("incoming webhook not served: it has no token and run does not listen on a loopback address; give the trigger a token { vault, key }",
+				"executor", e.Name, "path", path)
+		}
+	}
+}
+
 // ingestTokenRef checks the authentication flags against the listen
 // address.
-func ingestTokenRef(o *runOptions) (*plugins.SecretRef, error) {
+func ingestTokenRef(o *runOptions, loopback bool) (*plugins.SecretRef, error) {
 	if o.ingestToken != "" {
 		vault, key, ok := strings.Cut(o.ingestToken, "/")
 		if !ok || vault == "" || key == "" {
@@ -258,11 +331,7 @@ func ingestTokenRef(o *runOptions) (*plugins.SecretRef, error) {
 	if !o.noAuth {
 		return nil, &usageError{errors.New("POST /v1/events needs authentication: pass --ingest-token VAULT/KEY, or --no-auth on a loopback address")}
 	}
-	host, _, err := net.SplitHostPort(o.listen)
-	if err != nil {
-		return nil, &usageError{fmt.Errorf("invalid --listen %q: %v", o.listen, err)}
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !loopback {
 		return nil, &usageError{fmt.Errorf("--no-auth is allowed only on a loopback address, not %q: pass --ingest-token VAULT/KEY", o.listen)}
 	}
 	return nil, nil

@@ -192,12 +192,98 @@ func TestRunRejectsNoAuthOffLoopback(t *testing.T) {
 	}
 }
 
+// TestRunRejectsOpenHookOffLoopback checks that run does not start off
+// loopback while an incoming webhook trigger without a token is loaded,
+// because anyone who reaches the address could fire it.
+func TestRunRejectsOpenHookOffLoopback(t *testing.T) {
+	env := newCLIEnv(t)
+	code, _, stderr := env.run("", "run", "--plugins", pluginDir, "--listen", "0.0.0.0:0", "--ingest-token", "ops/ingest")
+	if code != exitUsage {
+		t.Errorf("exit status = %d, want %d", code, exitUsage)
+	}
+	if want := `executor "hook-open" has an incoming webhook trigger without a token`; !strings.Contains(stderr, want) || !strings.Contains(stderr, "loopback") {
+		t.Errorf("stderr = %q, want it to contain %q and explain the loopback rule", stderr, want)
+	}
+}
+
+func TestExecutorListHookPaths(t *testing.T) {
+	env := newCLIEnv(t)
+	code, stdout, stderr := env.run("", "executor", "list", "--plugins", pluginDir)
+	if code != exitOK {
+		t.Fatalf("executor list: exit status %d, stderr %q", code, stderr)
+	}
+	for _, want := range []string{
+		"incomingWebhook /v1/hooks/hook-relay/TOKEN (token hooks/relay-token)",
+		"incomingWebhook /v1/hooks/hook-open (no token: loopback only)",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("executor list lacks %q; got:\n%s", want, stdout)
+		}
+	}
+
+	_, stdout, _ = env.run("", "executor", "list", "--plugins", pluginDir, "--json")
+	var infos []executorInfo
+	if err := json.Unmarshal([]byte(stdout), &infos); err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{}
+	for _, e := range infos {
+		paths[e.Name] = e.HookPath
+	}
+	want := map[string]string{"hook-relay": "/v1/hooks/hook-relay/TOKEN", "hook-open": "/v1/hooks/hook-open", "nightly-report": ""}
+	for name, path := range want {
+		if paths[name] != path {
+			t.Errorf("hookPath of %s = %q, want %q", name, paths[name], path)
+		}
+	}
+}
+
+// TestLogHooksOffLoopback checks what run logs after a reload off
+// loopback: the paths of the triggers with a token, and an error for one
+// without, which is not served.
+func TestLogHooksOffLoopback(t *testing.T) {
+	ctx := context.Background()
+	cfg := runtime.DefaultConfig()
+	cfg.PluginDir = pluginDir
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	rt, err := runtime.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+
+	var out bytes.Buffer
+	logHooks(slog.New(slog.NewTextHandler(&out, nil)), rt, false)
+	for _, want := range []string{
+		`level=INFO msg="incoming webhook served" executor=hook-relay path=/v1/hooks/hook-relay/TOKEN token_secret=hooks/relay-token`,
+		`level=ERROR msg="incoming webhook not served: it has no token and run does not listen on a loopback address; give the trigger a token { vault, key }" executor=hook-open path=/v1/hooks/hook-open`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("log lacks %s; got:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "nightly-report") {
+		t.Errorf("log names the schedule executor; got:\n%s", out.String())
+	}
+}
+
 func TestRunIncomingWebhook(t *testing.T) {
 	env := newCLIEnv(t)
 	env.mustRun("", "secret", "vault", "create", "hooks")
 	env.mustRun("hook-token-canary-1f9b", "secret", "create", "-V", "hooks", "-n", "relay-token", "--value-stdin")
 	recv := newReceiver(t)
-	base := env.startServer(t, "--no-auth", "--url-override", "https://relay.example.com="+recv.URL)
+	base, logs := env.startServerLogs(t, "--no-auth", "--url-override", "https://relay.example.com="+recv.URL)
+	for _, want := range []string{
+		`msg="incoming webhook served" executor=hook-relay path=/v1/hooks/hook-relay/TOKEN token_secret=hooks/relay-token`,
+		`msg="incoming webhook served without a token" executor=hook-open path=/v1/hooks/hook-open`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("start-up log lacks %s; got:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs.String(), "hook-token-canary-1f9b") {
+		t.Error("the start-up log contains the token's value")
+	}
 
 	do := func(method, path, contentType, body string) (int, string) {
 		t.Helper()
@@ -241,7 +327,20 @@ func TestRunIncomingWebhook(t *testing.T) {
 		t.Errorf("declared response: status %d body %q, want 202 {\"queued\":true}", code, body)
 	}
 
+	// A trigger without a token is served on loopback at the path
+	// without one, and only there; one with a token needs it.
+	if code, body := do("POST", "/v1/hooks/hook-open", "application/json", `{}`); code != http.StatusOK || body != "open" {
+		t.Errorf("trigger without a token: status %d body %q, want 200 open", code, body)
+	}
+	if code, _ := do("POST", "/v1/hooks/hook-open/anything", "application/json", `{}`); code != http.StatusNotFound {
+		t.Errorf("trigger without a token, with a token in the path: status %d, want 404", code)
+	}
+	if code, _ := do("POST", "/v1/hooks/hook-relay", "application/json", `{}`); code != http.StatusNotFound {
+		t.Errorf("trigger with a token, without it in the path: status %d, want 404", code)
+	}
+
 	waitFor(t, "two relayed webhooks", 20*time.Second, func() bool { return len(recv.requests("/in")) == 2 })
+	waitFor(t, "the webhook of the trigger without a token", 20*time.Second, func() bool { return len(recv.requests("/open")) == 1 })
 
 	// While run serves, executor trigger fires through it, with its
 	// plugins and URL overrides, and rejects flags it would not use.

@@ -1,6 +1,7 @@
 // Command hooks-and-schedules is a test plugin with one executor per
 // non-record trigger kind: an incoming webhook that relays what it got,
-// one that declares its own reply, and a nightly schedule.
+// one that declares its own reply, one without a token, and a nightly
+// schedule.
 package main
 
 import "github.com/execvault/execvault/plugins"
@@ -37,6 +38,14 @@ func init() {
 			Response: &plugins.Response{Status: 202, Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"queued":true}`},
 		}),
 		Operation: plugins.Webhook{URL: "https://relay.example.com/accepted"},
+	})
+
+	_ = plugins.CreateExecutor(plugins.Definition{
+		Name: "hook-open",
+		Trigger: plugins.IncomingWebhookTrigger(plugins.IncomingWebhookTriggerOptions{
+			Response: &plugins.Response{Status: 200, Body: "open"},
+		}),
+		Operation: plugins.Webhook{URL: "https://relay.example.com/open"},
 	})
 
 	_ = plugins.CreateExecutor(plugins.Definition{
