@@ -204,7 +204,9 @@ func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status 
 
 // checkExecutorKnown returns an error that names executor, and the
 // nearest known name, when no job of s names it and no running execvault
-// has loaded it.
+// has loaded it. Without a running execvault, only the stored jobs name
+// executors, so an executor that has not fired yet is not an error unless
+// a known name is near enough to suggest a misspelling.
 func (a *app) checkExecutorKnown(ctx context.Context, s jobStore, executor string) error {
 	known, err := s.Executors(ctx)
 	if err != nil {
@@ -221,6 +223,9 @@ func (a *app) checkExecutorKnown(ctx context.Context, s jobStore, executor strin
 	if adminSocketLive(filepath.Join(a.dataDir, "admin.sock")) {
 		return fmt.Errorf("unknown executor %q: execvault run has not loaded it and no job names it%s; 'execvault executor list' shows the executors' names",
 			executor, suggestion)
+	}
+	if suggestion == "" {
+		return nil
 	}
 	return fmt.Errorf("unknown executor %q: no job in %s names it%s; 'execvault executor list --plugins DIR' shows the executors' names",
 		executor, a.dataDir, suggestion)

@@ -816,8 +816,10 @@ func TestJobsUnknownExecutorNames(t *testing.T) {
 		!strings.Contains(stderr, `(did you mean "sync-to-external-crm"?)`) {
 		t.Errorf("misspelt name without run: exit status %d, stdout %q, stderr %q; want 1 and a suggestion", code, stdout, stderr)
 	}
-	if code, _, stderr := env.run("", "executor", "jobs", "nightly-report"); code != exitError || !strings.Contains(stderr, "--plugins DIR") {
-		t.Errorf("executor without jobs, without run: exit status %d, stderr %q; want 1 and how to list the names", code, stderr)
+	// Without run, nothing tells a real executor that has not fired yet
+	// from a typo with no known name near it.
+	if code, _, stderr := env.run("", "executor", "jobs", "nightly-report"); code != exitOK || !strings.Contains(stderr, `No jobs for executor "nightly-report"`) {
+		t.Errorf("executor without jobs, without run: exit status %d, stderr %q; want 0 and no jobs", code, stderr)
 	}
 
 	env.startServer(t, "--no-auth")
