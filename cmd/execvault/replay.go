@@ -188,7 +188,9 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	}
 	defer env.close(ctx)
 
-	warnUnmatchedRewrites(a.stderr, env.rt.Executors(), opts.Rewrites)
+	if err := checkUnmatchedRewrites(a.stderr, env.rt.Executors(), opts.Rewrites); err != nil {
+		return err
+	}
 
 	var deliverer runtime.Deliverer = env.dispatcher
 	var dry *dryRunDeliverer
@@ -593,18 +595,22 @@ func unmatchedRewrites(execs []*runtime.Executor, rewrites []runtime.URLRewrite)
 	return unmatched, origins, dynamic
 }
 
-// warnUnmatchedRewrites writes one warning to w per rewrite that no
-// executor's static webhook URL matches, so that an override that changes
-// nothing does not go unnoticed.
-func warnUnmatchedRewrites(w io.Writer, execs []*runtime.Executor, rewrites []runtime.URLRewrite) {
+// checkUnmatchedRewrites rejects a rewrite that no executor's static
+// webhook URL matches: it is most likely a misspelt FROM, and the webhooks
+// it was meant to redirect would go, with their secret headers, to the
+// real host. When some executors compute their URL per firing, which the
+// rewrite may still match, it writes a warning to w instead.
+func checkUnmatchedRewrites(w io.Writer, execs []*runtime.Executor, rewrites []runtime.URLRewrite) error {
 	unmatched, origins, dynamic := unmatchedRewrites(execs, rewrites)
 	for _, from := range unmatched {
-		fmt.Fprintf(w, "Warning: --url-override FROM %q matches no loaded executor's webhook URL, so it changes nothing; the executors send to %s.", from, listOrNone(origins))
-		if len(dynamic) > 0 {
-			fmt.Fprintf(w, " Executors %s compute their URL per firing and may still match.", strings.Join(dynamic, ", "))
+		if len(dynamic) == 0 {
+			return &usageError{fmt.Errorf("--url-override FROM %q matches no loaded executor's webhook URL, so the webhooks would go to the URLs the executors name: %s; correct FROM or drop the override",
+				from, listOrNone(origins))}
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "Warning: --url-override FROM %q matches no loaded executor's webhook URL; the executors send to %s. Executors %s compute their URL per firing and may still match.\n",
+			from, listOrNone(origins), strings.Join(dynamic, ", "))
 	}
+	return nil
 }
 
 func listOrNone(list []string) string {

@@ -133,34 +133,40 @@ func TestUnmatchedRewrites(t *testing.T) {
 	}
 }
 
-func TestReplayWarnsUnmatchedOverride(t *testing.T) {
+// TestUnmatchedOverrideIsRejected checks that replay and executor trigger
+// refuse an override whose FROM matches no executor's webhook URL, and
+// send nothing, since the webhooks would otherwise go to the real host.
+func TestUnmatchedOverrideIsRejected(t *testing.T) {
 	env := newCLIEnv(t)
-	env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret})
+	env.storeSecrets(map[string]string{"external-api-token": externalToken, "api-secret": apiSecret,
+		"crm-api-token": crmToken, "crm-api-key": crmKey})
+	recv := newReceiver(t)
 	events := writeEvents(t, orderEvent("ord-warn"))
 
-	code, stdout, stderr := env.run("", "replay", "--plugins", pluginDir, "--dry-run",
-		"--url-override", "https://crm.example.co=http://127.0.0.1:9000",
-		"--url-override", "https://api.example.com=http://127.0.0.1:9001", events)
-	if code != 0 {
-		t.Fatalf("replay exit status = %d, want 0; stderr:\n%s", code, stderr)
-	}
-	warnings := 0
-	for _, line := range strings.Split(stderr, "\n") {
-		if strings.Contains(line, "--url-override") {
-			warnings++
-		}
-	}
-	if warnings != 1 {
-		t.Errorf("override warnings on stderr = %d, want 1 (for crm.example.co only); stderr:\n%s", warnings, stderr)
+	code, stdout, stderr := env.run("", "replay", "--plugins", pluginDir,
+		"--url-override", "https://crm.example.co="+recv.URL,
+		"--url-override", "https://api.example.com="+recv.URL, events)
+	if code != exitUsage {
+		t.Errorf("replay exit status = %d, want %d; stderr:\n%s", code, exitUsage, stderr)
 	}
 	for _, want := range []string{`FROM "https://crm.example.co" matches no loaded executor's webhook URL`, "https://api.example.com, https://crm.example.com"} {
 		if !strings.Contains(stderr, want) {
-			t.Errorf("stderr lacks %q; got:\n%s", want, stderr)
+			t.Errorf("replay stderr lacks %q; got:\n%s", want, stderr)
 		}
 	}
-	if !strings.Contains(stdout, "POST http://127.0.0.1:9001/orders") {
-		t.Errorf("dry run does not show the matching override applied; stdout:\n%s", stdout)
+	if stdout != "" {
+		t.Errorf("replay stdout = %q, want nothing replayed", stdout)
 	}
+
+	code, _, stderr = env.run("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir,
+		"--url-override", "https://crm.example.co="+recv.URL, "--data", `{"newRecord":{"id":"so-typo","totalPrice":100001}}`)
+	if code != exitUsage || !strings.Contains(stderr, "https://crm.example.com/api/v1/orders") {
+		t.Errorf("trigger with a misspelt override: exit status %d, stderr %q; want %d naming the executor's URL", code, stderr, exitUsage)
+	}
+	if n := len(recv.got); n != 0 {
+		t.Errorf("receiver got %d requests, want none", n)
+	}
+	env.assertNoCanary()
 }
 
 // flakyReceiver responds with 503 to the first failures requests and 204 to the
@@ -615,7 +621,7 @@ func TestReplayShowsEachFailureOnce(t *testing.T) {
 		if code != exitError {
 			t.Errorf("debug %v: exit status = %d, want %d", debug, code, exitError)
 		}
-		for _, want := range []string{"wasm error: unreachable", "failed after 2 attempts: HTTP 503"} {
+		for _, want := range []string{"wasm error: unreachable", "HTTP 503 Service Unavailable (attempt 2 of 2)"} {
 			if n := strings.Count(stdout, want); n != 1 {
 				t.Errorf("debug %v: stdout shows %q %d times, want once; stdout:\n%s", debug, want, n, stdout)
 			}
@@ -628,7 +634,7 @@ func TestReplayShowsEachFailureOnce(t *testing.T) {
 				t.Errorf("debug %v: stderr has a %s record, which repeats a row or notice; stderr:\n%s", debug, level, stderr)
 			}
 		}
-		for _, msg := range []string{`msg="webhook attempt failed, will retry"`, `msg="webhook job failed"`, `msg="executor failed"`} {
+		for _, msg := range []string{`msg="webhook attempt failed, will retry"`, `msg="webhook job failed"`} {
 			if got := strings.Contains(stderr, "level=DEBUG "+msg); got != debug {
 				t.Errorf("debug %v: stderr has the debug record %s: %v; stderr:\n%s", debug, msg, got, stderr)
 			}

@@ -96,6 +96,9 @@ func (a *app) triggerExecutor(ctx context.Context, cmd *cobra.Command, f *runtim
 			return err
 		}
 		defer env.close(ctx)
+		if err := checkTriggerRewrites(env.rt, name, opts.Rewrites); err != nil {
+			return err
+		}
 		if err := env.dispatcher.Start(ctx); err != nil {
 			return err
 		}
@@ -116,6 +119,22 @@ func (a *app) triggerExecutor(ctx context.Context, cmd *cobra.Command, f *runtim
 	return nil
 }
 
+// checkTriggerRewrites rejects --url-override flags none of which matches
+// the static webhook URL of the executor name: they were given so that the
+// webhook would not reach the real host with its secret headers, and a
+// misspelt FROM would send it there.
+func checkTriggerRewrites(rt *runtime.Runtime, name string, rewrites []runtime.URLRewrite) error {
+	exec, err := rt.Executor(name)
+	if err != nil || len(rewrites) == 0 || exec.Operation.URL == "" {
+		return nil
+	}
+	url := exec.Operation.URL
+	if slices.ContainsFunc(rewrites, func(rw runtime.URLRewrite) bool { return rw.Matches(url) }) {
+		return nil
+	}
+	return &usageError{fmt.Errorf("no --url-override FROM matches the webhook URL %s of executor %q, so the webhook would go there; correct FROM or drop --url-override", url, name)}
+}
+
 // fireManually builds the arguments for the executor's trigger kind from
 // data, fires it and waits for its webhook.
 func fireManually(ctx context.Context, env *runtimeEnv, opts runtime.DispatchOptions, name string, data []byte) (runtime.Firing, error) {
@@ -130,6 +149,7 @@ func fireManually(ctx context.Context, env *runtimeEnv, opts runtime.DispatchOpt
 		}
 		return runtime.Firing{}, err
 	}
+
 	switch exec.Trigger.Kind {
 	case plugins.TriggerRecord:
 		var in manualData
