@@ -80,21 +80,15 @@ reads them through its admin socket.`,
 		Short: "Deliver a FAILED or CANCELED job again with a fresh attempt budget",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withJobStore(cmd.Context(), func(ctx context.Context, s jobStore) error {
-				job, err := lookupJob(ctx, s, args[0])
-				if err != nil {
-					return err
-				}
-				job, err = s.Retry(ctx, job.ID)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stderr, "Job: %s of executor %s is %s again\n", job.ID, job.Executor, job.Status)
-				if !adminSocketLive(filepath.Join(a.dataDir, "admin.sock")) {
-					fmt.Fprintf(a.stderr, "No execvault run serves %s: execvault run delivers it when it starts.\n", a.dataDir)
-				}
-				return nil
-			})
+			job, err := a.changeJob(cmd.Context(), args[0], jobStore.Retry)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "Job: %s of executor %s is %s again\n", job.ID, job.Executor, job.Status)
+			if !adminSocketLive(filepath.Join(a.dataDir, "admin.sock")) {
+				fmt.Fprintf(a.stderr, "No execvault run serves %s: execvault run delivers it when it starts.\n", a.dataDir)
+			}
+			return nil
 		},
 	}
 	cancel := &cobra.Command{
@@ -110,18 +104,12 @@ While execvault run serves the data directory, the job is canceled through
 its admin socket.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withJobStore(cmd.Context(), func(ctx context.Context, s jobStore) error {
-				job, err := lookupJob(ctx, s, args[0])
-				if err != nil {
-					return err
-				}
-				job, err = s.Cancel(ctx, job.ID)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stderr, "Job: %s of executor %s is %s\n", job.ID, job.Executor, job.Status)
-				return nil
-			})
+			job, err := a.changeJob(cmd.Context(), args[0], jobStore.Cancel)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "Job: %s of executor %s is %s\n", job.ID, job.Executor, job.Status)
+			return nil
 		},
 	}
 	jobs.AddCommand(retry, cancel)
@@ -200,6 +188,21 @@ func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status 
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.AttemptsInRound(), last, next, event, j.CreatedAt.UTC().Format(time.RFC3339), j.URL)
 	}
 	return tw.Flush()
+}
+
+// changeJob finds the job that typed names, as lookupJob does, and
+// applies change to it: jobStore.Retry or jobStore.Cancel.
+func (a *app) changeJob(ctx context.Context, typed string, change func(jobStore, context.Context, string) (webhook.Job, error)) (webhook.Job, error) {
+	var job webhook.Job
+	err := a.withJobStore(ctx, func(ctx context.Context, s jobStore) error {
+		found, err := lookupJob(ctx, s, typed)
+		if err != nil {
+			return err
+		}
+		job, err = change(s, ctx, found.ID)
+		return err
+	})
+	return job, err
 }
 
 // checkExecutorKnown returns an error that names executor, and the

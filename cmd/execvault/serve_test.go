@@ -635,17 +635,7 @@ func TestJobsRetry(t *testing.T) {
 	t.Cleanup(recv.Close)
 	override := "https://crm.example.com=" + recv.URL
 
-	code, stdout, _ := env.run("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir, "--url-override", override,
-		"--max-attempts", "1", "--data", `{"newRecord":{"id":"so-retry","totalPrice":100001}}`)
-	if code != exitError || !strings.Contains(stdout, "failed") {
-		t.Fatalf("trigger against a failing receiver: exit status %d, stdout %q; want failed", code, stdout)
-	}
-	var jobs []webhook.Job
-	_, stdout, _ = env.run("", "executor", "jobs", "sync-to-external-crm", "--status", "FAILED", "--json")
-	if err := json.Unmarshal([]byte(stdout), &jobs); err != nil || len(jobs) != 1 {
-		t.Fatalf("FAILED jobs = %q (%v), want one", stdout, err)
-	}
-	id := jobs[0].ID
+	id := failedJobID(t, env, override, "so-retry")
 
 	code, _, stderr := env.run("", "executor", "jobs", "retry", id)
 	if code != exitOK || !strings.Contains(stderr, "is PENDING again") || !strings.Contains(stderr, "execvault run delivers it when it starts") {
@@ -736,18 +726,7 @@ func TestJobsCancel(t *testing.T) {
 		return j.Status
 	}
 
-	code, stdout, _ := env.run("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir,
-		"--url-override", "https://crm.example.com="+recv.URL,
-		"--max-attempts", "1", "--data", `{"newRecord":{"id":"so-cancel","totalPrice":100001}}`)
-	if code != exitError || !strings.Contains(stdout, "failed") {
-		t.Fatalf("trigger against a failing receiver: exit status %d, stdout %q; want failed", code, stdout)
-	}
-	var jobs []webhook.Job
-	_, stdout, _ = env.run("", "executor", "jobs", "sync-to-external-crm", "--status", "FAILED", "--json")
-	if err := json.Unmarshal([]byte(stdout), &jobs); err != nil || len(jobs) != 1 {
-		t.Fatalf("FAILED jobs = %q (%v), want one", stdout, err)
-	}
-	id := jobs[0].ID
+	id := failedJobID(t, env, "https://crm.example.com="+recv.URL, "so-cancel")
 
 	code, _, stderr := env.run("", "executor", "jobs", "cancel", id)
 	if code != exitError || !strings.Contains(stderr, id) || !strings.Contains(stderr, "FAILED") {
@@ -830,4 +809,22 @@ func TestJobsUnknownExecutorNames(t *testing.T) {
 	if code != exitError || !strings.Contains(stderr, `(did you mean "nightly-report"?)`) {
 		t.Errorf("misspelt loaded name through run: exit status %d, stderr %q; want 1 and a suggestion", code, stderr)
 	}
+}
+
+// failedJobID fires sync-to-external-crm once for record id with one
+// attempt, through override to a receiver that fails, and returns the id
+// of the FAILED job that leaves.
+func failedJobID(t *testing.T, env *cliEnv, override, id string) string {
+	t.Helper()
+	code, stdout, _ := env.run("", "executor", "trigger", "sync-to-external-crm", "--plugins", pluginDir, "--url-override", override,
+		"--max-attempts", "1", "--data", `{"newRecord":{"id":"`+id+`","totalPrice":100001}}`)
+	if code != exitError || !strings.Contains(stdout, "failed") {
+		t.Fatalf("trigger against a failing receiver: exit status %d, stdout %q; want failed", code, stdout)
+	}
+	var jobs []webhook.Job
+	_, stdout, _ = env.run("", "executor", "jobs", "sync-to-external-crm", "--status", "FAILED", "--json")
+	if err := json.Unmarshal([]byte(stdout), &jobs); err != nil || len(jobs) != 1 {
+		t.Fatalf("FAILED jobs = %q (%v), want one", stdout, err)
+	}
+	return jobs[0].ID
 }
