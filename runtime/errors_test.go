@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -63,14 +61,7 @@ func TestGuestErrorNamesExecutorOnce(t *testing.T) {
 // whose body callback panics. The firing's error names the executor once,
 // and HandleRecordEvent logs nothing about it: its caller reports it.
 func TestFailedFiringNotLoggedByRuntime(t *testing.T) {
-	wasm, err := buildWasmGuest("..", "./testdata/plugins/go-guest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "go-guest.wasm"), wasm, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := goGuestDir(t)
 	logs := &syncWriter{}
 	cfg := testConfig(dir)
 	cfg.Limits.Timeout = 10 * time.Second

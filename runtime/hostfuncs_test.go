@@ -42,14 +42,7 @@ func (w *syncWriter) lines() []map[string]any {
 // firing, and checks that its lines reach slog with the executor's name,
 // at most the configured rate, and that dropped lines are counted.
 func TestGuestLogRateLimited(t *testing.T) {
-	wasm, err := buildWasmGuest("..", "./testdata/plugins/go-guest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "go-guest.wasm"), wasm, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := goGuestDir(t)
 	out := &syncWriter{}
 	cfg := testConfig(dir)
 	cfg.Limits.Timeout = 10 * time.Second
@@ -107,4 +100,19 @@ func TestGuestLogRateLimited(t *testing.T) {
 	if limitWarnings != 1 {
 		t.Errorf("rate limit warnings = %d, want 1 when the guest starts losing lines", limitWarnings)
 	}
+}
+
+// goGuestDir returns a new plugin directory holding the Go SDK guest of
+// testdata/plugins/go-guest.
+func goGuestDir(t *testing.T) string {
+	t.Helper()
+	wasm, err := buildWasmGuest("..", "./testdata/plugins/go-guest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go-guest.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -825,15 +825,7 @@ func TestJournalCloseAfterWriteError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readOnly, err := os.Open(segmentName(dir, j.first))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.mu.Lock()
-	writable := j.f
-	j.f = readOnly
-	j.mu.Unlock()
-	defer writable.Close()
+	breakWrites(t, j, dir)
 
 	if err := appendRecord(j, []byte("x")); err != nil {
 		t.Fatal(err)
@@ -868,15 +860,7 @@ func TestJournalFailed(t *testing.T) {
 		t.Fatalf("Err on a working journal = %v, want nil", err)
 	}
 
-	readOnly, err := os.Open(segmentName(dir, j.first))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.mu.Lock()
-	writable := j.f
-	j.f = readOnly
-	j.mu.Unlock()
-	defer writable.Close()
+	breakWrites(t, j, dir)
 
 	if err := appendRecord(j, []byte("x")); err != nil {
 		t.Fatal(err)
@@ -1331,4 +1315,19 @@ func runCrashChild(t *testing.T, dir string, after time.Duration) (last uint64, 
 		return 0, false
 	}
 	return reports[len(reports)-1], true
+}
+
+// breakWrites makes every later write to j's current segment fail, by
+// swapping its file for one opened read-only.
+func breakWrites(t *testing.T, j *Journal, dir string) {
+	t.Helper()
+	readOnly, err := os.Open(segmentName(dir, j.first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.mu.Lock()
+	writable := j.f
+	j.f = readOnly
+	j.mu.Unlock()
+	t.Cleanup(func() { writable.Close() })
 }
