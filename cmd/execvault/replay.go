@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,10 +47,13 @@ type deliveryFlags struct {
 	maxAttempts  int
 	backoff      time.Duration
 	timeout      time.Duration
+	// changed reports whether the flag name was given.
+	changed func(name string) bool
 }
 
 func (d *deliveryFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
+	d.changed = f.Changed
 	f.StringArrayVar(&d.urlOverrides, "url-override", nil, urlOverrideUsage)
 	f.IntVar(&d.maxAttempts, "max-attempts", 0, "delivery attempts per webhook (default the executor's policy, 10)")
 	f.DurationVar(&d.backoff, "backoff", 0, "delay after the first failed attempt, doubling after each (default the executor's policy, 10s)")
@@ -61,25 +66,37 @@ func (d *deliveryFlags) options(wait bool) (runtime.DispatchOptions, error) {
 	if err != nil {
 		return runtime.DispatchOptions{}, err
 	}
-	policy := webhook.Policy{MaxAttempts: d.maxAttempts, BackoffBase: d.backoff, AttemptTimeout: d.timeout}
-	if err := checkPolicyFlags(policy); err != nil {
+	if err := d.checkPolicy(); err != nil {
 		return runtime.DispatchOptions{}, err
 	}
+	policy := webhook.Policy{MaxAttempts: d.maxAttempts, BackoffBase: d.backoff, AttemptTimeout: d.timeout}
 	return runtime.DispatchOptions{Wait: wait, Rewrites: rewrites, Policy: policy}, nil
 }
 
-// checkPolicyFlags rejects delivery flags that would make every job
-// invalid at enqueue. Zero fields keep the executor's policy, and are
-// checked here against the default one.
-func checkPolicyFlags(p webhook.Policy) error {
-	merged := p.WithDefaults(webhook.DefaultPolicy())
-	if merged.BackoffBase > merged.BackoffMax {
-		return &usageError{fmt.Errorf("invalid --backoff %s: it is above the longest delay between attempts, %s; use at most that", merged.BackoffBase, merged.BackoffMax)}
+// checkPolicy rejects each given delivery flag whose value would make
+// every job invalid at enqueue, naming it. A zero policy field keeps the
+// executor's policy, so a flag given as 0 is rejected too, rather than
+// silently meaning the default.
+func (d *deliveryFlags) checkPolicy() error {
+	check := func(name, value string, set func(*webhook.Policy)) error {
+		if !d.changed(name) {
+			return nil
+		}
+		p := webhook.DefaultPolicy()
+		set(&p)
+		if p.BackoffBase > p.BackoffMax {
+			return &usageError{fmt.Errorf("invalid --%s %s: it is above the longest delay between attempts, %s; use at most that", name, value, p.BackoffMax)}
+		}
+		if err := p.Validate(); err != nil {
+			return &usageError{fmt.Errorf("invalid --%s %s: %w", name, value, err)}
+		}
+		return nil
 	}
-	if err := merged.Validate(); err != nil {
-		return &usageError{fmt.Errorf("invalid --max-attempts, --backoff or --attempt-timeout: %w", err)}
-	}
-	return nil
+	return cmp.Or(
+		check("max-attempts", strconv.Itoa(d.maxAttempts), func(p *webhook.Policy) { p.MaxAttempts = d.maxAttempts }),
+		check("backoff", d.backoff.String(), func(p *webhook.Policy) { p.BackoffBase = d.backoff }),
+		check("attempt-timeout", d.timeout.String(), func(p *webhook.Policy) { p.AttemptTimeout = d.timeout }),
+	)
 }
 
 func addReplayCommand(a *app, root *cobra.Command) {

@@ -416,30 +416,33 @@ func TestReplayWhileRunServes(t *testing.T) {
 	env.assertNoCanary()
 }
 
+// TestDeliveryFlagsRejectInvalidPolicy checks that each delivery flag
+// given with a value that would make every job invalid, 0 included, is a
+// usage error that names that flag.
 func TestDeliveryFlagsRejectInvalidPolicy(t *testing.T) {
+	env := newCLIEnv(t)
+	events := writeEvents(t, orderEvent("ord-flags"))
 	tests := []struct {
-		name  string
-		flags deliveryFlags
+		flags []string
 		want  string // part of the error, or "" for none
 	}{
-		{"defaults", deliveryFlags{}, ""},
-		{"short policy", deliveryFlags{maxAttempts: 1, backoff: time.Second, timeout: time.Second}, ""},
-		{"backoff above the longest delay", deliveryFlags{backoff: time.Hour}, "invalid --backoff 1h0m0s: it is above the longest delay between attempts, 30m0s"},
-		{"negative attempts", deliveryFlags{maxAttempts: -1}, "max attempts -1"},
-		{"negative timeout", deliveryFlags{timeout: -time.Second}, "attempt timeout -1s"},
+		{[]string{"--max-attempts", "1", "--backoff", "1s", "--attempt-timeout", "1s"}, ""},
+		{[]string{"--backoff", "1h"}, "invalid --backoff 1h0m0s: it is above the longest delay between attempts, 30m0s"},
+		{[]string{"--max-attempts", "0"}, "invalid --max-attempts 0: "},
+		{[]string{"--max-attempts", "-1"}, "invalid --max-attempts -1: "},
+		{[]string{"--max-attempts", "1001"}, "invalid --max-attempts 1001: "},
+		{[]string{"--backoff", "0"}, "invalid --backoff 0s: "},
+		{[]string{"--attempt-timeout", "-1s"}, "invalid --attempt-timeout -1s: "},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.flags.options(true)
+		t.Run(strings.Join(tt.flags, " "), func(t *testing.T) {
+			args := append([]string{"replay", "--plugins", pluginDir, "--dry-run"}, tt.flags...)
+			code, _, stderr := env.run("", append(args, events)...)
 			switch {
-			case tt.want == "" && err != nil:
-				t.Errorf("options() = %v, want no error", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("options() = %v, want an error containing %q", err, tt.want)
-			}
-			var usage *usageError
-			if tt.want != "" && !errors.As(err, &usage) {
-				t.Errorf("options() = %v, want a usage error", err)
+			case tt.want == "" && code == exitUsage:
+				t.Errorf("exit status %d, want no usage error; stderr:\n%s", code, stderr)
+			case tt.want != "" && (code != exitUsage || !strings.Contains(stderr, tt.want)):
+				t.Errorf("exit status %d, stderr %q; want %d and an error containing %q", code, stderr, exitUsage, tt.want)
 			}
 		})
 	}
