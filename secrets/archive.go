@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -176,7 +179,7 @@ func (s *Store) Export(ctx context.Context, w io.Writer) error {
 		err = bw.Flush()
 	}
 	outcome := outcomeOf(err)
-	s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionExport, Outcome: outcome, Detail: fmt.Sprintf("%d secrets", secrets)})
+	s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionExport, Outcome: outcome, Detail: count(secrets, "secret")})
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
@@ -403,7 +406,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 		s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionImport, Outcome: OutcomeError, Detail: strings.TrimPrefix(err.Error(), "import: ")})
 		return ImportResult{}, err
 	}
-	s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionImport, Outcome: OutcomeOK, Detail: fmt.Sprintf("%d vaults, %d secrets", result.Vaults, result.Secrets)})
+	s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionImport, Outcome: OutcomeOK, Detail: count(result.Vaults, "vault") + ", " + count(result.Secrets, "secret")})
 	s.log.Info("archive imported", "vaults", result.Vaults, "secrets", result.Secrets)
 	return result, nil
 }
@@ -415,6 +418,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 // leaves no store bound to the key that was tried.
 func ImportInto(ctx context.Context, cfg Config, r io.Reader) (ImportResult, error) {
 	cfg.MustExist = false
+	created := missingDirs(cfg.Dir)
 	s, err := Open(ctx, cfg)
 	if err != nil {
 		return ImportResult{}, err
@@ -431,7 +435,31 @@ func ImportInto(ctx context.Context, cfg Config, r io.Reader) (ImportResult, err
 	if rerr := s.remove(); rerr != nil {
 		return ImportResult{}, fmt.Errorf("%w; removing the store that this import created in %s failed too: %v", err, cfg.Dir, rerr)
 	}
+	// The directories Open made for the store go too, unless something
+	// else was written to them meanwhile.
+	for _, dir := range created {
+		if os.Remove(dir) != nil {
+			break
+		}
+	}
 	return ImportResult{}, fmt.Errorf("%w; the store that this import created in %s was removed again", err, cfg.Dir)
+}
+
+// missingDirs returns dir and those of its parents that do not exist,
+// deepest first.
+func missingDirs(dir string) []string {
+	var missing []string
+	for {
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			return missing
+		}
+		missing = append(missing, dir)
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return missing
+		}
+		dir = parent
+	}
 }
 
 func (s *Store) importArchive(ctx context.Context, r io.Reader) (ImportResult, error) {
@@ -440,11 +468,7 @@ func (s *Store) importArchive(ctx context.Context, r io.Reader) (ImportResult, e
 		return ImportResult{}, err
 	}
 	if len(vaults) > 0 {
-		holds := fmt.Sprintf("%d vaults", len(vaults))
-		if len(vaults) == 1 {
-			holds = "1 vault"
-		}
-		return ImportResult{}, fmt.Errorf("import: %w: it holds %s; import into a new data directory", ErrStoreNotEmpty, holds)
+		return ImportResult{}, fmt.Errorf("import: %w: it holds %s; import into a new data directory", ErrStoreNotEmpty, count(len(vaults), "vault"))
 	}
 
 	ring := s.ring.Load()
@@ -582,4 +606,12 @@ func putArchiveSecret(txn *badger.Txn, ring *keyring, sec archiveSecret) error {
 		}
 	}
 	return txn.Set(secretKey(sec.Vault, sec.Name), rec.encode())
+}
+
+// count returns n and noun, with an s for any number but one.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
