@@ -342,7 +342,9 @@ func shorten(s string, width int) string {
 
 func attemptResult(at webhook.Attempt) string {
 	switch {
-	case at.Error != "" && at.StatusCode != 0:
+	case at.Error != "" && at.StatusCode != 0 && !strings.HasPrefix(at.Error, fmt.Sprintf("HTTP %d", at.StatusCode)):
+		// An error that does not start with the status, such as a
+		// redirect that was not followed, gets it in front.
 		return fmt.Sprintf("HTTP %d: %s", at.StatusCode, oneLine(at.Error))
 	case at.Error != "":
 		return oneLine(at.Error)

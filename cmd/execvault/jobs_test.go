@@ -298,3 +298,20 @@ func TestJobsTableColumns(t *testing.T) {
 		t.Errorf("jobs NAME JOB_ID --attempts: stdout %q, want the whole error", stdout)
 	}
 }
+
+func TestAttemptResult(t *testing.T) {
+	tests := []struct {
+		attempt webhook.Attempt
+		want    string
+	}{
+		{webhook.Attempt{StatusCode: 204}, "HTTP 204"},
+		{webhook.Attempt{StatusCode: 503, Error: "HTTP 503 Service Unavailable"}, "HTTP 503 Service Unavailable"},
+		{webhook.Attempt{StatusCode: 302, Error: "redirect to /elsewhere not followed"}, "HTTP 302: redirect to /elsewhere not followed"},
+		{webhook.Attempt{Error: "dial tcp 127.0.0.1:9: connection refused"}, "dial tcp 127.0.0.1:9: connection refused"},
+	}
+	for _, tt := range tests {
+		if got := attemptResult(tt.attempt); got != tt.want {
+			t.Errorf("attemptResult(%+v) = %q, want %q", tt.attempt, got, tt.want)
+		}
+	}
+}
