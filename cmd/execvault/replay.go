@@ -190,11 +190,11 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		}
 	}
 
-	notices := &retryNotices{out: a.stderr, now: time.Now, hint: o.deliveryFlags.waitHint()}
+	notices := &retryNotices{out: a.stderr, now: time.Now, command: "Replay", hint: o.deliveryFlags.waitHint()}
 	env, err := a.openRuntimeEnv(ctx, &o.runtimeFlags, envOptions{
 		memoryState:  true,
 		adminSecrets: true,
-		webhook:      replayWebhookConfig(notices.attempt),
+		webhook:      waitingWebhookConfig(notices.attempt),
 	})
 	if errors.Is(err, errLoadInterrupted) {
 		fmt.Fprintf(a.stderr, "Replay interrupted while loading the plugins of %s; no line was replayed.\n", o.pluginDir)
@@ -305,13 +305,14 @@ func interruptedFiring(ctx context.Context, f runtime.Firing) bool {
 		(errors.Is(f.Err, ctx.Err()) || errors.Is(f.Err, webhook.ErrClosed))
 }
 
-// replayWebhookConfig returns the dispatcher settings of replay. The
-// circuit breaker is off because replay waits for each event's webhooks
-// before it fires the next. No backlog builds up, and a pause would hold
-// each firing longer than --max-attempts and --backoff set. Failed
-// attempts are logged at debug level only, because replay reports each in
-// a retry notice (onAttempt) or in the firing's row.
-func replayWebhookConfig(onAttempt func(webhook.Job)) func(*webhook.Config) {
+// waitingWebhookConfig returns the dispatcher settings of replay and of
+// executor trigger without run, which wait for each firing's webhook
+// before they go on. The circuit breaker is off: no backlog builds up,
+// and a pause would hold each firing longer than --max-attempts and
+// --backoff set. Failed attempts are logged at debug level only, because
+// the command reports each in a retry notice (onAttempt) or in the
+// firing's row.
+func waitingWebhookConfig(onAttempt func(webhook.Job)) func(*webhook.Config) {
 	return func(c *webhook.Config) {
 		c.DisableBreaker = true
 		c.QuietAttempts = true
@@ -320,19 +321,21 @@ func replayWebhookConfig(onAttempt func(webhook.Job)) func(*webhook.Config) {
 }
 
 // retryNotices prints a notice, once per webhook job, that a delivery
-// attempt failed and replay is waiting for the next one, because with the
-// default policy the wait for one firing can last about 72 minutes. It is
-// safe for concurrent use.
+// attempt failed and the command is waiting for the next one, because with
+// the default policy the wait for one firing can last about 72 minutes.
+// It is safe for concurrent use.
 type retryNotices struct {
 	out io.Writer
 	now func() time.Time
+	// command names the command that waits, such as "Replay".
+	command string
 	// hint ends each notice: how to shorten the wait, or nothing.
 	hint string
 
 	mu sync.Mutex
-	// line is the line number of the event being fired. Replay fires one
-	// event at a time and waits for its jobs, so every attempt reported
-	// belongs to it.
+	// line, when above 0, is the line number of the event being fired.
+	// Replay fires one event at a time and waits for its jobs, so every
+	// attempt reported belongs to it.
 	line     int
 	reported map[string]bool // by job id
 }
@@ -364,10 +367,13 @@ func (n *retryNotices) attempt(j webhook.Job) {
 	} else {
 		wait = wait.Round(time.Millisecond)
 	}
-	fmt.Fprintf(n.out, "line %d: %s: attempt %d of %d failed: %s. Next attempt at %s (in %s). "+
-		"Replay waits for every attempt of each webhook%s.\n",
-		n.line, j.Executor, j.AttemptsInRound(), j.Policy.MaxAttempts, oneLine(j.LastError),
-		j.NextAttemptAt.Local().Format(time.TimeOnly), wait, n.hint)
+	if n.line > 0 {
+		fmt.Fprintf(n.out, "line %d: ", n.line)
+	}
+	fmt.Fprintf(n.out, "%s: attempt %d of %d failed: %s. Next attempt at %s (in %s). "+
+		"%s waits for every attempt of each webhook%s.\n",
+		j.Executor, j.AttemptsInRound(), j.Policy.MaxAttempts, oneLine(j.LastError),
+		j.NextAttemptAt.Local().Format(time.TimeOnly), wait, n.command, n.hint)
 }
 
 // waitHint returns the end of a retry notice: which of --max-attempts and

@@ -249,7 +249,7 @@ func TestRetryNoticeSuggestsUnsetFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
-			n := &retryNotices{out: &out, now: func() time.Time { return now }, hint: tt.flags.waitHint()}
+			n := &retryNotices{out: &out, now: func() time.Time { return now }, command: "Replay", hint: tt.flags.waitHint()}
 			n.setLine(4)
 			n.attempt(webhook.Job{ID: "msg_a", Executor: "notify", Status: webhook.StatusPending, NextAttemptAt: now.Add(time.Second),
 				LastError: "HTTP 503", Policy: webhook.Policy{MaxAttempts: 2}, Round: 1,
@@ -492,7 +492,7 @@ func TestFiringWithoutSecretStore(t *testing.T) {
 func TestReplayWebhookConfig(t *testing.T) {
 	cfg := webhook.DefaultConfig()
 	called := false
-	replayWebhookConfig(func(webhook.Job) { called = true })(&cfg)
+	waitingWebhookConfig(func(webhook.Job) { called = true })(&cfg)
 	if !cfg.DisableBreaker {
 		t.Error("replay leaves the circuit breaker on")
 	}
@@ -847,4 +847,45 @@ func TestReplayWhileRunServesOtherPlugins(t *testing.T) {
 		t.Errorf("receiver requests = %d, want 0", n)
 	}
 	env.assertNoCanaryInOutput()
+}
+
+// TestTriggerWaitsLikeReplay checks that executor trigger without run
+// reports a failed attempt once, in a notice rather than log records, and
+// that Ctrl-C leaves its job PENDING and says so.
+func TestTriggerWaitsLikeReplay(t *testing.T) {
+	env := newCLIEnv(t)
+	env.storeSecrets(map[string]string{"crm-api-token": crmToken, "crm-api-key": crmKey})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The first request fails; the second fails too and cancels the
+	// command, as Ctrl-C does, so its retry never comes.
+	var calls atomic.Int64
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 2 {
+			cancel()
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(recv.Close)
+
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"--data-dir", env.dataDir, "--key-file", env.keyFile, "executor", "trigger", "sync-to-external-crm",
+		"--plugins", pluginDir, "--url-override", "https://crm.example.com=" + recv.URL, "--max-attempts", "3", "--backoff", "1ms",
+		"--data", `{"newRecord":{"id":"so-wait","totalPrice":100001}}`}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitError {
+		t.Errorf("exit status = %d, want %d", code, exitError)
+	}
+	if n := strings.Count(stderr.String(), "sync-to-external-crm: attempt 1 of 3 failed: HTTP 503"); n != 1 {
+		t.Errorf("retry notices = %d, want 1; stderr:\n%s", n, stderr.String())
+	}
+	for _, level := range []string{"level=WARN", "level=ERROR"} {
+		if strings.Contains(stderr.String(), level) {
+			t.Errorf("stderr has a %s record, which repeats the notice; stderr:\n%s", level, stderr.String())
+		}
+	}
+	if !strings.Contains(stdout.String(), "interrupted before its webhook was delivered") ||
+		!strings.Contains(stderr.String(), "stays PENDING") {
+		t.Errorf("stdout %q, stderr %q; want the interruption and the PENDING job reported", stdout.String(), stderr.String())
+	}
+	env.assertNoCanary()
 }

@@ -55,14 +55,21 @@ func addTriggerCommand(a *app, root *cobra.Command) {
 
 While execvault run serves the data directory, the firing goes through
 its admin socket and uses its plugins and URL overrides; --plugins and
-the delivery flags are then rejected.`,
+the delivery flags are then rejected.
+
+Otherwise the command stores the webhook job in the data directory and
+waits for every attempt of it, as replay does: with the default policy, a
+receiver that is down holds it for about 72 minutes, and the first failed
+attempt prints a notice. --max-attempts and --backoff shorten the wait. On
+Ctrl-C the job stays PENDING, and execvault run delivers it when it
+starts.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := delivery.options(true)
 			if err != nil {
 				return err
 			}
-			return a.triggerExecutor(cmd.Context(), cmd, &f, opts, args[0], []byte(data))
+			return a.triggerExecutor(cmd.Context(), cmd, &f, opts, delivery.waitHint(), args[0], []byte(data))
 		},
 	}
 	f.register(cmd, "warn")
@@ -71,7 +78,7 @@ the delivery flags are then rejected.`,
 	executor.AddCommand(cmd)
 }
 
-func (a *app) triggerExecutor(ctx context.Context, cmd *cobra.Command, f *runtimeFlags, opts runtime.DispatchOptions, name string, data []byte) error {
+func (a *app) triggerExecutor(ctx context.Context, cmd *cobra.Command, f *runtimeFlags, opts runtime.DispatchOptions, waitHint, name string, data []byte) error {
 	if len(data) > 0 && !json.Valid(data) {
 		return &usageError{fmt.Errorf("--data is not valid JSON: %.60q", data)}
 	}
@@ -91,7 +98,11 @@ func (a *app) triggerExecutor(ctx context.Context, cmd *cobra.Command, f *runtim
 			return err
 		}
 	} else {
-		env, err := a.openRuntimeEnv(ctx, f, envOptions{})
+		// The dispatcher's workers write retry notices and logs while the
+		// command writes its own messages.
+		a.stderr = &lockedWriter{w: a.stderr}
+		notices := &retryNotices{out: a.stderr, now: time.Now, command: "executor trigger", hint: waitHint}
+		env, err := a.openRuntimeEnv(ctx, f, envOptions{webhook: waitingWebhookConfig(notices.attempt)})
 		if err != nil {
 			return err
 		}
@@ -109,6 +120,14 @@ func (a *app) triggerExecutor(ctx context.Context, cmd *cobra.Command, f *runtim
 		if jerr := env.dispatcher.Err(); jerr != nil && errors.Is(firing.Err, jerr) {
 			// The firing's line below reports the failed journal.
 			env.journalFailureReported = true
+		}
+		if interruptedFiring(ctx, firing) {
+			fmt.Fprintf(a.stdout, "%s\tinterrupted before its webhook was delivered\n", firing.Executor)
+			if firing.JobID != "" {
+				fmt.Fprintf(a.stderr, "Job %s stays PENDING in %s: execvault run delivers it when it starts, and 'execvault executor jobs cancel %s' drops it.\n",
+					firing.JobID, a.dataDir, firing.JobID)
+			}
+			return &exitCodeError{code: exitError}
 		}
 	}
 
