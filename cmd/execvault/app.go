@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -89,7 +90,14 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	if errors.As(err, &codeErr) {
 		return codeErr.code
 	}
-	fmt.Fprintln(a.stderr, errorText(err))
+	text := errorText(err)
+	if isArgCountError(err) {
+		// Cobra's text counts the arguments but does not name them.
+		if cmd, _, ferr := a.root.Find(args); ferr == nil && cmd != nil {
+			text += "; usage: " + cmd.UseLine()
+		}
+	}
+	fmt.Fprintln(a.stderr, text)
 	var usage *usageError
 	if errors.As(err, &usage) || isCobraUsageError(err) {
 		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", a.commandPath(args))
@@ -118,6 +126,13 @@ func isCobraUsageError(err error) bool {
 		}
 	}
 	return false
+}
+
+// isArgCountError recognises cobra's errors for a wrong number of
+// positional arguments.
+func isArgCountError(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "accepts ") || strings.HasPrefix(msg, "requires at least ")
 }
 
 // errorText formats an error for the terminal. Errors that carry a

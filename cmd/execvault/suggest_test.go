@@ -124,3 +124,21 @@ func TestClosestName(t *testing.T) {
 		}
 	}
 }
+
+// TestArgCountErrorNamesArguments checks that a wrong number of positional
+// arguments is a usage error that shows which arguments the command takes.
+func TestArgCountErrorNamesArguments(t *testing.T) {
+	env := newCLIEnv(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"executor", "jobs", "cancel"}, "accepts 1 arg(s), received 0; usage: execvault executor jobs cancel JOB_ID"},
+		{[]string{"replay", "a.jsonl", "b.jsonl"}, "accepts 1 arg(s), received 2; usage: execvault replay --plugins DIR FILE"},
+	} {
+		code, _, stderr := env.run("", tt.args...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("execvault %s: exit status %d, stderr %q; want %d and %q", strings.Join(tt.args, " "), code, stderr, exitUsage, tt.want)
+		}
+	}
+}
