@@ -208,6 +208,9 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	if err := checkUnmatchedRewrites(a.stderr, env.rt.Executors(), opts.Rewrites); err != nil {
 		return err
 	}
+	if !slices.ContainsFunc(env.rt.Executors(), func(e *runtime.Executor) bool { return e.Trigger.Kind == plugins.TriggerRecord }) {
+		fmt.Fprintf(a.stderr, "Note: no executor in %s has a record trigger, so replay fires none; 'execvault executor trigger NAME' fires schedule and incoming webhook triggers.\n", o.pluginDir)
+	}
 
 	var deliverer runtime.Deliverer = env.dispatcher
 	var dry *dryRunDeliverer

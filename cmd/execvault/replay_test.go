@@ -889,3 +889,18 @@ func TestTriggerWaitsLikeReplay(t *testing.T) {
 	}
 	env.assertNoCanary()
 }
+
+// TestReplayNotesNoRecordTrigger checks that replay says why it fires
+// nothing when no loaded executor has a record trigger.
+func TestReplayNotesNoRecordTrigger(t *testing.T) {
+	env := newCLIEnv(t)
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(pluginDir, "hooks-and-schedules.wasm"), filepath.Join(dir, "hooks.wasm"))
+	code, stdout, stderr := env.run("", "replay", "--plugins", dir, writeEvents(t, orderEvent("ord-none")))
+	if code != exitOK || !strings.Contains(stdout, "0 firings") {
+		t.Errorf("exit status %d, stdout %q; want 0 and no firing", code, stdout)
+	}
+	if !strings.Contains(stderr, "has a record trigger, so replay fires none") {
+		t.Errorf("stderr %q, want a note that no executor has a record trigger", stderr)
+	}
+}
