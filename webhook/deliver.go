@@ -159,8 +159,9 @@ func (d *Dispatcher) buildRequest(ctx context.Context, j Job, sentAt time.Time) 
 		return nil, err
 	}
 
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", d.cfg.UserAgent)
+	for _, h := range d.defaultHeaders() {
+		req.Header.Set(h.name, h.value)
+	}
 	req.Header.Set(HeaderID, j.ID)
 
 	custom := make(map[string]bool, len(j.Headers))
@@ -193,6 +194,16 @@ func (d *Dispatcher) buildRequest(ctx context.Context, j Job, sentAt time.Time) 
 		req.Header.Set(HeaderSignature, sign(key, j.ID, sentAt, j.Body))
 	}
 	return req, nil
+}
+
+// defaultHeader is a header that every attempt sends unless a job header
+// of the same name replaces it.
+type defaultHeader struct{ name, value string }
+
+// defaultHeaders returns the dispatcher's default headers, in the order
+// an attempt sets them.
+func (d *Dispatcher) defaultHeaders() [2]defaultHeader {
+	return [2]defaultHeader{{"Content-Type", "application/json"}, {"User-Agent", d.cfg.UserAgent}}
 }
 
 func (d *Dispatcher) headerValue(ctx context.Context, j Job, h plugins.Header) (string, error) {

@@ -15,10 +15,7 @@ func (d *Dispatcher) RequestHeaders(j Job) []string {
 		custom[http.CanonicalHeaderKey(h.Name)] = true
 	}
 	var out []string
-	for _, h := range [...]struct{ name, value string }{
-		{"Content-Type", "application/json"},
-		{"User-Agent", d.cfg.UserAgent},
-	} {
+	for _, h := range d.defaultHeaders() {
 		if !custom[h.name] {
 			out = append(out, h.name+": "+h.value)
 		}

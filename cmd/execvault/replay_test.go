@@ -511,25 +511,6 @@ func TestReplayWebhookConfig(t *testing.T) {
 	}
 }
 
-// syncWriter is a bytes.Buffer safe for concurrent use, for reading what
-// a command has printed while it runs.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
 // TestReplayPrintsEachLineAtOnce checks that the row of a line is on
 // standard output before the next line's webhook is sent, and that the
 // rows of different executors align.
@@ -539,7 +520,7 @@ func TestReplayPrintsEachLineAtOnce(t *testing.T) {
 		"crm-api-token": crmToken, "crm-api-key": crmKey,
 		"external-api-token": externalToken, "api-secret": apiSecret,
 	})
-	var stdout syncWriter
+	var stdout syncBuffer
 	// Each line fires one webhook, so request n belongs to line n. The
 	// handler notes which earlier lines had no row yet when it came.
 	var mu sync.Mutex

@@ -24,7 +24,8 @@ import (
 	"github.com/execvault/execvault/webhook"
 )
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+// syncBuffer is a bytes.Buffer that is safe for concurrent use, for
+// reading what a command prints while it runs.
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
