@@ -401,8 +401,8 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 
 	result, err := s.importArchive(ctx, r)
 	if err != nil {
-		// Recorded even when ctx ended, since a large import may have
-		// written part of the archive by then.
+		// The failure is recorded even when ctx ended, because a large
+		// import may have written part of the archive by then.
 		s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionImport, Outcome: OutcomeError, Detail: strings.TrimPrefix(err.Error(), "import: ")})
 		return ImportResult{}, err
 	}
@@ -412,10 +412,10 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 }
 
 // ImportInto imports the archive r into the store in cfg.Dir, as Open and
-// Import do, and creates the store when Dir holds none. When the import
-// fails, a store that this call created is removed again, with a key file
-// that Open created for it, so that a wrong key or a damaged archive
-// leaves no store bound to the key that was tried.
+// Import do, and creates the store when Dir contains none. When the import
+// fails, it removes a store that it created, with any key file that Open
+// created for it. So a wrong key or a damaged archive leaves no store
+// bound to the key that was tried.
 func ImportInto(ctx context.Context, cfg Config, r io.Reader) (ImportResult, error) {
 	cfg.MustExist = false
 	created := missingDirs(cfg.Dir)
@@ -468,7 +468,7 @@ func (s *Store) importArchive(ctx context.Context, r io.Reader) (ImportResult, e
 		return ImportResult{}, err
 	}
 	if len(vaults) > 0 {
-		return ImportResult{}, fmt.Errorf("import: %w: it holds %s; import into a new data directory", ErrStoreNotEmpty, count(len(vaults), "vault"))
+		return ImportResult{}, fmt.Errorf("import: %w: it contains %s; import into a new data directory", ErrStoreNotEmpty, count(len(vaults), "vault"))
 	}
 
 	ring := s.ring.Load()
@@ -568,7 +568,7 @@ func (s *Store) writeArchive(ctx context.Context, vaults []archiveVault, secrets
 			// The vaults and the secrets before this one stay written, so
 			// the store is neither empty nor complete, and Import rejects
 			// a second attempt into it.
-			err = fmt.Errorf("secret %q in vault %q: %w; the import stopped after every vault and %d of %d secrets, so the store holds part of the archive", sec.Name, sec.Vault, err, i, len(secrets))
+			err = fmt.Errorf("secret %q in vault %q: %w; the import stopped after every vault and %d of %d secrets, so the store contains part of the archive", sec.Name, sec.Vault, err, i, len(secrets))
 			if !s.removeOnFailedImport {
 				err = fmt.Errorf("%w: remove its data directory and import again into a new data directory", err)
 			}

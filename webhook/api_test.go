@@ -223,8 +223,8 @@ func TestExecutorsListsNamesWithJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// An unstarted dispatcher sees the checkpointed jobs in the index and
-	// a new one among its pending changes.
+	// An unstarted dispatcher lists the checkpointed jobs from the index
+	// and a new one from its pending changes.
 	idle := newHarness(t, db, testConfig(), nil)
 	if _, err := idle.d.Enqueue(t.Context(), Job{Executor: "gamma", URL: ok.URL}); err != nil {
 		t.Fatal(err)

@@ -148,9 +148,9 @@ func TestExecutorJobsPlatformForms(t *testing.T) {
 }
 
 // TestExecutorJobsIDLetterCase looks jobs up by ids typed in another
-// letter case than they are stored in: an exact match wins, an id that
-// matches one stored id apart from case finds it, and one that matches
-// two says so rather than choosing.
+// letter case than they are stored in. An exact match wins, and an id that
+// matches one stored id apart from case finds it. An id that matches two
+// is an error that lists both, rather than a choice.
 func TestExecutorJobsIDLetterCase(t *testing.T) {
 	env := newCLIEnv(t)
 	job := func(id string) webhook.Job {

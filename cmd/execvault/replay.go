@@ -531,7 +531,7 @@ type replaySummary struct {
 	duplicates int
 	// interrupted counts firings that the interruption of replay ended.
 	interrupted int
-	// dryRun counts webhooks as would be sent rather than delivered.
+	// dryRun makes the summary count webhooks as would be sent, not delivered.
 	dryRun bool
 }
 
@@ -622,7 +622,7 @@ func unmatchedRewrites(execs []*runtime.Executor, rewrites []runtime.URLRewrite)
 }
 
 // checkUnmatchedRewrites rejects a rewrite that no executor's static
-// webhook URL matches: it is most likely a misspelt FROM, and the webhooks
+// webhook URL matches. Such a FROM is most likely misspelt, so the webhooks
 // it was meant to redirect would go, with their secret headers, to the
 // real host. When some executors compute their URL per firing, which the
 // rewrite may still match, it writes a warning to w instead.
@@ -630,7 +630,7 @@ func checkUnmatchedRewrites(w io.Writer, execs []*runtime.Executor, rewrites []r
 	unmatched, origins, dynamic := unmatchedRewrites(execs, rewrites)
 	for _, from := range unmatched {
 		if len(dynamic) == 0 {
-			return &usageError{fmt.Errorf("--url-override FROM %q matches no loaded executor's webhook URL, so the webhooks would go to the URLs the executors name: %s; correct FROM or drop the override",
+			return &usageError{fmt.Errorf("--url-override FROM %q matches no loaded executor's webhook URL, so the webhooks would go to the executors' own URLs, on %s; correct FROM or drop the override",
 				from, listOrNone(origins))}
 		}
 		fmt.Fprintf(w, "Warning: --url-override FROM %q matches no loaded executor's webhook URL; the executors send to %s. Executors %s compute their URL per firing and may still match.\n",
@@ -683,7 +683,7 @@ type dryRunDeliverer struct {
 
 	n    int
 	seen map[string]bool
-	// missing holds, by job id, why a job's delivery would fail.
+	// missing maps each job id to the reason its delivery would fail.
 	missing map[string]error
 	// checked caches the result of secretExists.
 	checked map[secretUse]error

@@ -448,10 +448,10 @@ func TestDeliveryFlagsRejectInvalidPolicy(t *testing.T) {
 	}
 }
 
-// TestFiringWithoutSecretStore checks that replay and executor trigger in a
-// data directory with no secret store create neither a store nor a key
-// file, and that a firing whose headers reference secrets fails naming
-// the missing store and how to create one.
+// TestFiringWithoutSecretStore checks replay and executor trigger in a data
+// directory without a secret store. They create neither a store nor a key
+// file, and a firing whose headers reference secrets fails, naming the
+// missing store and how to create one.
 func TestFiringWithoutSecretStore(t *testing.T) {
 	env := newCLIEnv(t)
 	recv := newReceiver(t)
@@ -832,7 +832,7 @@ func TestReplayWhileRunServesOtherPlugins(t *testing.T) {
 
 // TestTriggerWaitsLikeReplay checks that executor trigger without run
 // reports a failed attempt once, in a notice rather than log records, and
-// that Ctrl-C leaves its job PENDING and says so.
+// that on Ctrl-C it reports the job left PENDING.
 func TestTriggerWaitsLikeReplay(t *testing.T) {
 	env := newCLIEnv(t)
 	env.storeSecrets(map[string]string{"crm-api-token": crmToken, "crm-api-key": crmKey})
@@ -871,7 +871,7 @@ func TestTriggerWaitsLikeReplay(t *testing.T) {
 	env.assertNoCanary()
 }
 
-// TestReplayNotesNoRecordTrigger checks that replay says why it fires
+// TestReplayNotesNoRecordTrigger checks that replay prints why it fires
 // nothing when no loaded executor has a record trigger.
 func TestReplayNotesNoRecordTrigger(t *testing.T) {
 	env := newCLIEnv(t)

@@ -102,8 +102,8 @@ type runtimeEnv struct {
 	// admin reads secrets from a running execvault in place of store, when
 	// envOptions.adminSecrets allowed it and one serves the data directory.
 	admin *secrets.AdminClient
-	// noStore, when neither store nor admin is set, is the error that
-	// says the data directory has no secret store.
+	// noStore is the error for a data directory without a secret store,
+	// set when neither store nor admin is.
 	noStore error
 	// run reads secrets through admin for the executors that execvault run
 	// has loaded, when admin is set.
@@ -221,8 +221,8 @@ func (a *app) loadRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 		e.store, err = secrets.Open(ctx, scfg)
 		switch {
 		case errors.Is(err, secrets.ErrNoStore):
-			// Executors without secrets still run; each lookup says why
-			// it failed.
+			// Executors without secrets still run, and each secret
+			// lookup fails with the reason.
 			e.noStore = noStoreError(err)
 			resolver = runtime.StoreSecrets{Store: missingStore{err: e.noStore}}
 		case err != nil && strings.Contains(err.Error(), "Cannot acquire directory lock"):
@@ -269,19 +269,19 @@ func (a *app) loadRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 	return e, nil
 }
 
-// missingStore stands in for the secret store of a data directory that
-// has none: every lookup fails with err.
+// missingStore is the secret store of a data directory that has none.
+// Every lookup fails with err.
 type missingStore struct{ err error }
 
 func (m missingStore) Resolve(context.Context, string, string, string) (secrets.Value, error) {
 	return secrets.Value{}, m.err
 }
 
-// secretExists reports whether the secret ref, which a webhook of executor
-// references, exists. It asks the store or the admin socket that delivery
-// resolves secrets through, and reads the secret's metadata, never its
-// value. Through the socket, it also fails when execvault run has not
-// loaded executor, as delivery would.
+// secretExists reports whether the secret ref, referenced by a webhook of
+// executor, exists. It queries the store or admin socket that delivery
+// uses and reads only the secret's metadata, never its value. Through the
+// socket it also fails, as delivery would, when execvault run has not
+// loaded executor.
 func (e *runtimeEnv) secretExists(ctx context.Context, executor string, ref plugins.SecretRef) error {
 	switch {
 	case e.store != nil:

@@ -781,9 +781,9 @@ func TestJobsCancel(t *testing.T) {
 	}
 }
 
-// TestJobsUnknownExecutorNames checks the names that executor jobs knows:
-// without execvault run, those of the stored jobs; through it, also those
-// of the loaded executors.
+// TestJobsUnknownExecutorNames checks which executor names executor jobs
+// accepts. Without execvault run they are those of the stored jobs, and
+// through it also those of the loaded executors.
 func TestJobsUnknownExecutorNames(t *testing.T) {
 	env := newCLIEnv(t)
 	env.storeSecrets(map[string]string{"crm-api-token": crmToken, "crm-api-key": crmKey})
@@ -796,8 +796,8 @@ func TestJobsUnknownExecutorNames(t *testing.T) {
 		!strings.Contains(stderr, `(did you mean "sync-to-external-crm"?)`) {
 		t.Errorf("misspelt name without run: exit status %d, stdout %q, stderr %q; want 1 and a suggestion", code, stdout, stderr)
 	}
-	// Without run, nothing tells a real executor that has not fired yet
-	// from a typo with no known name near it.
+	// Without run, a real executor that has not fired yet cannot be told
+	// apart from a typo with no known name near it.
 	if code, _, stderr := env.run("", "executor", "jobs", "nightly-report"); code != exitOK || !strings.Contains(stderr, `No jobs for executor "nightly-report"`) {
 		t.Errorf("executor without jobs, without run: exit status %d, stderr %q; want 0 and no jobs", code, stderr)
 	}

@@ -78,7 +78,8 @@ func closestFlag(cmd *cobra.Command, name string) string {
 // more characters. It is also near when the words of one, split at '-',
 // '_' and '.', contain those of the other in order and the shorter has two
 // or more words, as with "sync-to-crm" and "sync-to-external-crm". The
-// fewest edits win, then the first name in byte order.
+// candidate with the minimum number of edits wins, then the first in byte
+// order.
 func closestName(name string, candidates []string) string {
 	lower := strings.ToLower(name)
 	words := nameWords(lower)

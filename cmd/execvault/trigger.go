@@ -138,10 +138,10 @@ func (a *app) triggerExecutor(ctx context.Context, cmd *cobra.Command, f *runtim
 	return nil
 }
 
-// checkTriggerRewrites rejects --url-override flags none of which matches
-// the static webhook URL of the executor name: they were given so that the
-// webhook would not reach the real host with its secret headers, and a
-// misspelt FROM would send it there.
+// checkTriggerRewrites rejects --url-override flags when none of them
+// matches the static webhook URL of the executor name. Overrides keep the
+// webhook and its secret headers away from the real host, and a misspelt
+// FROM would send them there.
 func checkTriggerRewrites(rt *runtime.Runtime, name string, rewrites []runtime.URLRewrite) error {
 	exec, err := rt.Executor(name)
 	if err != nil || len(rewrites) == 0 || exec.Operation.URL == "" {
