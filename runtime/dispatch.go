@@ -52,12 +52,18 @@ type URLRewrite struct {
 
 // Matches reports whether rw rewrites url: url equals From, or starts with
 // From and either From ends with "/" or the character after From in url
-// is "/", "?" or "#". The comparison is case-sensitive.
+// is "/", "?" or "#". The scheme and host ignore ASCII case, as in any URL,
+// and the path, query and fragment compare exactly.
 func (rw URLRewrite) Matches(url string) bool {
-	rest, ok := strings.CutPrefix(url, rw.From)
-	switch {
-	case !ok:
+	if len(url) < len(rw.From) {
 		return false
+	}
+	origin := originLen(rw.From)
+	if !asciiEqualFold(url[:origin], rw.From[:origin]) || url[origin:len(rw.From)] != rw.From[origin:] {
+		return false
+	}
+	rest := url[len(rw.From):]
+	switch {
 	case rest == "", strings.HasSuffix(rw.From, "/"):
 		return true
 	default:
@@ -242,6 +248,41 @@ func jobID(executor, eventID string) string {
 	}
 	sum := sha256.Sum256([]byte(executor + "\x00" + eventID))
 	return "msg_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+}
+
+// originLen returns the length of the scheme and host part of url, which
+// ends at the first "/", "?" or "#" after "://".
+func originLen(url string) int {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return strings.IndexByte(url, ':') + 1
+	}
+	start := len(scheme) + len("://")
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		return start + end
+	}
+	return len(url)
+}
+
+// asciiEqualFold reports whether a and b are equal after folding ASCII
+// letters to lower case. Other bytes compare exactly.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func rewriteURL(url string, rewrites []URLRewrite) string {

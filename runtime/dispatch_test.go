@@ -67,6 +67,20 @@ func TestRewriteURL(t *testing.T) {
 			[]URLRewrite{{From: "https://crm.example.com", To: "http://127.0.0.1:1"}, {From: "https://", To: "http://127.0.0.1:2/"}},
 			"http://127.0.0.1:1/a",
 		},
+		{"host in other case", "https://CRM.Example.com/api/v1/orders", crm, "http://127.0.0.1:9000/api/v1/orders"},
+		{"scheme in other case", "HTTPS://crm.example.com/a", crm, "http://127.0.0.1:9000/a"},
+		{
+			"from in other case",
+			"https://crm.example.com/a",
+			[]URLRewrite{{From: "https://CRM.example.COM", To: "http://127.0.0.1:9000"}},
+			"http://127.0.0.1:9000/a",
+		},
+		{
+			"path in other case",
+			"https://crm.example.com/API/v1/orders",
+			[]URLRewrite{{From: "https://crm.example.com/api", To: "http://127.0.0.1:9000"}},
+			"https://crm.example.com/API/v1/orders",
+		},
 		{"no rewrites", "https://crm.example.com/a", nil, "https://crm.example.com/a"},
 	}
 	for _, tt := range tests {
