@@ -132,7 +132,10 @@ func outcomeOf(err error) string {
 }
 
 // AuditLog returns audit entries oldest first. It never returns values.
-// Errors wrap ErrClosed, ErrInvalidName or ErrCorrupt.
+// Errors wrap ErrClosed, ErrInvalidName or ErrCorrupt. A filter vault that
+// neither exists nor appears in any entry, most likely a misspelt name, is
+// a *VaultError wrapping ErrVaultNotFound. A deleted vault keeps its
+// entries and is no error.
 func (s *Store) AuditLog(ctx context.Context, filter AuditFilter) ([]AuditEntry, error) {
 	if err := s.begin(); err != nil {
 		return nil, err
@@ -163,8 +166,15 @@ func (s *Store) AuditLog(ctx context.Context, filter AuditFilter) ([]AuditEntry,
 			}
 			entries = append(entries, e)
 		}
-		return nil
+		if filter.Vault == "" || len(entries) > 0 {
+			return nil
+		}
+		_, err := getVault(txn, filter.Vault)
+		return err
 	})
+	if errors.Is(err, ErrVaultNotFound) {
+		return nil, &VaultError{Op: "list audit log of vault", Vault: filter.Vault, Err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list audit log: %w", err)
 	}

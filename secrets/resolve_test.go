@@ -218,6 +218,32 @@ func TestAuditFilterAndLimit(t *testing.T) {
 	}
 }
 
+// TestAuditFilterUnknownVault checks that a filter naming a vault that
+// neither exists nor appears in the log fails as not found, while a
+// deleted vault still lists its entries.
+func TestAuditFilterUnknownVault(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTestStore(t, nil)
+	for _, v := range []string{"kept", "gone"} {
+		if _, err := s.CreateVault(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteVault(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+
+	entries, err := s.AuditLog(ctx, AuditFilter{Vault: "kep"})
+	var ve *VaultError
+	if !errors.Is(err, ErrVaultNotFound) || !errors.As(err, &ve) || ve.Vault != "kep" {
+		t.Errorf("AuditLog(kep) = %d entries, %v; want a *VaultError for kep wrapping ErrVaultNotFound", len(entries), err)
+	}
+	gone, err := s.AuditLog(ctx, AuditFilter{Vault: "gone"})
+	if err != nil || len(gone) != 2 {
+		t.Errorf("AuditLog(gone) = %d entries, %v; want the create and the delete", len(gone), err)
+	}
+}
+
 func TestResolveReadsOwnWritesUnderLoad(t *testing.T) {
 	for _, cacheSize := range []int{DefaultCacheSize, 0} {
 		t.Run(fmt.Sprintf("cache %d", cacheSize), func(t *testing.T) {

@@ -202,6 +202,8 @@ func TestSecretNotFoundSuggestion(t *testing.T) {
 			"Secret \"crm-api-tokn\" not found in vault \"api-keys\".\nDid you mean \"crm-api-token\"?\n"},
 		{"secret by its words", []string{"secret", "get", "-V", "api-keys", "-n", "crm-token"},
 			"Secret \"crm-token\" not found in vault \"api-keys\".\nDid you mean \"crm-api-token\"?\n"},
+		{"vault of secret audit", []string{"secret", "audit", "-V", "api-key"},
+			"Vault \"api-key\" not found.\nDid you mean \"api-keys\"?\n"},
 		{"nothing near", []string{"secret", "list", "-V", "zzz"},
 			"Vault \"zzz\" not found.\n"},
 	}
