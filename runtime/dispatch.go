@@ -184,12 +184,28 @@ func withJobResult(f Firing, job webhook.Job) Firing {
 	switch job.Status {
 	case webhook.StatusSuccess:
 		f.State = FiringDelivered
-	case webhook.StatusCanceled:
-		f.State, f.Err = FiringFailed, fmt.Errorf("job %s was canceled", job.ID)
 	default:
-		f.State, f.Err = FiringFailed, fmt.Errorf("job %s %s%s: %s", job.ID, strings.ToLower(string(job.Status)), afterAttempts(job, f.Attempts), job.LastError)
+		f.State, f.Err = FiringFailed, &JobError{JobID: job.ID, Status: job.Status, after: afterAttempts(job, f.Attempts), lastError: job.LastError}
 	}
 	return f
+}
+
+// JobError is the error of a firing whose webhook job finished without a
+// delivery, FAILED or CANCELED. Its text starts with the job id and says
+// what happened, such as "job msg_x failed after 2 attempts: HTTP 500".
+type JobError struct {
+	JobID  string
+	Status webhook.Status
+	// after is " after N attempts", or "" when lastError counts them.
+	after     string
+	lastError string
+}
+
+func (e *JobError) Error() string {
+	if e.Status == webhook.StatusCanceled {
+		return fmt.Sprintf("job %s was canceled", e.JobID)
+	}
+	return fmt.Sprintf("job %s %s%s: %s", e.JobID, strings.ToLower(string(e.Status)), e.after, e.lastError)
 }
 
 // afterAttempts returns " after N attempts" for the error of a failed job,

@@ -511,6 +511,11 @@ func firingText(f runtime.Firing) string {
 	case runtime.FiringQueued:
 		return "would send as job " + f.JobID + " (dry run)"
 	default:
+		// A job's error says "job ID failed ..." or "was canceled" itself.
+		var jobErr *runtime.JobError
+		if errors.As(f.Err, &jobErr) {
+			return oneLine(f.Err.Error())
+		}
 		return "failed: " + oneLine(f.Err.Error())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -609,6 +610,9 @@ func TestReplayShowsEachFailureOnce(t *testing.T) {
 			if n := strings.Count(stdout, want); n != 1 {
 				t.Errorf("debug %v: stdout shows %q %d times, want once; stdout:\n%s", debug, want, n, stdout)
 			}
+		}
+		if !regexp.MustCompile(`notify-external-service +job msg_[a-z0-9]+ failed: HTTP 503`).MatchString(stdout) || strings.Contains(stdout, "failed: job") {
+			t.Errorf("debug %v: the failed job's row should start with its id and say failed once; stdout:\n%s", debug, stdout)
 		}
 		if n := strings.Count(stderr, "line 1: notify-external-service: attempt 1 of 2 failed"); n != 1 {
 			t.Errorf("debug %v: retry notices = %d, want 1; stderr:\n%s", debug, n, stderr)
