@@ -57,7 +57,8 @@ in lower case and in upper case after its msg_ prefix, so that an id
 typed in either case finds its job.
 
 Jobs live in the data directory; while execvault run serves, this command
-reads them through its admin socket.`,
+reads them through its admin socket. The jobs of an executor named retry
+or cancel are listed with 'execvault executor jobs -- retry'.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withJobStore(cmd.Context(), func(ctx context.Context, s jobStore) error {
@@ -78,7 +79,7 @@ reads them through its admin socket.`,
 	retry := &cobra.Command{
 		Use:   "retry JOB_ID",
 		Short: "Deliver a FAILED or CANCELED job again with a fresh attempt budget",
-		Args:  cobra.ExactArgs(1),
+		Args:  jobIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			job, err := a.changeJob(cmd.Context(), args[0], jobStore.Retry)
 			if err != nil {
@@ -102,7 +103,7 @@ canceled job again.
 
 While execvault run serves the data directory, the job is canceled through
 its admin socket.`,
-		Args: cobra.ExactArgs(1),
+		Args: jobIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			job, err := a.changeJob(cmd.Context(), args[0], jobStore.Cancel)
 			if err != nil {
@@ -489,4 +490,15 @@ func (c *jobsClient) Cancel(ctx context.Context, id string) (webhook.Job, error)
 func (c *jobsClient) Executors(ctx context.Context) ([]string, error) {
 	var names []string
 	return names, c.do(ctx, http.MethodGet, "/v1/job-executors", &names)
+}
+
+// jobIDArg is the argument check of jobs retry and jobs cancel. Without
+// JOB_ID, the user may have meant the jobs of an executor named like the
+// subcommand, which "--" lists.
+func jobIDArg(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return &usageError{fmt.Errorf("missing JOB_ID; usage: %s. To list the jobs of an executor named %s, run: execvault executor jobs -- %s",
+			cmd.UseLine(), cmd.Name(), cmd.Name())}
+	}
+	return cobra.ExactArgs(1)(cmd, args)
 }

@@ -147,6 +147,29 @@ func TestExecutorJobsPlatformForms(t *testing.T) {
 	}
 }
 
+// TestExecutorJobsNamedLikeSubcommand lists the jobs of executors named
+// retry and cancel, which only "--" tells apart from the subcommands.
+func TestExecutorJobsNamedLikeSubcommand(t *testing.T) {
+	env := newCLIEnv(t)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	store := &fakeJobStore{jobs: []webhook.Job{
+		{ID: "msg_retry", Executor: "retry", URL: "https://api.example.com/a", Status: webhook.StatusSuccess, Round: 1, CreatedAt: at, UpdatedAt: at},
+		{ID: "msg_cancel", Executor: "cancel", URL: "https://api.example.com/b", Status: webhook.StatusSuccess, Round: 1, CreatedAt: at, UpdatedAt: at},
+	}}
+	serveFakeJobs(t, env, store)
+
+	for _, name := range []string{"retry", "cancel"} {
+		code, stdout, stderr := env.run("", "executor", "jobs", "--", name)
+		if code != exitOK || !strings.Contains(stdout, "msg_"+name) {
+			t.Errorf("jobs -- %s: exit %d, stdout %q, stderr %q; want %d and job msg_%s", name, code, stdout, stderr, exitOK, name)
+		}
+		code, _, stderr = env.run("", "executor", "jobs", name)
+		if want := "executor jobs -- " + name; code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("jobs %s: exit %d, stderr %q; want %d and the hint %q", name, code, stderr, exitUsage, want)
+		}
+	}
+}
+
 // TestExecutorJobsIDLetterCase looks jobs up by ids typed in another
 // letter case than they are stored in. An exact match wins, and an id that
 // matches one stored id apart from case finds it. An id that matches two

@@ -133,7 +133,7 @@ func TestArgCountErrorNamesArguments(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"executor", "jobs", "cancel"}, "accepts 1 arg(s), received 0; usage: execvault executor jobs cancel JOB_ID"},
+		{[]string{"executor", "jobs", "cancel", "msg_a", "msg_b"}, "accepts 1 arg(s), received 2; usage: execvault executor jobs cancel JOB_ID"},
 		{[]string{"replay", "a.jsonl", "b.jsonl"}, "accepts 1 arg(s), received 2; usage: execvault replay --plugins DIR FILE"},
 	} {
 		code, _, stderr := env.run("", tt.args...)
