@@ -21,13 +21,24 @@ var positionKeys = []string{
 	"txId", "txnNumber",
 }
 
-// debeziumSource holds the naming fields of a Debezium source block.
+// debeziumSource holds the naming fields of a Debezium source block, and
+// for MongoDB the two fields that name the event's oplog position.
 type debeziumSource struct {
-	Name       string `json:"name"`
-	DB         string `json:"db"`
-	Schema     string `json:"schema"`
-	Table      string `json:"table"`
-	Collection string `json:"collection"`
+	Connector  string          `json:"connector"`
+	Name       string          `json:"name"`
+	DB         string          `json:"db"`
+	Schema     string          `json:"schema"`
+	Table      string          `json:"table"`
+	Collection string          `json:"collection"`
+	TsMs       json.RawMessage `json:"ts_ms"`
+	Ord        json.RawMessage `json:"ord"`
+}
+
+// isMongoDB reports whether the event comes from the MongoDB connector,
+// which names a collection instead of a table and sends documents as
+// Extended JSON strings.
+func (s *debeziumSource) isMongoDB() bool {
+	return s.Connector == "mongodb" || (s.Table == "" && s.Collection != "")
 }
 
 func debeziumEvent(doc *document, opts *DecodeOptions) (RecordEvent, outcome, error) {
@@ -39,20 +50,15 @@ func debeziumEvent(doc *document, opts *DecodeOptions) (RecordEvent, outcome, er
 	switch op {
 	case "c":
 		ev.EventType = EventTypeCreated
-		ev.NewRecord = doc.After
 	case "r":
 		if opts.SkipSnapshotReads {
 			return RecordEvent{}, outcomeSnapshotSkipped, nil
 		}
 		ev.EventType = EventTypeCreated
-		ev.NewRecord = doc.After
 	case "u":
 		ev.EventType = EventTypeUpdated
-		ev.NewRecord = doc.After
-		ev.OldRecord = nullIfAbsent(doc.Before)
 	case "d":
 		ev.EventType = EventTypeDeleted
-		ev.OldRecord = nullIfAbsent(doc.Before)
 	case "t", "m":
 		// Truncates and logical decoding messages name no record.
 		return RecordEvent{}, outcomeOpSkipped, nil
@@ -67,20 +73,43 @@ func debeziumEvent(doc *document, opts *DecodeOptions) (RecordEvent, outcome, er
 	if err := json.Unmarshal(doc.Source, &src); err != nil {
 		return RecordEvent{}, 0, fmt.Errorf("%w: debezium source: %v", ErrInvalidEvent, err)
 	}
+	mongo := src.isMongoDB()
 	table := src.Table
-	if table == "" {
+	if mongo {
 		table = src.Collection
 	}
 	if table == "" {
-		return RecordEvent{}, 0, fmt.Errorf("%w: debezium %q event has no source.table: set it in the connector output", ErrInvalidEvent, op)
+		field := "source.table"
+		if mongo {
+			field = "source.collection"
+		}
+		return RecordEvent{}, 0, fmt.Errorf("%w: debezium %q event has no %s: set it in the connector output", ErrInvalidEvent, op, field)
 	}
 	ev.TypeName = typeNameFor(&src, table, opts.TypeNames)
 
-	if err := ev.Validate(); err != nil {
-		return RecordEvent{}, 0, fmt.Errorf("debezium %q event on table %q: %w", op, table, err)
+	if mongo {
+		if err := mongoRecords(&ev, doc, op); err != nil {
+			return RecordEvent{}, 0, fmt.Errorf("%s: %w", mongoEventName(op, &src), err)
+		}
+		if err := ev.Validate(); err != nil {
+			return RecordEvent{}, 0, fmt.Errorf("%s: %w", mongoEventName(op, &src), err)
+		}
+	} else {
+		switch op {
+		case "c", "r":
+			ev.NewRecord = doc.After
+		case "u":
+			ev.NewRecord = doc.After
+			ev.OldRecord = nullIfAbsent(doc.Before)
+		case "d":
+			ev.OldRecord = nullIfAbsent(doc.Before)
+		}
+		if err := ev.Validate(); err != nil {
+			return RecordEvent{}, 0, fmt.Errorf("debezium %q event on table %q: %w", op, table, err)
+		}
 	}
 
-	id, err := debeziumID(doc, &src, table, op)
+	id, err := debeziumID(doc, &src, table, op, mongo)
 	if err != nil {
 		return RecordEvent{}, 0, err
 	}
@@ -121,7 +150,13 @@ func typeNameFor(src *debeziumSource, table string, names map[string]string) str
 // position field present in source, and the row image (after, or before
 // for a delete). The row image distinguishes rows that share one position,
 // such as the rows of one snapshot.
-func debeziumID(doc *document, src *debeziumSource, table, op string) (string, error) {
+//
+// A MongoDB position is an oplog timestamp: source.ts_ms holds its
+// seconds and ord the order within that second, so for MongoDB the hash
+// also covers source.ts_ms. Its image is every document field present:
+// after, before, updateDescription, patch and filter, and the transaction
+// block, which distinguishes the changes of one transaction.
+func debeziumID(doc *document, src *debeziumSource, table, op string, mongo bool) (string, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(doc.Source, &fields); err != nil {
 		return "", fmt.Errorf("%w: debezium source: %v", ErrInvalidEvent, err)
@@ -141,11 +176,28 @@ func debeziumID(doc *document, src *debeziumSource, table, op string) (string, e
 		}
 	}
 
-	image := doc.After
-	if op == "d" || len(image) == 0 || isNull(image) {
-		image = doc.Before
+	if mongo {
+		if value, ok := fields["ts_ms"]; ok {
+			write("ts_ms", string(value))
+		}
+		for _, part := range []struct {
+			name  string
+			value json.RawMessage
+		}{
+			{"after", doc.After}, {"before", doc.Before}, {"updateDescription", doc.UpdateDescription},
+			{"patch", doc.Patch}, {"filter", doc.Filter}, {"transaction", doc.Transaction},
+		} {
+			if len(part.value) > 0 {
+				write(part.name, string(part.value))
+			}
+		}
+	} else {
+		image := doc.After
+		if op == "d" || len(image) == 0 || isNull(image) {
+			image = doc.Before
+		}
+		h.Write(image)
 	}
-	h.Write(image)
 
 	sum := h.Sum(nil)
 	return debeziumIDPrefix + hex.EncodeToString(sum[:16]), nil

@@ -34,9 +34,10 @@ type DecodeOptions struct {
 	// platform events that have none. Default DefaultNamespaceName.
 	NamespaceName string
 
-	// TypeNames maps a Debezium source table to a type name. A key is
-	// "schema.table", "db.table" or "table"; the first that matches, in
-	// that order, wins. A table with no entry keeps its name as type name.
+	// TypeNames maps a Debezium source table, or MongoDB collection, to a
+	// type name. A key is "schema.table", "db.table" or "table"; the first
+	// that matches, in that order, wins. A table with no entry keeps its
+	// name as type name.
 	TypeNames map[string]string
 
 	// SkipSnapshotReads drops Debezium snapshot reads (op "r") instead of
@@ -96,6 +97,15 @@ type document struct {
 	After  json.RawMessage `json:"after"`
 	Op     *string         `json:"op"`
 	Source json.RawMessage `json:"source"`
+
+	// MongoDB change events: the change of an update, in the change
+	// streams capture mode (updateDescription) or the oplog mode (patch),
+	// the selector of an oplog-mode update or delete (filter), and the
+	// transaction block.
+	UpdateDescription json.RawMessage `json:"updateDescription"`
+	Patch             json.RawMessage `json:"patch"`
+	Filter            json.RawMessage `json:"filter"`
+	Transaction       json.RawMessage `json:"transaction"`
 
 	Schema  json.RawMessage `json:"schema"`
 	Payload json.RawMessage `json:"payload"`

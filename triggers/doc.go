@@ -28,6 +28,13 @@
 // hash of the source position and the row image, so a redelivered change
 // keeps its id.
 //
+// The MongoDB connector sends documents as JSON strings of MongoDB
+// Extended JSON. They are decoded, and type wrappers such as {"$oid": …}
+// and {"$date": …} become plain JSON, keeping every digit of a number. An
+// update must carry the full document (capture.mode
+// change_streams_update_full); one with only updateDescription is
+// reported as malformed, naming the setting.
+//
 // # Schedules
 //
 // ParseSchedule parses five-field cron specs through robfig/cron v3 but

@@ -523,6 +523,8 @@ func FuzzDecodeLine(f *testing.F) {
 		`{"before":null,"after":` + dbzAfter + `,"source":` + dbzSource + `,"op":"c"}`,
 		`{"before":` + dbzBefore + `,"after":null,"source":` + dbzSource + `,"op":"d"}`,
 		`{"schema":{},"payload":{"before":null,"after":{"a":1},"source":{"table":"t"},"op":"u"}}`,
+		`{"after":` + mongoAfter + `,"source":` + mongoSource + `,"op":"c"}`,
+		`{"before":"{\"d\": {\"$date\": {\"$numberLong\": \"-1\"}}}","source":{"collection":"c"},"op":"d"}`,
 		`null`, `{"payload":null}`, `{"op":null}`, `{"op":"c","source":null}`, `[]`, `{`, "\xef\xbb\xbf{}",
 	}
 	for _, s := range seeds {

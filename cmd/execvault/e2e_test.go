@@ -424,6 +424,56 @@ func TestReplayDebeziumWeightChanges(t *testing.T) {
 	}
 }
 
+// TestReplayDebeziumMongoDB replays MongoDB change events through the echo
+// executor, whose webhook body is the callback arguments, and checks the
+// records it received: plain JSON made of the Extended JSON documents.
+func TestReplayDebeziumMongoDB(t *testing.T) {
+	env := newCLIEnv(t)
+	recv := newReceiver(t)
+	code, stdout, stderr := env.run("", "replay", "--plugins", "../../testdata/plugins/echo-only", "--env", "url="+recv.URL+"/echo",
+		"--type-map", "shop.orders=order", "../../testdata/events/debezium/mongodb-orders.jsonl")
+	if code != 0 {
+		t.Fatalf("replay exit status = %d, want 0; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "10 delivered") {
+		t.Errorf("summary wrong; got:\n%s", stdout)
+	}
+
+	got := recv.requests("/echo")
+	if len(got) != 10 {
+		t.Fatalf("receiver got %d requests, want 10", len(got))
+	}
+	var update struct {
+		TypeName  string          `json:"typeName"`
+		Event     string          `json:"event"`
+		NewRecord json.RawMessage `json:"newRecord"`
+		OldRecord json.RawMessage `json:"oldRecord"`
+	}
+	if err := json.Unmarshal(got[3].body, &update); err != nil {
+		t.Fatalf("fourth body: %v", err)
+	}
+	shipped := `{"_id":"65a1f0c2e4b0a1b2c3d4e5f3","customer":"Edward Walker","status":"shipped","items":[{"sku":"hammer-3","qty":4,"price":7.25}],` +
+		`"total":29.00,"ledgerId":"9007199254740993","token":"12345678-9012-3456-7890-123456789012","placedAt":"2024-06-01T12:00:00.000Z"}`
+	if update.TypeName != "order" || update.Event != "updated" || string(update.NewRecord) != shipped ||
+		string(update.OldRecord) != strings.Replace(shipped, "shipped", "placed", 1) {
+		t.Errorf("fourth body = %s\nwant the update of order 65a1f0c2e4b0a1b2c3d4e5f3 to shipped", got[3].body)
+	}
+
+	t.Run("update without the full document", func(t *testing.T) {
+		line := `{"updateDescription":{"removedFields":null,"updatedFields":"{\"status\": \"shipped\"}","truncatedArrays":null},` +
+			`"source":{"connector":"mongodb","name":"shop","ts_ms":1717243500000,"db":"shop","collection":"orders","ord":1},"op":"u"}`
+		code, _, stderr := env.run("", "replay", "--plugins", "../../testdata/plugins/echo-only", "--env", "url="+recv.URL+"/echo", writeEvents(t, line))
+		if code != exitError {
+			t.Errorf("exit status = %d, want %d", code, exitError)
+		}
+		for _, want := range []string{`line 1: skipped: debezium "u" event on collection "shop.orders"`, "capture.mode to change_streams_update_full"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("stderr %q does not contain %q", stderr, want)
+			}
+		}
+	})
+}
+
 // TestReplayWATExecutorMatchesGo replays the same event through the notify
 // executor written in WebAssembly text and through the Go one: both must
 // deliver the same body with the same secret headers.

@@ -152,7 +152,7 @@ usage error.`,
 	f := cmd.Flags()
 	f.BoolVar(&o.dryRun, "dry-run", false, "print each request with its headers, secret and signature values masked, instead of sending it, and report referenced secrets that do not exist")
 	f.BoolVar(&o.skipSnapshots, "skip-snapshot", false, "skip Debezium snapshot reads (op \"r\") instead of treating them as created")
-	f.StringArrayVar(&o.typeMap, "type-map", nil, "TABLE=TYPE: type name for a Debezium source table (repeatable; default the table name)")
+	f.StringArrayVar(&o.typeMap, "type-map", nil, "TABLE=TYPE: type name for a Debezium source table or MongoDB collection, as table, schema.table or db.table (repeatable; default the table name)")
 	f.StringVar(&o.workspaceID, "workspace-id", triggers.DefaultWorkspaceID, "workspaceId for Debezium events")
 	f.StringVar(&o.namespace, "namespace", triggers.DefaultNamespaceName, "appNamespace for Debezium events")
 	root.AddCommand(cmd)
