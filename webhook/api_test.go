@@ -339,7 +339,7 @@ func TestStartResumesInterruptedJob(t *testing.T) {
 		Policy: DefaultPolicy(), Status: StatusRunning, Round: 1,
 		CreatedAt: now, UpdatedAt: now, NextAttemptAt: now,
 	}
-	s, err := openStore(db, nil)
+	s, err := openStore(db, nil, nil)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -3,7 +3,7 @@ package webhook
 import "time"
 
 // Clock is the time source of a dispatcher: timestamps, due times, breaker
-// cool-downs and retention sweeps. Tests replace it to step time by hand.
+// cool-downs, retention sweeps and the checkpoints of its jobs. Tests replace it to step time by hand.
 // Attempt timeouts always use real time through context deadlines.
 // Implementations must be safe for concurrent use.
 type Clock interface {

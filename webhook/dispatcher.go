@@ -117,7 +117,7 @@ func NewDispatcher(db *badger.DB, cfg Config, secrets SecretResolver, logger *sl
 		logger = slog.New(slog.DiscardHandler)
 	}
 	log := logger.With("component", "webhook")
-	st, err := openStore(db, log)
+	st, err := openStore(db, cfg.Clock, log)
 	if err != nil {
 		return nil, fmt.Errorf("new dispatcher: %w", err)
 	}
@@ -225,6 +225,37 @@ func (d *Dispatcher) Failed() <-chan struct{} {
 // segment and the way to recover, or nil while the journal works.
 func (d *Dispatcher) Err() error {
 	return d.store.journal.Err()
+}
+
+// CheckpointFailure describes the checkpoints of a dispatcher's jobs that
+// failed since the last one that succeeded, as on a full disk. The jobs
+// stay in the journal meanwhile, and the dispatcher retries the checkpoint
+// with a backoff of at most a minute.
+type CheckpointFailure struct {
+	// Err is the error of the last checkpoint.
+	Err error
+	// Since is when the first of the failed checkpoints ended.
+	Since time.Time
+	// Failures counts the failed checkpoints.
+	Failures int
+	// Pending counts the jobs whose latest change waits for a checkpoint.
+	Pending int
+	// Dir is the state database's directory, empty when it is in memory.
+	Dir string
+}
+
+// Remedy returns what brings the checkpoints back, naming the state
+// directory.
+func (f CheckpointFailure) Remedy() string { return checkpointRemedy(f.Dir) }
+
+// CheckpointFailure reports whether the last checkpoint of the jobs to the
+// state database failed, and how checkpoints have failed since the last
+// one that succeeded. Unlike a failure of the journal, this one may pass,
+// for example once disk space is freed: the dispatcher goes on, and Enqueue
+// refuses jobs only while too many changes wait for the database.
+func (d *Dispatcher) CheckpointFailure() (CheckpointFailure, bool) {
+	f := d.store.failure()
+	return f, f.Failures > 0
 }
 
 // shutdown stops scheduling and wakes every Wait. It is idempotent.

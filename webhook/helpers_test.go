@@ -185,9 +185,10 @@ func statusAlways(code int) func(http.ResponseWriter, *http.Request, int64) {
 
 // fakeClock is a Clock that moves only when Advance is called.
 type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
+	mu      sync.Mutex
+	now     time.Time
+	timers  []*fakeTimer
+	created chan time.Duration // see watchTimers
 }
 
 type fakeTimer struct {
@@ -206,14 +207,28 @@ func (c *fakeClock) Now() time.Time {
 
 func (c *fakeClock) NewTimer(d time.Duration) Timer {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	t := &fakeTimer{clock: c, at: c.now.Add(d), c: make(chan time.Time, 1)}
 	if d <= 0 {
 		t.c <- c.now
-		return t
+	} else {
+		c.timers = append(c.timers, t)
 	}
-	c.timers = append(c.timers, t)
+	created := c.created
+	c.mu.Unlock()
+	if created != nil {
+		created <- d
+	}
 	return t
+}
+
+// watchTimers returns a channel that receives the duration of every timer
+// created from then on. NewTimer blocks until the test receives it, so the
+// test can wait until the code under test has armed its next timer.
+func (c *fakeClock) watchTimers() <-chan time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.created = make(chan time.Duration)
+	return c.created
 }
 
 // Advance moves the clock forward and fires the timers now due.

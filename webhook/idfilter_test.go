@@ -73,7 +73,7 @@ func TestStoreFindsJobOfEarlierProcess(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, dir)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	s, err := openStore(db, nil)
+	s, err := openStore(db, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,8 @@ var errSkipWrite = errors.New("skip write")
 type store struct {
 	db      *badger.DB
 	journal *statedb.Journal
-	syncer  *statedb.Syncer
+	syncer  dbSyncer
+	clock   Clock
 	log     *slog.Logger
 
 	// ids holds every id that Badger may have a job under, so that a
@@ -142,6 +143,8 @@ type store struct {
 	mu            sync.Mutex
 	closed        bool
 	checkpointErr error              // the last checkpoint's error
+	failures      int                // checkpoints failed since the last that succeeded
+	failingSince  time.Time          // when the first of those failures ended
 	lastSeq       uint64             // sequence number of the last record appended
 	pending       map[string]*change // changes not yet in Badger
 	pendingBytes  int                // sum of the pending records' sizes
@@ -166,6 +169,12 @@ type store struct {
 	// pending changes reach them; lower in tests.
 	checkpointJobs  int
 	checkpointBytes int
+}
+
+// dbSyncer flushes the state database to disk. It is a *statedb.Syncer,
+// which tests replace to make checkpoints fail.
+type dbSyncer interface {
+	Sync(ctx context.Context) error
 }
 
 // change is a job's state that Badger does not have yet, or whose
@@ -215,17 +224,28 @@ const (
 // changes of this many bytes, are pending, and otherwise every
 // checkpointInterval while any change is pending. Writers wait when
 // pending changes reach pendingLimit times the triggers, which happens
-// only when Badger cannot keep up.
+// only when Badger cannot keep up; while checkpoints fail, they are
+// refused instead.
+//
+// After a failed checkpoint, the next one runs after checkpointInterval,
+// doubled after each further failure up to maxCheckpointBackoff, whatever
+// is pending. A full disk or a failing database recovers only when
+// someone acts, so retrying more often would only repeat the error.
 const (
-	checkpointJobs     = 4096
-	checkpointBytes    = 16 << 20
-	checkpointInterval = time.Second
-	pendingLimit       = 8
+	checkpointJobs       = 4096
+	checkpointBytes      = 16 << 20
+	checkpointInterval   = time.Second
+	maxCheckpointBackoff = time.Minute
+	pendingLimit         = 8
 )
 
 // openStore opens the job store on db, replaying the journal left by an
-// earlier process. A nil logger discards logs.
-func openStore(db *badger.DB, logger *slog.Logger) (*store, error) {
+// earlier process. A nil clock is SystemClock{}, which times the
+// checkpoints; a nil logger discards logs.
+func openStore(db *badger.DB, clock Clock, logger *slog.Logger) (*store, error) {
+	if clock == nil {
+		clock = SystemClock{}
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -243,7 +263,7 @@ func openStore(db *badger.DB, logger *slog.Logger) (*store, error) {
 		return nil, err
 	}
 	s := &store{
-		db: db, journal: j, syncer: statedb.NewSyncer(db), log: logger,
+		db: db, journal: j, syncer: statedb.NewSyncer(db), clock: clock, log: logger,
 		seed:    maphash.MakeSeed(),
 		pending: make(map[string]*change), drained: make(chan struct{}),
 		cache: make(map[string]cachedJob), maxJobs: cacheMaxJobs, maxBytes: cacheMaxBytes,
@@ -328,23 +348,35 @@ func (s *store) close() error {
 	return s.closeErr
 }
 
+// runCheckpoints runs a checkpoint when one is kicked or every
+// checkpointInterval while changes are pending, and after a failure when
+// its backoff has passed. It logs each of its failures once. Kicks wait
+// for the backoff, so that writers do not retry a failing checkpoint at
+// their pace.
 func (s *store) runCheckpoints() {
 	defer close(s.stopped)
-	timer := time.NewTimer(checkpointInterval)
-	defer timer.Stop()
 	for {
+		s.mu.Lock()
+		failures := s.failures
+		s.mu.Unlock()
+		kick := s.kick
+		if failures > 0 {
+			kick = nil
+		}
+		timer := s.clock.NewTimer(checkpointDelay(failures))
 		select {
 		case <-s.stop:
+			timer.Stop()
 			return
-		case <-s.kick:
-		case <-timer.C:
+		case <-kick:
+			timer.Stop()
+		case <-timer.C():
 		}
 		s.mu.Lock()
-		idle := len(s.pending) == 0
+		idle := len(s.pending) == 0 && s.failures == 0
 		s.mu.Unlock()
 		if idle {
 			// Nothing to write, and rotating would only add flushes.
-			timer.Reset(checkpointInterval)
 			continue
 		}
 		if err := s.checkpoint(); err != nil {
@@ -353,14 +385,28 @@ func (s *store) runCheckpoints() {
 				// the dispatcher reports the failure through Failed.
 				return
 			}
-			s.log.Error("webhook job checkpoint failed; the journal keeps the jobs", "error", err)
+			f := s.failure()
+			s.log.Error("webhook job checkpoint failed; the journal keeps the jobs", "error", err,
+				"failures", f.Failures, "failing_since", f.Since, "pending_changes", f.Pending,
+				"retry_in", checkpointDelay(f.Failures))
 		}
-		timer.Reset(checkpointInterval)
 	}
 }
 
+// checkpointDelay returns the time from one checkpoint to the next after
+// failures failed checkpoints in a row: checkpointInterval, doubled for
+// each failure after the first, up to maxCheckpointBackoff.
+func checkpointDelay(failures int) time.Duration {
+	d := checkpointInterval
+	for i := 1; i < failures && d < maxCheckpointBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxCheckpointBackoff)
+}
+
 // checkpoint writes the pending changes to Badger, flushes Badger and
-// removes the journal segments they came from.
+// removes the journal segments they came from. A checkpoint that succeeds
+// after failed ones logs the recovery.
 func (s *store) checkpoint() error {
 	s.checkpointMu.Lock()
 	defer s.checkpointMu.Unlock()
@@ -368,12 +414,36 @@ func (s *store) checkpoint() error {
 	err := s.writeCheckpoint()
 	s.mu.Lock()
 	s.checkpointErr = err
+	recovered, since := 0, s.failingSince
+	switch {
+	case err == nil:
+		recovered, s.failures = s.failures, 0
+	case s.failures == 0:
+		s.failures, s.failingSince = 1, s.clock.Now()
+	default:
+		s.failures++
+	}
 	// Writers waiting for room wake up after every checkpoint, and see
 	// the error of a failed one.
 	close(s.drained)
 	s.drained = make(chan struct{})
 	s.mu.Unlock()
+	if recovered > 0 {
+		s.log.Info("webhook job checkpoint recovered", "failures", recovered, "failing_since", since)
+	}
 	return err
+}
+
+// failure returns the state of the checkpoints, whose Failures is zero
+// while the last one succeeded.
+func (s *store) failure() CheckpointFailure {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := CheckpointFailure{Pending: len(s.pending), Dir: s.db.Opts().Dir}
+	if s.failures > 0 {
+		f.Err, f.Since, f.Failures = s.checkpointErr, s.failingSince, s.failures
+	}
+	return f
 }
 
 // writeCheckpoint does the work of checkpoint, whose lock it needs.
@@ -684,9 +754,9 @@ func (s *store) commit(ctx context.Context, next Job, version uint64, deleted bo
 		if s.checkpointErr != nil {
 			// The journal keeps taking changes only while checkpoints
 			// drain them.
-			err := s.checkpointErr
+			err := backlogError(next.ID, len(s.pending), s.checkpointErr, s.db.Opts().Dir)
 			s.mu.Unlock()
-			return 0, fmt.Errorf("job %q: %d changes wait for the database, and the last checkpoint failed: %w", next.ID, len(s.pending), err)
+			return 0, err
 		}
 		// Badger is behind: wait for a checkpoint to drain the changes.
 		ch := s.drained
@@ -723,6 +793,24 @@ func (s *store) commit(ctx context.Context, next Job, version uint64, deleted bo
 	s.rememberLocked(next, c.version, deleted)
 	s.mu.Unlock()
 	return seq, nil
+}
+
+// backlogError returns the error of a change to job id rejected because
+// too many changes wait for checkpoints that fail. dir is the state
+// database's directory, empty when it is in memory.
+func backlogError(id string, pending int, cause error, dir string) error {
+	return fmt.Errorf("job %q: %d changes wait for the state database, and the last checkpoint failed: %w; %s",
+		id, pending, cause, checkpointRemedy(dir))
+}
+
+// checkpointRemedy returns what to do about failing checkpoints into the
+// state database in dir, empty when it is in memory.
+func checkpointRemedy(dir string) string {
+	remedy := "check the log for the checkpoint's error"
+	if dir != "" {
+		remedy = "free space in the state directory " + dir + " or " + remedy
+	}
+	return remedy + "; the checkpoint is retried at least once a minute"
 }
 
 // written returns once the latest change of job id is written to the

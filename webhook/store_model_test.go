@@ -211,7 +211,7 @@ func runStoreModel(t *testing.T, seed uint64, steps int) {
 		t.Helper()
 		db = openDB(t, dir)
 		var err error
-		if s, err = openStore(db, nil); err != nil {
+		if s, err = openStore(db, nil, nil); err != nil {
 			t.Fatalf("seed %d: open store: %v", seed, err)
 		}
 		// No number of pending changes starts a checkpoint, so they run at

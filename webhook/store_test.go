@@ -34,7 +34,7 @@ func readStored(t *testing.T, s *store, id string) Job {
 // test, before db.
 func openTestStore(t *testing.T, db *badger.DB) *store {
 	t.Helper()
-	s, err := openStore(db, nil)
+	s, err := openStore(db, nil, nil)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -495,7 +495,7 @@ func TestStoreRejectsRecordOverDatabaseLimit(t *testing.T) {
 // the change must fail with ErrClosed rather than wait for a checkpoint
 // that never comes.
 func TestStoreRejectsChangesAfterClose(t *testing.T) {
-	s, err := openStore(openDB(t, ""), nil)
+	s, err := openStore(openDB(t, ""), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,10 +510,11 @@ func TestStoreRejectsChangesAfterClose(t *testing.T) {
 
 // TestStoreWritersFailWhenCheckpointsFail fills the pending changes to
 // their limit while checkpoints cannot write: a change must fail with the
-// checkpoint's error instead of waiting forever.
+// checkpoint's error and name what to do, instead of waiting forever.
 func TestStoreWritersFailWhenCheckpointsFail(t *testing.T) {
-	db := openDB(t, t.TempDir())
-	s, err := openStore(db, nil)
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	s, err := openStore(db, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,8 +539,8 @@ func TestStoreWritersFailWhenCheckpointsFail(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "checkpoint failed") {
-			t.Errorf("update with failing checkpoints = %v, want the checkpoint's error", err)
+		if !errors.Is(err, badger.ErrDBClosed) || !strings.Contains(err.Error(), "free space in the state directory "+dir+" or check the log") {
+			t.Errorf("update with failing checkpoints = %v, want the checkpoint's error, %s and the log", err, dir)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("update still waits 10 s after checkpoints started failing")
@@ -608,7 +609,7 @@ func TestCheckpointSplitsTooBigTransaction(t *testing.T) {
 		return db
 	}
 	db := open()
-	s, err := openStore(db, nil)
+	s, err := openStore(db, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
