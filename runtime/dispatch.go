@@ -33,6 +33,16 @@ type BatchDeliverer interface {
 	Sync(ctx context.Context) error
 }
 
+// checkpointReporter is a Deliverer that keeps its jobs in a journal and
+// checkpoints them into the state database, and reports checkpoints that
+// keep failing. *webhook.Dispatcher implements it; GET /healthz shows the
+// failure.
+type checkpointReporter interface {
+	CheckpointFailure() (webhook.CheckpointFailure, bool)
+}
+
+var _ checkpointReporter = (*webhook.Dispatcher)(nil)
+
 // submitter is the Deliverer that Server.Process fires a batch of events
 // with: Enqueue submits, and Process syncs once for the whole batch.
 type submitter struct{ BatchDeliverer }

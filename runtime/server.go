@@ -80,7 +80,7 @@ func NewServer(rt *Runtime, cfg ServerConfig) (*Server, error) {
 //	POST /v1/events                       record events: an object, an array or JSONL
 //	POST|GET|PUT|DELETE /v1/hooks/{executor}/{token}   incoming webhook triggers
 //	POST|GET|PUT|DELETE /v1/hooks/{executor}           the same without a token (OpenHooks)
-//	GET /healthz                          liveness, and the count of set-aside events
+//	GET /healthz                          liveness, set-aside events, failing checkpoints
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/events", s.handleEvents)
@@ -94,10 +94,25 @@ func (s *Server) Handler() http.Handler {
 // the event log set aside because they could not be decoded. Such events
 // do not make the server unhealthy, because the events after them run,
 // but an operator must look at them.
+//
+// While the checkpoints of the webhook jobs into the state database fail,
+// the first line is "degraded" instead, and lines after the count give
+// since when, how often, the last error and what to do. The status stays
+// 200: the journal keeps the jobs and they are delivered, and a restart
+// would not free the disk.
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	status, detail := "ok", ""
+	if r, ok := s.cfg.Deliverer.(checkpointReporter); ok {
+		if f, failing := r.CheckpointFailure(); failing {
+			status = "degraded"
+			detail = fmt.Sprintf("webhook job checkpoints failing since %s: %d failures, %d jobs waiting in the journal\n"+
+				"last checkpoint error: %v\n%s\n",
+				f.Since.UTC().Format(time.RFC3339), f.Failures, f.Pending, f.Err, f.Remedy())
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprintf(w, "ok\nevents set aside: %d\n", s.cfg.Events.SetAsideCount())
+	_, _ = fmt.Fprintf(w, "%s\nevents set aside: %d\n%s", status, s.cfg.Events.SetAsideCount(), detail)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

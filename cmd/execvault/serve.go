@@ -57,6 +57,11 @@ restart.
 
 GET /healthz answers "ok" and the number of stored events set aside
 because they could not be decoded ('execvault event aside' lists them).
+While webhook jobs cannot be written from their journal to the state
+database, as when its disk is full, it answers "degraded" with the error
+and since when, still with status 200: the journal keeps the jobs, the
+write is retried at least once a minute, and new jobs are refused only
+once too many wait.
 
 POST /v1/events requires a bearer token kept as a secret
 (--ingest-token VAULT/KEY). Without one, pass --no-auth, which is allowed
