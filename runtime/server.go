@@ -59,6 +59,9 @@ type Server struct {
 	cfg  ServerConfig
 	log  *slog.Logger
 	wake chan struct{}
+	// after returns a channel that receives once d has passed. It is
+	// time.After, which tests replace to step Process's waits by hand.
+	after func(d time.Duration) <-chan time.Time
 }
 
 // NewServer returns a Server for rt.
@@ -72,7 +75,7 @@ func NewServer(rt *Runtime, cfg ServerConfig) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{rt: rt, cfg: cfg, log: cfg.Logger.With("component", "server"), wake: make(chan struct{}, 1)}, nil
+	return &Server{rt: rt, cfg: cfg, log: cfg.Logger.With("component", "server"), wake: make(chan struct{}, 1), after: time.After}, nil
 }
 
 // Handler returns the HTTP routes:
@@ -225,36 +228,82 @@ const processBatch = 256
 // to processBatch events, waits for one flush, and then marks the events
 // done, so that an event is never marked done before its jobs are on
 // disk.
+//
+// When a batch must stay pending because its jobs could not be stored,
+// Process tries again after a backoff that new events do not cut short.
+// A full disk then costs one firing of the batch and one log line per
+// retry, not one per arriving event.
 func (s *Server) Process(ctx context.Context) error {
+	failures := 0
 	for {
-		s.processPending(ctx)
+		if s.processPending(ctx) {
+			failures = 0
+		} else {
+			failures++
+		}
+		delay, wake := processWait(failures)
+		wakeCh := s.wake
+		if !wake {
+			wakeCh = nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.wake:
-		case <-time.After(5 * time.Second):
+		case <-wakeCh:
+		case <-s.after(delay):
 		}
 	}
 }
 
+// Waits of Process between passes over the pending events.
+const (
+	// processIdleWait is the longest wait for new events, which notify
+	// cuts short.
+	processIdleWait = 5 * time.Second
+	// processRetryWait is the first wait after a failed pass. It doubles
+	// for each further failure up to processMaxRetryWait.
+	processRetryWait    = time.Second
+	processMaxRetryWait = 30 * time.Second
+)
+
+// processWait returns how long Process waits after failures failed passes
+// in a row, and whether new events end the wait early, which they do only
+// while the passes succeed.
+func processWait(failures int) (time.Duration, bool) {
+	if failures == 0 {
+		return processIdleWait, true
+	}
+	d := processRetryWait
+	for i := 1; i < failures && d < processMaxRetryWait; i++ {
+		d *= 2
+	}
+	return min(d, processMaxRetryWait), false
+}
+
 // processPending processes the pending events one page of processBatch
 // at a time, so that a large backlog is never read into memory whole. It
-// returns when no event is left, ctx ended, or a batch must stay pending.
-func (s *Server) processPending(ctx context.Context) {
+// returns when no event is left or ctx ended, and reports false when a
+// batch must stay pending or the pending events could not be read.
+func (s *Server) processPending(ctx context.Context) bool {
 	var afterSeq uint64
 	for ctx.Err() == nil {
 		page, err := s.cfg.Events.PendingPage(ctx, afterSeq, processBatch)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("read pending events failed", "after_seq", afterSeq, "error", err)
+				return false
 			}
-			return
+			return true
 		}
-		if len(page) == 0 || !s.processEvents(ctx, page) {
-			return
+		if len(page) == 0 {
+			return true
+		}
+		if !s.processEvents(ctx, page) {
+			return ctx.Err() != nil
 		}
 		afterSeq = page[len(page)-1].Seq
 	}
+	return true
 }
 
 // processEvents fires the executors for events and marks them done. It

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/execvault/execvault/runtime/statedb"
@@ -222,6 +223,82 @@ func TestProcessBatchSubmitFailure(t *testing.T) {
 				t.Errorf("%d events pending, want %d", n, tt.wantPending)
 			}
 		})
+	}
+}
+
+// TestProcessBacksOffWhileJobsFail runs Process while the jobs of a batch
+// cannot be stored. Each failed pass fires the batch once, and the next
+// pass waits 1 s, then 2 s, doubling; once the jobs are stored, Process
+// waits for new events again.
+func TestProcessBacksOffWhileJobsFail(t *testing.T) {
+	d := &batchRecorder{submitErr: errors.New("write journal: no space left on device"), failEventID: "evt-4"}
+	srv, events := newBatchServer(t, 10, func(l *triggers.EventLog) Deliverer { d.events = l; return d })
+	ctx, cancel := context.WithCancel(t.Context())
+	waits := make(chan time.Duration)
+	fire := make(chan time.Time)
+	srv.after = func(delay time.Duration) <-chan time.Time {
+		select {
+		case waits <- delay:
+		case <-ctx.Done():
+		}
+		return fire
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Process(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	submitted := func() int {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.submitted
+	}
+	for pass, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		if got := <-waits; got != want {
+			t.Fatalf("wait after failed pass %d = %s, want %s", pass+1, got, want)
+		}
+		// Each pass submits the jobs of evt-0 to evt-4 and stops at the
+		// failing one.
+		if got := submitted(); got != 5*(pass+1) {
+			t.Errorf("jobs submitted after pass %d = %d, want %d", pass+1, got, 5*(pass+1))
+		}
+		srv.notify()
+		if pass == 2 {
+			d.mu.Lock()
+			d.submitErr = nil
+			d.mu.Unlock()
+		}
+		fire <- time.Time{}
+	}
+	if got := <-waits; got != processIdleWait {
+		t.Errorf("wait after the pass that stored the jobs = %s, want %s", got, processIdleWait)
+	}
+	if n := pendingCount(t, events); n != 0 {
+		t.Errorf("%d events pending after the jobs were stored, want 0", n)
+	}
+}
+
+// TestProcessWait lists the waits of Process after failed passes.
+func TestProcessWait(t *testing.T) {
+	tests := []struct {
+		failures int
+		delay    time.Duration
+		wake     bool
+	}{
+		{0, processIdleWait, true},
+		{1, time.Second, false},
+		{2, 2 * time.Second, false},
+		{5, 16 * time.Second, false},
+		{6, processMaxRetryWait, false},
+		{1000, processMaxRetryWait, false},
+	}
+	for _, tt := range tests {
+		delay, wake := processWait(tt.failures)
+		if delay != tt.delay || wake != tt.wake {
+			t.Errorf("processWait(%d) = %s, %v; want %s, %v", tt.failures, delay, wake, tt.delay, tt.wake)
+		}
 	}
 }
 
