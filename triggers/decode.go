@@ -3,7 +3,9 @@ package triggers
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 )
 
 // Defaults for DecodeOptions.
@@ -127,7 +129,7 @@ func decodeObject(data []byte, opts *DecodeOptions) (RecordEvent, outcome, error
 		if several, _ := severalValues(data); several {
 			return RecordEvent{}, 0, fmt.Errorf("%w: several JSON values on one line: put each event on a line of its own", ErrInvalidEvent)
 		}
-		return RecordEvent{}, 0, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+		return RecordEvent{}, 0, fmt.Errorf("%w: %s", ErrInvalidEvent, describeJSONError(err))
 	}
 
 	switch {
@@ -141,7 +143,7 @@ func decodeObject(data []byte, opts *DecodeOptions) (RecordEvent, outcome, error
 		}
 		var envelope document
 		if err := json.Unmarshal(doc.Payload, &envelope); err != nil {
-			return RecordEvent{}, 0, fmt.Errorf("%w: payload: %v", ErrInvalidEvent, err)
+			return RecordEvent{}, 0, fmt.Errorf("%w: payload: %s", ErrInvalidEvent, describeJSONError(err))
 		}
 		if envelope.Op == nil {
 			return RecordEvent{}, 0, fmt.Errorf("%w: payload has no op: expected a Debezium change event", ErrInvalidEvent)
@@ -150,6 +152,23 @@ func decodeObject(data []byte, opts *DecodeOptions) (RecordEvent, outcome, error
 	default:
 		return RecordEvent{}, 0, fmt.Errorf("%w: no eventType and no op: expected a platform record event or a Debezium change event", ErrInvalidEvent)
 	}
+}
+
+// describeJSONError formats a decoding error of one event in terms of its
+// JSON fields. For a value of the wrong type, encoding/json names a Go
+// struct field ("Go struct field document.id of type string"), so the
+// message is rewritten to name the event's field and the type to use.
+// Every typed field of document is a string, and the others are raw JSON.
+func describeJSONError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" && typeErr.Type != nil && typeErr.Type.Kind() == reflect.String {
+		got := typeErr.Value
+		if got == "bool" {
+			got = "boolean"
+		}
+		return fmt.Sprintf("field %q is a JSON %s; make it a JSON string", typeErr.Field, got)
+	}
+	return err.Error()
 }
 
 // severalValues reports whether data is a complete JSON value followed by

@@ -254,6 +254,39 @@ func TestReaderMalformedLinesContinue(t *testing.T) {
 	}
 }
 
+// TestReaderWrongFieldType reads events whose string fields contain other
+// JSON types. The error names the field, its JSON type and the type to
+// use, and no Go struct.
+func TestReaderWrongFieldType(t *testing.T) {
+	tests := []struct {
+		line string
+		want string
+	}{
+		{`{"id":123,"eventType":"tailordb.type_record.created","typeName":"T","newRecord":{}}`, `field "id" is a JSON number; make it a JSON string`},
+		{`{"eventType":"tailordb.type_record.created","typeName":42,"newRecord":{}}`, `field "typeName" is a JSON number; make it a JSON string`},
+		{`{"eventType":true,"typeName":"T","newRecord":{}}`, `field "eventType" is a JSON boolean; make it a JSON string`},
+		{`{"op":["c"],"after":{}}`, `field "op" is a JSON array; make it a JSON string`},
+		{`{"schema":{},"payload":{"op":{"x":1},"after":{}}}`, `payload: field "op" is a JSON object; make it a JSON string`},
+	}
+	for _, tt := range tests {
+		_, lineErrs := readAll(t, NewReader(strings.NewReader(tt.line), DecodeOptions{}))
+		if len(lineErrs) != 1 {
+			t.Errorf("%s: %d line errors, want 1", tt.line, len(lineErrs))
+			continue
+		}
+		msg := lineErrs[0].Error()
+		if !strings.Contains(msg, tt.want) {
+			t.Errorf("%s: error %q, want it to contain %q", tt.line, msg, tt.want)
+		}
+		if strings.Contains(msg, "Go struct") {
+			t.Errorf("%s: error %q names a Go struct", tt.line, msg)
+		}
+		if !errors.Is(lineErrs[0], ErrInvalidEvent) {
+			t.Errorf("%s: error %v does not wrap ErrInvalidEvent", tt.line, lineErrs[0])
+		}
+	}
+}
+
 func equalInts(a, b []int) bool {
 	if len(a) != len(b) {
 		return false
