@@ -65,7 +65,12 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
 	root.PersistentFlags().StringVar(&a.keyFile, "key-file", "",
 		"master key file, created with mode 0600 with a new store by 'secret vault create' or 'run' (default $EXECVAULT_KEY_FILE, else $XDG_CONFIG_HOME/execvault/master.key or ~/.config/execvault/master.key); ignored when $EXECVAULT_MASTER_KEY or $EXECVAULT_PASSPHRASE is set")
 	root.SetFlagErrorFunc(flagError)
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return a.resolvePaths() }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := rejectEmptyPathFlags(cmd); err != nil {
+			return err
+		}
+		return a.resolvePaths()
+	}
 
 	a.root = root
 	for _, add := range commandAdders {
@@ -143,6 +148,20 @@ func errorText(err error) string {
 		return msg.UserMessage()
 	}
 	return "Error: " + err.Error()
+}
+
+// rejectEmptyPathFlags fails when --data-dir or --key-file is given an
+// empty value, as "$DIR" with DIR unset gives. An empty value would
+// otherwise select the default directory in the home directory, so a
+// script meant for another store would create or change that one.
+func rejectEmptyPathFlags(cmd *cobra.Command) error {
+	for _, name := range []string{"data-dir", "key-file"} {
+		f := cmd.Flags().Lookup(name)
+		if f != nil && f.Changed && f.Value.String() == "" {
+			return &usageError{fmt.Errorf("invalid --%s %q: name a path, or leave the flag out to use the default", name, f.Value.String())}
+		}
+	}
+	return nil
 }
 
 // resolvePaths fills dataDir and keyFile from the flags, the environment and
