@@ -426,6 +426,34 @@ func TestExecutorTriggerSchedule(t *testing.T) {
 	if len(got) != 1 || string(got[0].body) != `{"hasTime":true}` {
 		t.Errorf("report requests = %d (first body %q), want one with hasTime true", len(got), firstBody(got))
 	}
+
+	// A firing by hand does not take the event id of a due time, which
+	// would make a second firing in the same second, or the scheduler's
+	// own firing at that time, a duplicate that sends nothing.
+	code, stdout, stderr = env.run("", "executor", "trigger", "nightly-report", "--plugins", pluginDir,
+		"--url-override", "https://relay.example.com="+recv.URL)
+	if code != 0 || !strings.Contains(stdout, "delivered") {
+		t.Fatalf("second trigger: exit status %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if got := recv.requests("/report"); len(got) != 2 {
+		t.Errorf("report requests after two triggers = %d, want 2", len(got))
+	}
+	out := env.mustRun("", "executor", "jobs", "nightly-report", "--json")
+	var jobs []struct {
+		ID      string `json:"id"`
+		EventID string `json:"eventId"`
+	}
+	if err := json.Unmarshal([]byte(out), &jobs); err != nil {
+		t.Fatalf("jobs --json: %v\n%s", err, out)
+	}
+	if len(jobs) != 2 {
+		t.Errorf("jobs after two triggers = %d, want 2", len(jobs))
+	}
+	for _, j := range jobs {
+		if strings.HasPrefix(j.EventID, "schedule:") {
+			t.Errorf("job %s of a firing by hand has event id %q, the id of a due time", j.ID, j.EventID)
+		}
+	}
 }
 
 func TestExecutorTriggerUnknownName(t *testing.T) {

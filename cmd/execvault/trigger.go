@@ -196,7 +196,11 @@ func fireManually(ctx context.Context, env *runtimeEnv, opts runtime.DispatchOpt
 		return env.rt.FireManual(ctx, env.dispatcher, exec, args, opts), nil
 
 	case plugins.TriggerSchedule:
-		return env.rt.FireSchedule(ctx, env.dispatcher, exec, time.Now(), opts), nil
+		// A firing by hand gets a job of its own, not the event id of a
+		// due time. That id holds the time in seconds, so a second firing
+		// in the same second would be a duplicate that sends nothing.
+		args := triggers.AppendScheduleArgs(nil, time.Now(), env.rt.Env())
+		return env.rt.FireManual(ctx, env.dispatcher, exec, args, opts), nil
 
 	case plugins.TriggerIncomingWebhook:
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://localhost/v1/hooks/"+url.PathEscape(name), bytes.NewReader(data))
