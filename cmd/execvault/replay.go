@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -112,8 +113,10 @@ or a Debezium change event (with or without the schema wrapper). FILE "-"
 reads standard input.
 
 One line is printed per executor firing: delivered with the HTTP status,
-skipped by condition, or failed with the reason; then a summary. A
-malformed line is reported with its number and the other lines still run.
+skipped by condition, or failed with the reason; then a summary. An event
+of a type that no executor has a record trigger on prints no line, and a
+note after the summary names such types and the types the executors take.
+A malformed line is reported with its number and the other lines still run.
 Webhook job ids derive from the event id, so a firing on an event id seen
 on an earlier line is reported as a duplicate of that line and not sent.
 Webhook jobs are kept in memory and each is waited for, retries included:
@@ -239,6 +242,7 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 	// lastLine is the number of the last line whose event was fired.
 	lastLine := 0
 	rows := newResultRows(a.stdout, env.rt.Executors())
+	unknown := newUnknownTypes(env.rt.Executors())
 	for {
 		ev, err := reader.Next()
 		if errors.Is(err, io.EOF) {
@@ -260,6 +264,7 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		sum.events++
 		notices.setLine(reader.Line())
 		firings := env.rt.HandleRecordEvent(ctx, deliverer, &ev, opts)
+		unknown.see(ev.TypeName)
 		if bar != nil && len(firings) > 0 && stdoutTerminal {
 			// The lines share the terminal with the bar, which redraws
 			// itself below them.
@@ -289,6 +294,7 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		lastLine = reader.Line()
 	}
 	fmt.Fprintln(a.stdout, sum.String())
+	unknown.note(a.stderr)
 	if ctx.Err() != nil {
 		fmt.Fprintf(a.stderr, "Replay interrupted after line %d: the summary covers the lines up to it, and later lines were not replayed. "+
 			"A webhook in flight may have reached its receiver.\n", lastLine)
@@ -298,6 +304,58 @@ func (a *app) replay(ctx context.Context, o *replayOptions, file string) error {
 		return &exitCodeError{code: exitError}
 	}
 	return nil
+}
+
+// unknownTypes counts the events of types that no enabled executor has a
+// record trigger on. replay prints no row for them, so a misspelt typeName
+// or an unmapped Debezium table would otherwise pass without a word.
+type unknownTypes struct {
+	// known is the set of type names of the enabled record triggers.
+	known  map[string]bool
+	counts map[string]int
+}
+
+func newUnknownTypes(execs []*runtime.Executor) *unknownTypes {
+	u := &unknownTypes{known: map[string]bool{}, counts: map[string]int{}}
+	for _, e := range execs {
+		if !e.Disabled && e.Trigger.Kind == plugins.TriggerRecord {
+			u.known[e.Trigger.TypeName] = true
+		}
+	}
+	return u
+}
+
+func (u *unknownTypes) see(typeName string) {
+	if !u.known[typeName] {
+		u.counts[typeName]++
+	}
+}
+
+// maxUnknownTypes is how many unknown type names the note lists.
+const maxUnknownTypes = 5
+
+// note writes which event types matched no executor, with the types the
+// executors take. It writes nothing when every type matched, or when no
+// executor has a record trigger, which replay notes before it starts.
+func (u *unknownTypes) note(w io.Writer) {
+	if len(u.counts) == 0 || len(u.known) == 0 {
+		return
+	}
+	names := slices.Sorted(maps.Keys(u.counts))
+	var listed []string
+	for _, name := range names[:min(len(names), maxUnknownTypes)] {
+		listed = append(listed, fmt.Sprintf("%q (%s)", name, plural(u.counts[name], "event")))
+	}
+	if more := len(names) - len(listed); more > 0 {
+		listed = append(listed, fmt.Sprintf("%d more", more))
+	}
+	kind := "type"
+	if len(names) > 1 {
+		kind = "types"
+	}
+	fmt.Fprintf(w, "Note: no executor has a record trigger on %s %s, so those events fired nothing. "+
+		"The executors take %s: check the typeName of the events, or map a Debezium table with --type-map TABLE=TYPE.\n",
+		kind, strings.Join(listed, ", "), strings.Join(slices.Sorted(maps.Keys(u.known)), ", "))
 }
 
 // interruptedFiring reports whether the end of ctx, not the executor or

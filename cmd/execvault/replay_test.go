@@ -877,6 +877,37 @@ func TestTriggerWaitsLikeReplay(t *testing.T) {
 
 // TestReplayNotesNoRecordTrigger checks that replay prints why it fires
 // nothing when no loaded executor has a record trigger.
+// TestReplayNotesUnknownTypes replays events of types that no executor
+// has a record trigger on. They print no row, so a note names each type
+// with its count and the types the executors take, and says nothing of
+// the types that matched.
+func TestReplayNotesUnknownTypes(t *testing.T) {
+	env := newCLIEnv(t)
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(pluginDir, "notify-external-service.wasm"), filepath.Join(dir, "notify.wasm"))
+	typed := func(id, typeName string) string {
+		return strings.Replace(orderEvent(id), `"typeName":"order"`, `"typeName":"`+typeName+`"`, 1)
+	}
+	deleted := `{"id":"d","eventType":"tailordb.type_record.deleted","typeName":"order","oldRecord":{"id":"d"}}`
+	file := writeEvents(t, typed("a", "Order"), typed("b", "Order"), typed("c", "invoice"), deleted)
+
+	code, stdout, stderr := env.run("", "replay", "--plugins", dir, "--dry-run", file)
+	if code != exitOK || !strings.Contains(stdout, "4 events, 0 firings") {
+		t.Errorf("exit status %d, stdout %q; want 0 and no firing", code, stdout)
+	}
+	want := `Note: no executor has a record trigger on types "Order" (2 events), "invoice" (1 event), so those events fired nothing. The executors take order:`
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q, want it to contain %q", stderr, want)
+	}
+
+	// An event of a known type that fires nothing, such as a delete,
+	// needs no note.
+	code, _, stderr = env.run("", "replay", "--plugins", dir, "--dry-run", writeEvents(t, deleted))
+	if code != exitOK || strings.Contains(stderr, "Note:") {
+		t.Errorf("known type: exit status %d, stderr %q; want 0 and no note", code, stderr)
+	}
+}
+
 func TestReplayNotesNoRecordTrigger(t *testing.T) {
 	env := newCLIEnv(t)
 	dir := t.TempDir()
