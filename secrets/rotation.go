@@ -425,7 +425,7 @@ func (s *Store) RewrapKEK(ctx context.Context, next MasterKey) error {
 	s.keyMu.Unlock()
 
 	s.cache.purge()
-	s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionRewrap, Outcome: OutcomeOK, Detail: fmt.Sprintf("%d data keys re-wrapped", len(ring.hdr.DataKeys))})
+	s.audit(AuditEntry{Actor: ActorFrom(ctx), Action: ActionRewrap, Outcome: OutcomeOK, Detail: count(len(ring.hdr.DataKeys), "data key") + " re-wrapped"})
 	s.log.Info("master key changed", "passphrase", next.IsPassphrase())
 	return nil
 }

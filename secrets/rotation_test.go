@@ -281,6 +281,10 @@ func TestRewrapKEK(t *testing.T) {
 	if err := s.RewrapKEK(ctx, next); err != nil {
 		t.Fatalf("RewrapKEK: %v", err)
 	}
+	audit, err := s.AuditLog(ctx, AuditFilter{Limit: 1})
+	if err != nil || len(audit) != 1 || audit[0].Detail != "1 data key re-wrapped" {
+		t.Errorf("last audit entry = %+v, %v; want detail %q", audit, err, "1 data key re-wrapped")
+	}
 	if got := mustReveal(t, s, "v", "k", 0); !got.Equal(NewValueString("value")) {
 		t.Errorf("value differs right after RewrapKEK (len %d)", got.Len())
 	}
