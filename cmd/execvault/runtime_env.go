@@ -166,6 +166,11 @@ func (a *app) loadRuntimeEnv(ctx context.Context, f *runtimeFlags, opts envOptio
 	if f.pluginDir == "" {
 		return nil, &usageError{errors.New("missing --plugins DIR: name the directory of plugin .wasm files")}
 	}
+	// Read the directory before the stores open: run creates a store and
+	// a master key file, which a mistyped --plugins would leave behind.
+	if _, err := os.ReadDir(f.pluginDir); err != nil {
+		return nil, fmt.Errorf("read plugin directory: %w; --plugins must name an existing directory of plugin .wasm files", err)
+	}
 	log, err := f.logger(a)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -856,4 +858,24 @@ func failedJobID(t *testing.T, env *cliEnv, override, id string) string {
 		t.Fatalf("FAILED jobs = %q (%v), want one", stdout, err)
 	}
 	return jobs[0].ID
+}
+
+// TestRunMissingPluginDirCreatesNothing starts run with a --plugins
+// directory that does not exist. It fails naming the directory before it
+// creates a store and a master key file in the new data directory.
+func TestRunMissingPluginDirCreatesNothing(t *testing.T) {
+	env := newCLIEnv(t)
+	missing := filepath.Join(t.TempDir(), "plugins-typo")
+	code, _, stderr := env.run("", "run", "--plugins", missing, "--listen", "127.0.0.1:0", "--no-auth")
+	if code != exitError {
+		t.Errorf("exit status %d, want %d", code, exitError)
+	}
+	if !strings.Contains(stderr, missing) || !strings.Contains(stderr, "--plugins") {
+		t.Errorf("stderr %q, want it to name %s and --plugins", stderr, missing)
+	}
+	for _, path := range []string{env.dataDir, env.keyFile} {
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s after the failed start: %v, want it not to exist", path, err)
+		}
+	}
 }
