@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 )
 
 // flagError turns an error from parsing cmd's flags into a usage error.
+// A value that does not parse is named with what the flag takes.
 // For an unknown long flag it names the command's closest flag, the way
 // cobra suggests a misspelt command. For an unknown shorthand it drops the
 // rest of the argument, which pflag quotes and which may hold a value,
@@ -18,12 +20,38 @@ func flagError(cmd *cobra.Command, err error) error {
 	if msg, _, ok := strings.Cut(err.Error(), " in -"); ok && strings.HasPrefix(msg, "unknown shorthand flag: ") {
 		return &usageError{errors.New(msg)}
 	}
+	var invalid *pflag.InvalidValueError
+	if errors.As(err, &invalid) {
+		if want := flagValueHint(invalid.GetFlag().Value.Type()); want != "" {
+			if errors.Is(err, strconv.ErrRange) {
+				want = "out of range; use a number nearer zero"
+			}
+			return &usageError{fmt.Errorf("invalid --%s %q: %s", invalid.GetFlag().Name, invalid.GetValue(), want)}
+		}
+	}
 	if name, ok := strings.CutPrefix(err.Error(), "unknown flag: --"); ok {
 		if near := closestFlag(cmd, name); near != "" {
 			err = fmt.Errorf("%w (did you mean --%s?)", err, near)
 		}
 	}
 	return &usageError{err}
+}
+
+// flagValueHint returns what a flag of the pflag value type typ takes,
+// to replace the strconv or time parse error that pflag reports, or ""
+// for a type without a hint.
+func flagValueHint(typ string) string {
+	switch typ {
+	case "int", "int64":
+		return "use a whole number"
+	case "uint", "uint64":
+		return "use a whole number, 0 or more"
+	case "duration":
+		return "use a number with a unit, such as 500ms, 10s or 2m"
+	case "bool":
+		return "use true or false"
+	}
+	return ""
 }
 
 // requireKnownSubcommands makes every command group under root reject an

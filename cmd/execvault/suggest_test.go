@@ -36,6 +36,35 @@ func TestUnknownFlagSuggestion(t *testing.T) {
 	}
 }
 
+// TestInvalidFlagValue passes values that do not parse as the flag's
+// type. The error names the flag and the value and says what the flag
+// takes, without the parser's text.
+func TestInvalidFlagValue(t *testing.T) {
+	c := newSecretCLI(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"secret", "audit", "--limit", "x"}, `invalid --limit "x": use a whole number`},
+		{[]string{"secret", "rollback", "-V", "v", "-n", "k", "--to", "-3"}, `invalid --to "-3": use a whole number, 0 or more`},
+		{[]string{"replay", "--plugins", "p", "--backoff", "5", "f"}, `invalid --backoff "5": use a number with a unit, such as 500ms, 10s or 2m`},
+		{[]string{"secret", "audit", "--limit", "99999999999999999999"}, `invalid --limit "99999999999999999999": out of range; use a number nearer zero`},
+		{[]string{"executor", "jobs", "x", "--attempts=maybe"}, `invalid --attempts "maybe": use true or false`},
+	}
+	for _, tt := range tests {
+		code, _, stderr := c.run("", tt.args...)
+		if code != exitUsage {
+			t.Errorf("%q: exit status = %d, want %d", tt.args, code, exitUsage)
+		}
+		if !strings.Contains(stderr, tt.want) {
+			t.Errorf("%q: stderr = %q, want it to contain %q", tt.args, stderr, tt.want)
+		}
+		if strings.Contains(stderr, "strconv") || strings.Contains(stderr, "time:") {
+			t.Errorf("%q: stderr = %q shows the parser's error", tt.args, stderr)
+		}
+	}
+}
+
 func TestEditDistance(t *testing.T) {
 	tests := []struct {
 		a, b string
