@@ -132,7 +132,7 @@ func (c *Config) Validate() error {
 	case c.Now == nil:
 		return bad("Now is nil; use time.Now")
 	case c.KeyFile != "" && isWithin(c.Dir, c.KeyFile):
-		return bad("KeyFile %s is inside Dir %s, so a copy of the data directory would carry its key; keep the key file elsewhere", c.KeyFile, c.Dir)
+		return bad("key file %s is inside the data directory %s, so a copy of the data directory would carry its key; keep the key file elsewhere", c.KeyFile, c.Dir)
 	}
 	return c.KDF.validate()
 }

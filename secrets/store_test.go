@@ -290,6 +290,15 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+	// The CLI shows this error for --key-file and --data-dir, so it
+	// names the key file and the data directory, not the Config fields.
+	inside := DefaultConfig("/nonexistent")
+	inside.KeyFile = "/nonexistent/master.key"
+	want := "key file /nonexistent/master.key is inside the data directory /nonexistent"
+	if err := inside.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Validate with the key file inside the data directory = %v, want it to contain %q", err, want)
+	}
+
 	cfg := DefaultConfig("/nonexistent")
 	cfg.KeyFile = "/nonexistent-keys/master.key"
 	if err := cfg.Validate(); err != nil {
