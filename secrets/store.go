@@ -79,7 +79,7 @@ func CheckMasterKey(cfg Config) error {
 	}
 	master, _, err := resolveMasterKey(&cfg, false)
 	if err != nil {
-		return err
+		return noKeyError(cfg, hdr, err)
 	}
 	_, err = unlockKeyring(hdr, master)
 	if errors.Is(err, ErrWrongKey) {
@@ -122,6 +122,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 
 	master, createdKeyFile, err := resolveMasterKey(&cfg, !exists)
+	if err != nil && exists {
+		return nil, noKeyError(cfg, hdr, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +181,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.kickRotation()
 	}
 	return s, nil
+}
+
+// noKeyError returns err, from resolving the master key of the existing
+// store described by hdr. When no key is configured for a store created
+// with a passphrase, it says to set the passphrase instead of pointing at
+// a key file that the store never had.
+func noKeyError(cfg Config, hdr header, err error) error {
+	if hdr.KDF == nil || !errors.Is(err, ErrNoMasterKey) {
+		return err
+	}
+	return fmt.Errorf("open secrets store %s: %w: the store was created with a passphrase; set %s to it", cfg.Dir, ErrNoMasterKey, EnvPassphrase)
 }
 
 func wrongKeyError(cfg Config, master MasterKey, err error) error {

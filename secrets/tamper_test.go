@@ -282,6 +282,22 @@ func TestPassphraseStore(t *testing.T) {
 		}
 		return ""
 	}
+	// Without any key, the error says that the store takes a passphrase,
+	// not a key file, both when opening and when checking the key.
+	none := cfg
+	none.Passphrase = Value{}
+	none.KeyFile = filepath.Join(t.TempDir(), "master.key")
+	want := "the store was created with a passphrase; set " + EnvPassphrase
+	if s, err := Open(ctx, none); !errors.Is(err, ErrNoMasterKey) || !strings.Contains(err.Error(), want) {
+		if s != nil {
+			s.Close()
+		}
+		t.Errorf("Open without a key: error %v, want ErrNoMasterKey and %q", err, want)
+	}
+	if err := CheckMasterKey(none); !errors.Is(err, ErrNoMasterKey) || !strings.Contains(err.Error(), want) {
+		t.Errorf("CheckMasterKey without a key: error %v, want ErrNoMasterKey and %q", err, want)
+	}
+
 	s, err = Open(ctx, viaEnv)
 	if err != nil {
 		t.Fatalf("Open with the passphrase from the environment: %v", err)
