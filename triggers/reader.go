@@ -182,7 +182,10 @@ func DecodeBody(body []byte, opts DecodeOptions) ([]RecordEvent, error) {
 		}
 		return []RecordEvent{ev}, nil
 	}
-	if len(body) == 0 || body[0] != '[' {
+	if len(body) == 0 {
+		return nil, fmt.Errorf("decode events body: %w: the body is empty: send one event object, a JSON array of them, or one object per line", ErrInvalidEvent)
+	}
+	if body[0] != '[' {
 		return nil, fmt.Errorf("decode events body: %w: expected a JSON object, an array of them, or one object per line", ErrInvalidEvent)
 	}
 

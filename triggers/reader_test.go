@@ -489,6 +489,21 @@ func TestDecodeBody(t *testing.T) {
 	}
 }
 
+// TestDecodeBodyEmpty sends bodies with nothing but white space, as curl
+// sends for a --data-binary file that it could not read. The error says
+// that the body is empty.
+func TestDecodeBodyEmpty(t *testing.T) {
+	for _, body := range []string{"", " \r\n\t"} {
+		events, err := DecodeBody([]byte(body), DecodeOptions{})
+		if len(events) != 0 || !errors.Is(err, ErrInvalidEvent) {
+			t.Errorf("DecodeBody(%q) = %d events, error %v; want no events and ErrInvalidEvent", body, len(events), err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "the body is empty") {
+			t.Errorf("DecodeBody(%q) error %q, want it to say that the body is empty", body, err)
+		}
+	}
+}
+
 // TestDecodeBodySeveralValues sends bodies that contain several JSON
 // values one after another, as curl --data makes of a JSONL file. The
 // error names that cause and how to send the events, rather than a syntax
