@@ -68,7 +68,7 @@ or cancel are listed with 'execvault executor jobs -- retry'.`,
 				if attempts {
 					return &usageError{errors.New("--attempts needs JOB_ID: execvault executor jobs NAME JOB_ID --attempts")}
 				}
-				return a.listJobs(ctx, s, args[0], webhook.Status(strings.ToUpper(status)), asJSON)
+				return a.listJobs(ctx, s, args[0], status, asJSON)
 			})
 		},
 	}
@@ -144,9 +144,12 @@ func (a *app) withJobStore(ctx context.Context, fn func(context.Context, jobStor
 	return fn(ctx, d)
 }
 
-func (a *app) listJobs(ctx context.Context, s jobStore, executor string, status webhook.Status, asJSON bool) error {
+// listJobs lists the jobs of executor. When typed is not empty, it lists
+// only the jobs with that status, typed in any letter case.
+func (a *app) listJobs(ctx context.Context, s jobStore, executor, typed string, asJSON bool) error {
+	status := webhook.Status(strings.ToUpper(typed))
 	if status != "" && !status.Valid() {
-		return &usageError{fmt.Errorf("invalid --status %q: use PENDING, RUNNING, SUCCESS, FAILED or CANCELED", status)}
+		return &usageError{fmt.Errorf("invalid --status %q: use PENDING, RUNNING, SUCCESS, FAILED or CANCELED", typed)}
 	}
 	jobs, err := s.Jobs(ctx, executor, status)
 	if err != nil {

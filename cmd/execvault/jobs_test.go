@@ -141,6 +141,11 @@ func TestExecutorJobsPlatformForms(t *testing.T) {
 		t.Errorf("jobs NAME JOB_ID --attempts: exit %d, stdout %q; want the attempt listed", code, stdout)
 	}
 
+	code, _, stderr = env.run("", "executor", "jobs", "notify", "--status", "done")
+	if want := `invalid --status "done"`; code != exitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("jobs with an unknown status: exit %d, stderr %q; want %d and %q", code, stderr, exitUsage, want)
+	}
+
 	code, _, stderr = env.run("", "executor", "jobs", "notify", "--status", "SUCCESS")
 	if want := `No SUCCESS jobs for executor "notify"`; code != exitOK || !strings.Contains(stderr, want) {
 		t.Errorf("jobs with a status none has: exit %d, stderr %q; want 0 and %q", code, stderr, want)
