@@ -188,7 +188,7 @@ func hint(err error) string {
 	case errors.Is(err, ErrCorrupt):
 		return "; restore the store from an export"
 	case errors.Is(err, ErrDataKeyNotFound):
-		return "; run key status to list the data keys"
+		return "; list the data keys with 'execvault secret key status'"
 	}
 	return ""
 }

@@ -42,7 +42,15 @@ key (or passphrase) can import it. FILE is written with mode 0600.`,
 // exportToFile writes the archive to a temporary file beside path and
 // renames it into place, so a failed export leaves no partial archive.
 func exportToFile(ctx context.Context, m secrets.Manager, path string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("create archive %s: directory %s does not exist; create it first or choose another --output", path, dir)
+	}
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		// The temporary file's name would only confuse.
+		return fmt.Errorf("create archive %s in directory %s: %w", path, dir, pe.Err)
+	}
 	if err != nil {
 		return fmt.Errorf("create archive %s: %w", path, err)
 	}

@@ -246,6 +246,24 @@ func TestSecretCLIKeys(t *testing.T) {
 	c.checkGolden("keys")
 }
 
+// TestSecretCLIErrorsSayWhatToDo checks errors that name the next step
+// in the user's terms: the missing directory of an export, not its
+// temporary file, and the whole command that lists the data keys.
+func TestSecretCLIErrorsSayWhatToDo(t *testing.T) {
+	c := newSecretCLI(t)
+	c.mustRun("", "secret", "vault", "create", "v")
+	missing := filepath.Join(c.root, "missing")
+
+	_, _, stderr := c.run("", "secret", "export", "-o", filepath.Join(missing, "x.archive"))
+	if want := "directory " + missing + " does not exist"; !strings.Contains(stderr, want) || strings.Contains(stderr, ".tmp") {
+		t.Errorf("export into a missing directory: stderr %q, want %q and no temporary file name", stderr, want)
+	}
+	_, _, stderr = c.run("", "secret", "key", "retire", "7")
+	if want := "'execvault secret key status'"; !strings.Contains(stderr, want) {
+		t.Errorf("retire an unknown data key: stderr %q, want %q", stderr, want)
+	}
+}
+
 func TestSecretCLIExportImport(t *testing.T) {
 	c := newSecretCLI(t)
 	c.mustRun("", "secret", "vault", "create", "v")
