@@ -266,11 +266,18 @@ func ignoreClosed(err error) error {
 }
 
 // loopbackListen reports whether the --listen address is a loopback
-// address: localhost, or an IP address such as 127.0.0.1 or ::1.
+// address: localhost, or an IP address such as 127.0.0.1 or ::1. It
+// rejects an address that is not HOST:PORT with a valid port, before run
+// opens any store.
 func loopbackListen(listen string) (bool, error) {
-	host, _, err := net.SplitHostPort(listen)
+	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return false, &usageError{fmt.Errorf("invalid --listen %q: %v; use HOST:PORT, such as 127.0.0.1:8080", listen, err)}
+	}
+	// LookupPort checks the range, and reads service names such as http
+	// from the local services file, never the network.
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return false, &usageError{fmt.Errorf("invalid --listen %q: port %q is not a number from 0 to 65535; use HOST:PORT, such as 127.0.0.1:8080", listen, port)}
 	}
 	ip := net.ParseIP(host)
 	return host == "localhost" || (ip != nil && ip.IsLoopback()), nil

@@ -195,6 +195,19 @@ func TestRunRejectsNoAuthOffLoopback(t *testing.T) {
 	}
 }
 
+// TestRunRejectsInvalidListenPort checks that a port out of range is a
+// usage error before run creates a store in a new data directory.
+func TestRunRejectsInvalidListenPort(t *testing.T) {
+	env := newCLIEnv(t)
+	code, _, stderr := env.run("", "run", "--plugins", pluginDir, "--listen", "127.0.0.1:99999", "--no-auth")
+	if want := `port "99999" is not a number from 0 to 65535`; code != exitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("exit status %d, stderr %q; want %d and %q", code, stderr, exitUsage, want)
+	}
+	if _, err := os.Stat(env.keyFile); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("key file after the rejected start: %v, want none created", err)
+	}
+}
+
 // TestRunRejectsOpenHookOffLoopback checks that run does not start off
 // loopback while an incoming webhook trigger without a token is loaded,
 // because anyone who reaches the address could fire it.
