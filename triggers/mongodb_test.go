@@ -167,24 +167,7 @@ func TestReaderMongoDBOps(t *testing.T) {
 				}
 				return
 			}
-			if len(lineErrs) != 0 {
-				t.Fatalf("line errors = %v, want none", lineErrs)
-			}
-			if tt.want == nil {
-				if len(events) != 0 {
-					t.Fatalf("got %d events, want none", len(events))
-				}
-				return
-			}
-			if len(events) != 1 {
-				t.Fatalf("got %d events, want 1", len(events))
-			}
-			got := events[0]
-			if !strings.HasPrefix(got.ID, debeziumIDPrefix) {
-				t.Errorf("ID = %q, want prefix %q", got.ID, debeziumIDPrefix)
-			}
-			got.ID = ""
-			assertEvent(t, got, *tt.want)
+			assertDebeziumEvent(t, events, lineErrs, tt.want)
 		})
 	}
 }

@@ -32,6 +32,31 @@ func readAll(t *testing.T, r *Reader) ([]RecordEvent, []*LineError) {
 	}
 }
 
+// assertDebeziumEvent checks a line that decoded without error into want,
+// with an id derived from its source position, or into no event when want
+// is nil.
+func assertDebeziumEvent(t *testing.T, events []RecordEvent, lineErrs []*LineError, want *RecordEvent) {
+	t.Helper()
+	if len(lineErrs) != 0 {
+		t.Fatalf("line errors = %v, want none", lineErrs)
+	}
+	if want == nil {
+		if len(events) != 0 {
+			t.Fatalf("got %d events, want none", len(events))
+		}
+		return
+	}
+	if len(events) != 1 {
+		t.Fatalf("got %d events, want 1", len(events))
+	}
+	got := events[0]
+	if !strings.HasPrefix(got.ID, debeziumIDPrefix) {
+		t.Errorf("ID = %q, want prefix %q", got.ID, debeziumIDPrefix)
+	}
+	got.ID = ""
+	assertEvent(t, got, *want)
+}
+
 const (
 	dbzSource = `{"version":"1.2.1.Final","connector":"postgresql","name":"srv","db":"postgres","schema":"inventory","table":"products","txId":700,"lsn":1000,"xmin":null}`
 	dbzAfter  = `{"id":7,"name":"saw","weight":1.50}`
@@ -150,24 +175,7 @@ func TestReaderDebeziumOps(t *testing.T) {
 				}
 				return
 			}
-			if len(lineErrs) != 0 {
-				t.Fatalf("line errors = %v, want none", lineErrs)
-			}
-			if tt.want == nil {
-				if len(events) != 0 {
-					t.Fatalf("got %d events, want none", len(events))
-				}
-				return
-			}
-			if len(events) != 1 {
-				t.Fatalf("got %d events, want 1", len(events))
-			}
-			got := events[0]
-			if !strings.HasPrefix(got.ID, debeziumIDPrefix) {
-				t.Errorf("ID = %q, want prefix %q", got.ID, debeziumIDPrefix)
-			}
-			got.ID = ""
-			assertEvent(t, got, *tt.want)
+			assertDebeziumEvent(t, events, lineErrs, tt.want)
 		})
 	}
 }
