@@ -11,7 +11,8 @@ import (
 )
 
 // flagError turns an error from parsing cmd's flags into a usage error.
-// A value that does not parse is named with what the flag takes.
+// A value that does not parse is named with what the flag takes, except
+// the value of a switch, which is not shown.
 // For an unknown long flag it names the command's closest flag, the way
 // cobra suggests a misspelt command. For an unknown shorthand it drops the
 // rest of the argument, which pflag quotes and which may hold a value,
@@ -22,11 +23,17 @@ func flagError(cmd *cobra.Command, err error) error {
 	}
 	var invalid *pflag.InvalidValueError
 	if errors.As(err, &invalid) {
+		name := invalid.GetFlag().Name
+		if invalid.GetFlag().Value.Type() == "bool" {
+			// A value given to a switch may be a secret typed where a
+			// value flag was meant, as in --value-stdin=VALUE.
+			return &usageError{fmt.Errorf("invalid --%s=VALUE (value not shown): --%s takes no value; pass --%s alone, or --%s=false", name, name, name, name)}
+		}
 		if want := flagValueHint(invalid.GetFlag().Value.Type()); want != "" {
 			if errors.Is(err, strconv.ErrRange) {
 				want = "out of range; use a number nearer zero"
 			}
-			return &usageError{fmt.Errorf("invalid --%s %q: %s", invalid.GetFlag().Name, invalid.GetValue(), want)}
+			return &usageError{fmt.Errorf("invalid --%s %q: %s", name, invalid.GetValue(), want)}
 		}
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "unknown flag: --"); ok {
@@ -48,8 +55,6 @@ func flagValueHint(typ string) string {
 		return "use a whole number, 0 or more"
 	case "duration":
 		return "use a number with a unit, such as 500ms, 10s or 2m"
-	case "bool":
-		return "use true or false"
 	}
 	return ""
 }

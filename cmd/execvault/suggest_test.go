@@ -40,6 +40,8 @@ func TestUnknownFlagSuggestion(t *testing.T) {
 // type. The error names the flag and the value and says what the flag
 // takes, without the parser's text.
 func TestInvalidFlagValue(t *testing.T) {
+	// The canary has no character that quoting would escape.
+	const canary = "switch-canary-81f3c2"
 	c := newSecretCLI(t)
 	tests := []struct {
 		args []string
@@ -49,7 +51,8 @@ func TestInvalidFlagValue(t *testing.T) {
 		{[]string{"secret", "rollback", "-V", "v", "-n", "k", "--to", "-3"}, `invalid --to "-3": use a whole number, 0 or more`},
 		{[]string{"replay", "--plugins", "p", "--backoff", "5", "f"}, `invalid --backoff "5": use a number with a unit, such as 500ms, 10s or 2m`},
 		{[]string{"secret", "audit", "--limit", "99999999999999999999"}, `invalid --limit "99999999999999999999": out of range; use a number nearer zero`},
-		{[]string{"executor", "jobs", "x", "--attempts=maybe"}, `invalid --attempts "maybe": use true or false`},
+		{[]string{"executor", "jobs", "x", "--attempts=maybe"}, `invalid --attempts=VALUE (value not shown): --attempts takes no value`},
+		{[]string{"secret", "create", "-V", "v", "-n", "k", "--value-stdin=" + canary}, "--value-stdin takes no value; pass --value-stdin alone"},
 	}
 	for _, tt := range tests {
 		code, _, stderr := c.run("", tt.args...)
@@ -61,6 +64,9 @@ func TestInvalidFlagValue(t *testing.T) {
 		}
 		if strings.Contains(stderr, "strconv") || strings.Contains(stderr, "time:") {
 			t.Errorf("%q: stderr = %q shows the parser's error", tt.args, stderr)
+		}
+		if strings.Contains(stderr, canary) {
+			t.Errorf("%q: stderr shows the value given to a switch, which may be a secret", tt.args)
 		}
 	}
 }
