@@ -42,8 +42,11 @@ func (e *PluginError) Error() string { return fmt.Sprintf("load plugin %s: %v", 
 
 func (e *PluginError) Unwrap() []error { return []error{ErrInvalidPlugin, e.Err} }
 
-// LimitError reports which limit stopped a firing.
+// LimitError reports which limit stopped a firing, or the loading of a
+// plugin.
 type LimitError struct {
+	// Executor names the executor whose callback was stopped. It is empty
+	// for a call made while the plugin loads, which runs for no executor.
 	Executor string
 	// Limit is "timeout", "memory" or "output".
 	Limit  string
@@ -51,6 +54,9 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
+	if e.Executor == "" {
+		return fmt.Sprintf("loading the plugin exceeded its %s limit: %s", e.Limit, e.Detail)
+	}
 	return fmt.Sprintf("executor %q exceeded its %s limit: %s", e.Executor, e.Limit, e.Detail)
 }
 
@@ -58,6 +64,8 @@ func (e *LimitError) Unwrap() error { return ErrLimitExceeded }
 
 // GuestError reports a callback that failed inside the guest.
 type GuestError struct {
+	// Executor names the executor whose callback failed. It is empty for
+	// a call made while the plugin loads.
 	Executor string
 	// Message describes the failure: the host's description of a trap or
 	// a malformed result, or the message the guest returned. The Go and
@@ -68,6 +76,9 @@ type GuestError struct {
 // Error names the executor once: it prefixes Message with the name unless
 // Message already starts with it, as an SDK's message does.
 func (e *GuestError) Error() string {
+	if e.Executor == "" {
+		return "loading the plugin: " + e.Message
+	}
 	name := fmt.Sprintf("executor %q", e.Executor)
 	if strings.HasPrefix(e.Message, name) {
 		return e.Message

@@ -11,6 +11,7 @@ import (
 	"github.com/execvault/execvault/plugins"
 	"github.com/execvault/execvault/runtime/statedb"
 	"github.com/execvault/execvault/triggers"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // TestGuestErrorNamesExecutorOnce decodes error results as the SDKs and
@@ -144,5 +145,38 @@ func TestProcessLogsFailedFiringOnce(t *testing.T) {
 	if rec["level"] != "ERROR" || rec["msg"] != "firing failed" || rec["event_id"] != "evt-1" ||
 		!strings.Contains(rec["error"].(string), "unreachable") {
 		t.Errorf("log record = %v, want level ERROR, msg \"firing failed\", event_id evt-1 and the trap", rec)
+	}
+}
+
+// TestLoadErrorsNameNoExecutor classifies failures of calls made while a
+// plugin loads, which run for no executor: the errors report a failed
+// load and where to look, and name no executor.
+func TestLoadErrorsNameNoExecutor(t *testing.T) {
+	memoryHit := &cappedAllocator{limit: 64 << 20}
+	memoryHit.hit.Store(true)
+	tests := []struct {
+		name   string
+		memory *cappedAllocator
+		err    error
+		want   string
+	}{
+		{"timeout", &cappedAllocator{}, sys.NewExitError(sys.ExitCodeDeadlineExceeded),
+			"loading the plugin exceeded its timeout limit: the call ran longer than 30s: code that runs when the plugin loads"},
+		{"memory", memoryHit, errors.New("out of memory"),
+			"loading the plugin exceeded its memory limit: the guest tried to grow its memory beyond 1024 pages (64 MiB): code that runs when the plugin loads"},
+		{"trap", &cappedAllocator{}, errors.New("wasm error: unreachable\nwasm stack trace: ..."),
+			"loading the plugin: trap: wasm error: unreachable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &instance{memory: tt.memory, stderr: &tailWriter{max: 64}}
+			got := in.classify(nil, tt.err).Error()
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("error = %q, want it to start with %q", got, tt.want)
+			}
+			if strings.Contains(got, `executor "`) {
+				t.Errorf("error = %q names an executor", got)
+			}
+		})
 	}
 }

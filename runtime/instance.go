@@ -60,22 +60,28 @@ func (in *instance) call(ctx context.Context, exec *Executor, fn api.Function, s
 }
 
 func (in *instance) classify(exec *Executor, err error) error {
-	name := actorName(exec)
+	name := callName(exec)
 	if in.memory.hit.Load() {
-		return &LimitError{Executor: name, Limit: "memory",
-			Detail: fmt.Sprintf("the guest tried to grow its memory beyond %d pages (%d MiB)", in.memory.limit/65536, in.memory.limit>>20)}
+		detail := fmt.Sprintf("the guest tried to grow its memory beyond %d pages (%d MiB)", in.memory.limit/65536, in.memory.limit>>20)
+		if exec == nil {
+			detail += loadMemoryHint
+		}
+		return &LimitError{Executor: name, Limit: "memory", Detail: detail}
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
-			limit := initTimeout
-			if exec != nil {
-				limit = exec.Limits.Timeout
+			if exec == nil {
+				return &LimitError{Limit: "timeout",
+					Detail: fmt.Sprintf("the call ran longer than %s%s", initTimeout, loadTimeoutHint)}
 			}
 			return &LimitError{Executor: name, Limit: "timeout",
-				Detail: fmt.Sprintf("the call ran longer than %s", limit)}
+				Detail: fmt.Sprintf("the call ran longer than %s", exec.Limits.Timeout)}
 		case sys.ExitCodeContextCanceled:
+			if exec == nil {
+				return fmt.Errorf("loading the plugin: call canceled: %w", context.Canceled)
+			}
 			return fmt.Errorf("executor %q: call canceled: %w", name, context.Canceled)
 		}
 		msg := fmt.Sprintf("the guest exited with status %d", exit.ExitCode())
@@ -88,6 +94,22 @@ func (in *instance) classify(exec *Executor, err error) error {
 	// the Wasm stack trace that follows.
 	msg, _, _ := strings.Cut(err.Error(), "\n")
 	return &GuestError{Executor: name, Message: "trap: " + msg}
+}
+
+// Hints that end a limit error raised while a plugin loads: no callback
+// runs then, only the code at the top level of the plugin's sources.
+const (
+	loadTimeoutHint = ": code that runs when the plugin loads (top-level statements of executor files, Go init functions) must finish sooner; look there for a loop that does not end"
+	loadMemoryHint  = ": code that runs when the plugin loads (top-level statements of executor files, Go init functions) must allocate less; look there for data that keeps growing"
+)
+
+// callName names the executor a call runs for, or returns "" for a call
+// made while the plugin loads, so that errors report a failed load.
+func callName(exec *Executor) string {
+	if exec == nil {
+		return ""
+	}
+	return exec.Name
 }
 
 // writeArgs copies args into guest memory and returns their address.
@@ -104,12 +126,12 @@ func (in *instance) writeArgs(ctx context.Context, exec *Executor, args []byte) 
 		}
 		ptr := uint32(in.stack[0])
 		if ptr == 0 {
-			return 0, &GuestError{Executor: actorName(exec), Message: fmt.Sprintf("execvault_alloc(%d) returned 0", size)}
+			return 0, &GuestError{Executor: callName(exec), Message: fmt.Sprintf("execvault_alloc(%d) returned 0", size)}
 		}
 		in.buf, in.bufCap = ptr, size
 	}
 	if !in.mod.Memory().Write(in.buf, args) {
-		return 0, &GuestError{Executor: actorName(exec), Message: fmt.Sprintf("execvault_alloc returned address %d, outside memory", in.buf)}
+		return 0, &GuestError{Executor: callName(exec), Message: fmt.Sprintf("execvault_alloc returned address %d, outside memory", in.buf)}
 	}
 	return in.buf, nil
 }
@@ -119,12 +141,12 @@ func (in *instance) writeArgs(ctx context.Context, exec *Executor, args []byte) 
 func (in *instance) readPacked(exec *Executor, packed uint64, limit int) ([]byte, error) {
 	ptr, n := uint32(packed>>32), uint32(packed)
 	if int64(n) > int64(limit) {
-		return nil, &LimitError{Executor: actorName(exec), Limit: "output",
+		return nil, &LimitError{Executor: callName(exec), Limit: "output",
 			Detail: fmt.Sprintf("the guest returned %d bytes, more than the %d allowed", n, limit)}
 	}
 	view, ok := in.mod.Memory().Read(ptr, n)
 	if !ok {
-		return nil, &GuestError{Executor: actorName(exec), Message: fmt.Sprintf("result at %d+%d lies outside guest memory", ptr, n)}
+		return nil, &GuestError{Executor: callName(exec), Message: fmt.Sprintf("result at %d+%d lies outside guest memory", ptr, n)}
 	}
 	out := make([]byte, n)
 	copy(out, view)
