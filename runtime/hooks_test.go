@@ -103,3 +103,39 @@ func TestServerHooksWithoutToken(t *testing.T) {
 		}
 	}
 }
+
+// TestServerHookMethodNotAllowed sends a PATCH to an incoming webhook: the
+// response is 405 with an Allow header that lists the methods a hook accepts.
+func TestServerHookMethodNotAllowed(t *testing.T) {
+	wasm, err := buildWasmGuest("..", "./testdata/plugins/hooks-and-schedules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hooks.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(dir)
+	cfg.Limits.Timeout = 10 * time.Second
+	cfg.Limits.MemoryPages = 1024
+	rt := newTestRuntime(t, cfg)
+	db, err := statedb.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := NewServer(rt, ServerConfig{Deliverer: &recordingDeliverer{}, Events: openEventLog(t, db, quiet), Secrets: &hookTokens{}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPatch, "/v1/hooks/hook-relay/relay-token-value", strings.NewReader(`{}`)))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("status %d, want %d", rec.Code, http.StatusMethodNotAllowed)
+	}
+	if got, want := rec.Header().Get("Allow"), "POST, GET, PUT, DELETE"; got != want {
+		t.Errorf("Allow = %q, want %q", got, want)
+	}
+}

@@ -376,6 +376,8 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) {
 	args, err := triggers.AppendWebhookArgs(nil, r, s.rt.cfg.Env, s.cfg.MaxHookBody)
 	switch {
 	case errors.Is(err, triggers.ErrMethodNotAllowed):
+		// A 405 response lists the methods the resource supports (RFC 9110, section 15.5.6).
+		w.Header().Set("Allow", "POST, GET, PUT, DELETE")
 		writeError(w, http.StatusMethodNotAllowed, err.Error())
 		return
 	case errors.Is(err, triggers.ErrBodyTooLarge):
