@@ -153,7 +153,8 @@ func TestLoadRejectsDuplicateNames(t *testing.T) {
 func TestFireCallbackFailures(t *testing.T) {
 	tests := []struct {
 		name   string
-		source string
+		source string // trigger options after type
+		body   string // operation options after url
 		args   string
 		want   string
 	}{
@@ -161,6 +162,16 @@ func TestFireCallbackFailures(t *testing.T) {
 			name:   "condition returns a string",
 			source: `condition: () => "yes"`,
 			want:   `condition returned a string, expected a boolean`,
+		},
+		{
+			name:   "condition misses a return",
+			source: `condition: ({ newRecord }) => { if (newRecord.id === "2") { return true; } }`,
+			want:   `condition returned undefined, expected a boolean: a callback with a block body { ... } must return a value on every path`,
+		},
+		{
+			name: "requestBody misses a return",
+			body: `requestBody: ({ newRecord }) => { const body = { id: newRecord.id }; }`,
+			want: `requestBody returned undefined, which has no JSON form: a callback with a block body { ... } must return a value on every path`,
 		},
 		{
 			name:   "condition throws a string",
@@ -187,7 +198,7 @@ func TestFireCallbackFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			source := sdkImport + `export default createExecutor({ name: "cb", trigger: recordCreatedTrigger({ type: "order", ` + tt.source + ` }), operation: { kind: "webhook", url: "https://example.com/" } });`
+			source := sdkImport + `export default createExecutor({ name: "cb", trigger: recordCreatedTrigger({ type: "order", ` + tt.source + ` }), operation: { kind: "webhook", url: "https://example.com/", ` + tt.body + ` } });`
 			if err := os.WriteFile(filepath.Join(dir, "cb.ts"), []byte(source), 0o644); err != nil {
 				t.Fatal(err)
 			}

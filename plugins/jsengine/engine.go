@@ -216,7 +216,7 @@ func (e *engine) fire(index int32, args []byte) (result []byte) {
 		}
 		pass, ok := v.Export().(bool)
 		if !ok {
-			return e.failure(fmt.Sprintf("executor %q: condition returned %s, expected a boolean", ex.def.Name, describe(v)))
+			return e.failure(fmt.Sprintf("executor %q: condition returned %s, expected a boolean%s", ex.def.Name, describe(v), returnHint(v)))
 		}
 		if !pass {
 			e.out = append(e.out[:0], statusSkip)
@@ -260,11 +260,21 @@ func (e *engine) fire(index int32, args []byte) (result []byte) {
 			return e.failure(fmt.Sprintf("executor %q: requestBody result cannot be serialised as JSON: %s", ex.def.Name, describeError(err)))
 		}
 		if !ok {
-			return e.failure(fmt.Sprintf("executor %q: requestBody returned %s, which has no JSON form", ex.def.Name, describe(v)))
+			return e.failure(fmt.Sprintf("executor %q: requestBody returned %s, which has no JSON form%s", ex.def.Name, describe(v), returnHint(v)))
 		}
 		e.out = out
 	}
 	return e.out
+}
+
+// returnHint returns the end of the error about a callback that returned
+// undefined, most often a block body without a return statement on some
+// path, and "" for other values.
+func returnHint(v goja.Value) string {
+	if v != nil && !goja.IsUndefined(v) {
+		return ""
+	}
+	return ": a callback with a block body { ... } must return a value on every path"
 }
 
 // call invokes a callback with the arguments object and waits for a
