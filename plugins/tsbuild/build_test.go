@@ -64,7 +64,21 @@ export default createExecutor(helper);
 			files: map[string]string{"executors/pkg.ts": `import { z } from "zod";
 export default z;
 `},
-			problem: Problem{File: "executors/pkg.ts", Line: 1, Column: 19, Message: `Could not resolve "zod"`},
+			problem: Problem{File: "executors/pkg.ts", Line: 1, Column: 19, Message: `Could not resolve "zod": install it with npm install zod, so that a node_modules directory at or above the file contains it`},
+		},
+		{
+			name: "unknown scoped package",
+			files: map[string]string{"executors/scoped.ts": `import { x } from "@acme/tools/strings";
+export default x;
+`},
+			problem: Problem{File: "executors/scoped.ts", Line: 1, Column: 19, Message: `Could not resolve "@acme/tools/strings": install it with npm install @acme/tools, so that a node_modules directory at or above the file contains it`},
+		},
+		{
+			name: "Node.js built-in module",
+			files: map[string]string{"executors/fs.ts": `import fs from "node:fs";
+export default fs;
+`},
+			problem: Problem{File: "executors/fs.ts", Line: 1, Column: 16, Message: `Could not resolve "node:fs": Node.js built-in modules are not available to executors, which run sandboxed without file or network access`},
 		},
 		{
 			name: "missing export of an existing file",

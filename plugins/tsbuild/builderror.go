@@ -36,7 +36,7 @@ func (p Problem) String() string {
 func newBuildError(messages []api.Message) *BuildError {
 	e := &BuildError{}
 	for _, m := range messages {
-		p := Problem{Message: m.Text}
+		p := Problem{Message: m.Text + resolveHint(m)}
 		if m.Location != nil {
 			p.File = m.Location.File
 			p.Line = m.Location.Line
@@ -63,3 +63,33 @@ func (e *BuildError) Error() string {
 
 // Unwrap returns ErrBuild.
 func (e *BuildError) Unwrap() error { return ErrBuild }
+
+// resolveHint returns what to do about an import of a package that esbuild
+// could not find, and "" for other messages. esbuild's own notes suggest
+// build options that execvault does not expose, so they are not shown.
+func resolveHint(m api.Message) string {
+	path, ok := strings.CutPrefix(m.Text, `Could not resolve "`)
+	if !ok {
+		return ""
+	}
+	path = strings.TrimSuffix(path, `"`)
+	if path == "" || strings.HasPrefix(path, ".") || strings.HasPrefix(path, "/") {
+		return ""
+	}
+	for _, n := range m.Notes {
+		if strings.Contains(n.Text, "built into node") {
+			return ": Node.js built-in modules are not available to executors, which run sandboxed without file or network access"
+		}
+	}
+	return fmt.Sprintf(": install it with npm install %s, so that a node_modules directory at or above the file contains it", packageName(path))
+}
+
+// packageName returns the npm package of an import path: its first
+// segment, or its first two for a scoped package such as "@scope/pkg/sub".
+func packageName(path string) string {
+	segments := strings.SplitN(path, "/", 3)
+	if strings.HasPrefix(path, "@") && len(segments) > 1 {
+		return segments[0] + "/" + segments[1]
+	}
+	return segments[0]
+}
