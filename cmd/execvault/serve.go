@@ -206,14 +206,14 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 			if err := sched.sync(ctx, env.rt); err != nil {
 				log.Error("schedules not updated after reload", "error", err)
 			}
-			logHooks(log, env.rt, loopback)
+			logHooks(ctx, log, env.rt, loopback, env.store)
 		})
 	})
 
 	log.Info("execvault running", "listen", ln.Addr().String(), "plugins", o.pluginDir,
 		"executors", len(env.rt.Executors()), "admin_socket", adminPath, "ingest_auth", token != nil,
 		"events_set_aside", events.SetAsideCount())
-	logHooks(log, env.rt, loopback)
+	logHooks(ctx, log, env.rt, loopback, env.store)
 	fmt.Fprintf(a.stderr, "Listening on http://%s (POST /v1/events); press Ctrl-C to stop.\n", ln.Addr())
 
 	var runErr error
@@ -311,8 +311,9 @@ func executorsHave(names []string) string {
 // logHooks logs the path of every enabled incoming webhook trigger, with
 // the vault and key of its token but never the token's value. A trigger
 // without a token is served only when open is true, and logged as an
-// error otherwise.
-func logHooks(log *slog.Logger, rt *runtime.Runtime, open bool) {
+// error otherwise. A token secret that tokens cannot find is logged as a
+// warning, since every request to that trigger then gets 404.
+func logHooks(ctx context.Context, log *slog.Logger, rt *runtime.Runtime, open bool, tokens secretLookup) {
 	for _, e := range rt.Executors() {
 		if e.Disabled || e.Trigger.Kind != plugins.TriggerIncomingWebhook {
 			continue
@@ -321,6 +322,11 @@ func logHooks(log *slog.Logger, rt *runtime.Runtime, open bool) {
 		switch {
 		case e.Trigger.Token != nil:
 			log.Info("incoming webhook served", "executor", e.Name, "path", path, "token_secret", e.Trigger.Token.String())
+			ref := e.Trigger.Token
+			if _, err := tokens.GetSecret(ctx, ref.Vault, ref.Key); err != nil {
+				log.Warn(fmt.Sprintf("incoming webhook token secret cannot be read, so every request gets 404: create it with 'execvault secret create -V %s -n %s', or fix the trigger's token", ref.Vault, ref.Key),
+					"executor", e.Name, "token_secret", ref.String(), "error", err)
+			}
 		case open:
 			log.Info("incoming webhook served without a token", "executor", e.Name, "path", path)
 		default:
@@ -328,6 +334,12 @@ func logHooks(log *slog.Logger, rt *runtime.Runtime, open bool) {
 				"executor", e.Name, "path", path)
 		}
 	}
+}
+
+// secretLookup is the part of a secrets store that reads a secret's
+// metadata, never its value.
+type secretLookup interface {
+	GetSecret(ctx context.Context, vault, name string) (secrets.SecretInfo, error)
 }
 
 // ingestTokenRef checks the authentication flags against the listen

@@ -22,6 +22,7 @@ import (
 
 	"github.com/execvault/execvault/runtime"
 	"github.com/execvault/execvault/runtime/statedb"
+	"github.com/execvault/execvault/secrets"
 	"github.com/execvault/execvault/triggers"
 	"github.com/execvault/execvault/webhook"
 )
@@ -269,7 +270,7 @@ func TestLogHooksOffLoopback(t *testing.T) {
 	defer rt.Close(ctx)
 
 	var out bytes.Buffer
-	logHooks(slog.New(slog.NewTextHandler(&out, nil)), rt, false)
+	logHooks(ctx, slog.New(slog.NewTextHandler(&out, nil)), rt, false, fakeSecrets{})
 	for _, want := range []string{
 		`level=INFO msg="incoming webhook served" executor=hook-relay path=/v1/hooks/hook-relay/TOKEN token_secret=hooks/relay-token`,
 		`level=ERROR msg="incoming webhook not served: it has no token and run does not listen on a loopback address; give the trigger a token { vault, key }" executor=hook-open path=/v1/hooks/hook-open`,
@@ -280,6 +281,41 @@ func TestLogHooksOffLoopback(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "nightly-report") {
 		t.Errorf("log names the schedule executor; got:\n%s", out.String())
+	}
+}
+
+// fakeSecrets finds every secret unless err is set.
+type fakeSecrets struct{ err error }
+
+func (f fakeSecrets) GetSecret(_ context.Context, vault, name string) (secrets.SecretInfo, error) {
+	return secrets.SecretInfo{Vault: vault, Name: name, Version: 1}, f.err
+}
+
+// TestLogHooksMissingToken checks that run warns, with the vault and key
+// and how to create the secret, when a trigger's token secret does not
+// exist, and stays quiet when it does.
+func TestLogHooksMissingToken(t *testing.T) {
+	ctx := context.Background()
+	cfg := runtime.DefaultConfig()
+	cfg.PluginDir = pluginDir
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	rt, err := runtime.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+
+	var out bytes.Buffer
+	logHooks(ctx, slog.New(slog.NewTextHandler(&out, nil)), rt, true, fakeSecrets{err: secrets.ErrSecretNotFound})
+	want := `level=WARN msg="incoming webhook token secret cannot be read, so every request gets 404: create it with 'execvault secret create -V hooks -n relay-token', or fix the trigger's token" executor=hook-relay token_secret=hooks/relay-token error="secret not found"`
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("log lacks %s; got:\n%s", want, out.String())
+	}
+
+	out.Reset()
+	logHooks(ctx, slog.New(slog.NewTextHandler(&out, nil)), rt, true, fakeSecrets{})
+	if strings.Contains(out.String(), "WARN") {
+		t.Errorf("log warns though the token secret exists; got:\n%s", out.String())
 	}
 }
 
