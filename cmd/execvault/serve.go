@@ -324,8 +324,9 @@ func logHooks(ctx context.Context, log *slog.Logger, rt *runtime.Runtime, open b
 			log.Info("incoming webhook served", "executor", e.Name, "path", path, "token_secret", e.Trigger.Token.String())
 			ref := e.Trigger.Token
 			if _, err := tokens.GetSecret(ctx, ref.Vault, ref.Key); err != nil {
-				log.Warn(fmt.Sprintf("incoming webhook token secret cannot be read, so every request gets 404: create it with 'execvault secret create -V %s -n %s', or fix the trigger's token", ref.Vault, ref.Key),
-					"executor", e.Name, "token_secret", ref.String(), "error", err)
+				log.Warn("incoming webhook token secret cannot be read, so every request gets 404; create the secret or fix the trigger's token",
+					"executor", e.Name, "token_secret", ref.String(), "error", err,
+					"create_with", fmt.Sprintf("execvault secret create -V %s -n %s --value-stdin", ref.Vault, ref.Key))
 			}
 		case open:
 			log.Info("incoming webhook served without a token", "executor", e.Name, "path", path)

@@ -307,7 +307,7 @@ func TestLogHooksMissingToken(t *testing.T) {
 
 	var out bytes.Buffer
 	logHooks(ctx, slog.New(slog.NewTextHandler(&out, nil)), rt, true, fakeSecrets{err: secrets.ErrSecretNotFound})
-	want := `level=WARN msg="incoming webhook token secret cannot be read, so every request gets 404: create it with 'execvault secret create -V hooks -n relay-token', or fix the trigger's token" executor=hook-relay token_secret=hooks/relay-token error="secret not found"`
+	want := `level=WARN msg="incoming webhook token secret cannot be read, so every request gets 404; create the secret or fix the trigger's token" executor=hook-relay token_secret=hooks/relay-token error="secret not found" create_with="execvault secret create -V hooks -n relay-token --value-stdin"`
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("log lacks %s; got:\n%s", want, out.String())
 	}
