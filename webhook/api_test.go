@@ -361,6 +361,19 @@ func TestStartResumesInterruptedJob(t *testing.T) {
 	if n := rc.count.Load(); n != 1 {
 		t.Errorf("receiver got %d requests, want 1", n)
 	}
+	if logs := h.logs.String(); !strings.Contains(logs, `"msg":"webhook jobs left RUNNING by an earlier version made PENDING","component":"webhook","jobs":1`) {
+		t.Errorf("logs lack the resumed RUNNING job; got:\n%s", logs)
+	}
+}
+
+// TestStartLogsNoInterruptedJobs checks that a start without RUNNING
+// records does not report interrupted jobs. Attempts in flight are not
+// recorded, so such a count could only ever be zero.
+func TestStartLogsNoInterruptedJobs(t *testing.T) {
+	h := startDispatcher(t, nil, testConfig(), nil)
+	if logs := h.logs.String(); !strings.Contains(logs, `"msg":"webhook dispatcher started"`) || strings.Contains(logs, "interrupted") || strings.Contains(logs, "left RUNNING") {
+		t.Errorf("start logs = %s, want the start without interrupted jobs", logs)
+	}
 }
 
 func TestLifecycleErrors(t *testing.T) {

@@ -206,7 +206,12 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		}
 		d.shutdown()
 	}()
-	d.log.Info("webhook dispatcher started", "resumed_jobs", len(jobs), "interrupted_jobs", interrupted)
+	// Attempts in flight are not recorded, so only an earlier version's
+	// RUNNING records tell which jobs a crash interrupted.
+	if interrupted > 0 {
+		d.log.Info("webhook jobs left RUNNING by an earlier version made PENDING", "jobs", interrupted)
+	}
+	d.log.Info("webhook dispatcher started", "resumed_jobs", len(jobs))
 	return nil
 }
 
