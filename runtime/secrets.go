@@ -94,7 +94,7 @@ func (rt *Runtime) Authorize(actor, vault, name string) error {
 	}
 	exec, ok := reg.byName[execName]
 	if !ok {
-		return fmt.Errorf("executor %q is not loaded", execName)
+		return fmt.Errorf("executor %q is not loaded; load its plugin again, then deliver its failed jobs with 'execvault executor jobs retry JOB_ID'", execName)
 	}
 	if exec.declares(ref) || (!guest && exec.references(ref)) {
 		return nil
