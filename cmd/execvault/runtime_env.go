@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -114,6 +115,7 @@ type runtimeEnv struct {
 	// journalFailureReported is set by a command that reported the failure
 	// of the webhook job journal, so that close does not repeat it.
 	journalFailureReported bool
+	closeOnce              sync.Once
 }
 
 // envOptions select how openRuntimeEnv sets things up.
@@ -361,7 +363,13 @@ func openState(dataDir string, inMemory bool) (*badger.DB, error) {
 	return db, err
 }
 
+// close closes the runtime, the dispatcher and the stores. Calls after
+// the first do nothing.
 func (e *runtimeEnv) close(ctx context.Context) {
+	e.closeOnce.Do(func() { e.closeAll(ctx) })
+}
+
+func (e *runtimeEnv) closeAll(ctx context.Context) {
 	if e.rt != nil {
 		_ = e.rt.Close(ctx)
 	}

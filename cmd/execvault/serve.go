@@ -233,6 +233,8 @@ func (a *app) serve(ctx context.Context, o *runOptions) error {
 	_ = httpSrv.Shutdown(shutdownCtx)
 	_ = adminSrv.Shutdown(shutdownCtx)
 	wg.Wait()
+	// The dispatcher logs its own stop while it closes.
+	env.close(context.Background())
 	log.Info("execvault stopped")
 	return runErr
 }

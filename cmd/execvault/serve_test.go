@@ -88,6 +88,40 @@ func (e *cliEnv) startServerLogs(t *testing.T, extra ...string) (string, *syncBu
 	return "", nil
 }
 
+// TestRunLogsStopLast stops run and checks that its last record is
+// "execvault stopped", after the dispatcher's own stop.
+func TestRunLogsStopLast(t *testing.T) {
+	env := newCLIEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	args := []string{"--data-dir", env.dataDir, "--key-file", env.keyFile, "run", "--plugins", pluginDir, "--listen", "127.0.0.1:0", "--no-auth"}
+	go func() { done <- run(ctx, args, strings.NewReader(""), out, out) }()
+	for !listeningPattern.MatchString(out.String()) {
+		select {
+		case code := <-done:
+			t.Fatalf("run exited with status %d before listening; output:\n%s", code, out)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("exit status after cancellation = %d, want %d", code, exitOK)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("run did not stop within 60s of cancellation")
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	dispatcher := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, `msg="webhook dispatcher stopped"`) })
+	if dispatcher < 0 || !strings.Contains(lines[len(lines)-1], `msg="execvault stopped"`) {
+		t.Errorf("stop records out of order: the dispatcher's at line %d, last line %q; want the dispatcher's stop, then \"execvault stopped\" last", dispatcher, lines[len(lines)-1])
+	}
+}
+
 func TestRunIngestsEventsAndDelivers(t *testing.T) {
 	env := newCLIEnv(t)
 	env.storeSecrets(map[string]string{"crm-api-token": crmToken, "crm-api-key": crmKey})
