@@ -3,7 +3,9 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -204,5 +206,62 @@ func TestDispatcherReportsCheckpointFailure(t *testing.T) {
 	}
 	if f, failing := h.d.CheckpointFailure(); failing {
 		t.Errorf("CheckpointFailure after a checkpoint succeeded = %+v, want none", f)
+	}
+}
+
+// TestAttemptRecordRefusedIsStoredLater delivers jobs while the store
+// refuses every change, because checkpoints fail and the change limit is
+// reached. Each request is made once. Once a checkpoint succeeds, the
+// record of each attempt is stored without a second request, and the
+// jobs end SUCCESS with one attempt.
+func TestAttemptRecordRefusedIsStoredLater(t *testing.T) {
+	rcv := newReceiver(t, statusAlways(http.StatusOK))
+	h := newHarness(t, openDB(t, t.TempDir()), testConfig(), nil)
+	h.d.store.mu.Lock()
+	h.d.store.checkpointJobs = 1
+	h.d.store.mu.Unlock()
+	syncer := &faultySyncer{err: errDiskFull}
+	useSyncer(h.d.store, syncer)
+
+	// pendingLimit jobs fill the store's room for changes.
+	ids := make([]string, pendingLimit)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("job-%d", i)
+		if _, err := h.d.Submit(t.Context(), Job{ID: ids[i], Executor: "crm-sync", URL: rcv.URL, Body: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.d.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.store.checkpoint(); !errors.Is(err, errDiskFull) {
+		t.Fatalf("checkpoint error = %v, want the disk fault", err)
+	}
+	if err := h.d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every job's request", func() bool { return rcv.count.Load() == int64(len(ids)) })
+	waitFor(t, "the refused records", func() bool {
+		return strings.Count(h.logs.String(), "webhook attempt not recorded") == len(ids)
+	})
+
+	syncer.fail(nil)
+	if err := h.d.store.checkpoint(); err != nil {
+		t.Fatalf("checkpoint after the fault cleared: %v", err)
+	}
+	// The minute only stops a wait for a job that never finishes.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for _, id := range ids {
+		j, err := h.d.Wait(ctx, id)
+		if err != nil || j.Status != StatusSuccess || len(j.Attempts) != 1 {
+			t.Errorf("job %s = %s with %d attempts, %v; want SUCCESS with 1 attempt", id, j.Status, len(j.Attempts), err)
+		}
+	}
+	if n := rcv.count.Load(); n != int64(len(ids)) {
+		t.Errorf("receiver got %d requests, want %d: a refused record must not send the request again", n, len(ids))
+	}
+	if n := strings.Count(h.logs.String(), "webhook attempt not recorded"); n != len(ids) {
+		t.Errorf("refused records logged %d times, want once per job (%d)", n, len(ids))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -76,6 +77,12 @@ type Dispatcher struct {
 	dests    map[string]*destination
 	inFlight int
 	waiters  map[string][]chan Job
+	// unrecorded holds the attempts that ran but whose record the store
+	// refused, by job id. The job's next turn stores the record instead of
+	// sending the request again. unrecordedLen is its length, which the
+	// attempts read without taking mu.
+	unrecorded    map[string]unrecordedAttempt
+	unrecordedLen atomic.Int64
 	// destinationKeys maps job URLs to their destination keys.
 	destinationKeys map[string]string
 
@@ -122,18 +129,19 @@ func NewDispatcher(db *badger.DB, cfg Config, secrets SecretResolver, logger *sl
 		return nil, fmt.Errorf("new dispatcher: %w", err)
 	}
 	return &Dispatcher{
-		cfg:     cfg,
-		store:   st,
-		secrets: secrets,
-		log:     log,
-		client:  newHTTPClient(cfg),
-		stop:    make(chan struct{}),
-		wake:    make(chan struct{}, 1),
-		queued:  make(map[string]queueSlot),
-		running: make(map[string]context.CancelCauseFunc),
-		requeue: make(map[string]time.Time),
-		dests:   make(map[string]*destination),
-		waiters: make(map[string][]chan Job),
+		cfg:        cfg,
+		store:      st,
+		secrets:    secrets,
+		log:        log,
+		client:     newHTTPClient(cfg),
+		stop:       make(chan struct{}),
+		wake:       make(chan struct{}, 1),
+		queued:     make(map[string]queueSlot),
+		running:    make(map[string]context.CancelCauseFunc),
+		requeue:    make(map[string]time.Time),
+		unrecorded: make(map[string]unrecordedAttempt),
+		dests:      make(map[string]*destination),
+		waiters:    make(map[string][]chan Job),
 
 		destinationKeys: make(map[string]string),
 
@@ -558,6 +566,13 @@ func (d *Dispatcher) attemptJob(ctx context.Context, id string) attemptResult {
 		next := d.cfg.Clock.Now().Add(d.cfg.Policy.BackoffBase)
 		return attemptResult{next: &next}
 	}
+	if u, ok := d.unrecordedAttempt(id); ok {
+		// The request was made, and counted by the breaker, at the attempt
+		// itself. Only its record is missing.
+		res := d.recordAttempt(u.job, u.out)
+		res.breakerCounts = false
+		return res
+	}
 	if j.Status != StatusPending || ctx.Err() != nil {
 		// The job was canceled, or finished, since it was queued. Or Cancel
 		// aborted this attempt before it started, and a Retry may have made
@@ -633,11 +648,19 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 		return nil
 	})
 	if err != nil {
-		// The attempt happened but its record is lost. The job stays
-		// PENDING in the database and is delivered again after a restart.
-		d.log.Error("webhook attempt not recorded", "job_id", j.ID, "attempt", a.Number, "error", err)
+		// The attempt happened but the store refused its record, as while
+		// checkpoints fail and too many changes wait. The job's next turn
+		// stores the record, and a restart before then delivers the job
+		// again, because it is still PENDING in the database.
+		next := now.Add(d.cfg.Policy.BackoffBase)
+		if d.keepUnrecorded(j, out) {
+			d.log.Error("webhook attempt not recorded; storing its record is retried", "job_id", j.ID, "attempt", a.Number,
+				"retry_at", next, "error", err)
+		}
+		res.next = &next
 		return res
 	}
+	d.forgetUnrecorded(j.ID)
 
 	d.logAttempt(stored, a)
 	if d.cfg.OnAttempt != nil {
@@ -652,6 +675,50 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 	}
 	res.recorded = &stored
 	return res
+}
+
+// unrecordedAttempt is an attempt whose record the store refused: the job
+// as the attempt read it, and the attempt's outcome.
+type unrecordedAttempt struct {
+	job Job
+	out outcome
+}
+
+// unrecordedAttempt returns the attempt of job id whose record is missing.
+func (d *Dispatcher) unrecordedAttempt(id string) (unrecordedAttempt, bool) {
+	if d.unrecordedLen.Load() == 0 {
+		return unrecordedAttempt{}, false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u, ok := d.unrecorded[id]
+	return u, ok
+}
+
+// keepUnrecorded keeps the outcome of an attempt of j whose record the
+// store refused. It reports whether it was not kept already, so that the
+// refusal is logged once however often storing the record is retried.
+func (d *Dispatcher) keepUnrecorded(j Job, out outcome) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.unrecorded[j.ID]; ok {
+		return false
+	}
+	d.unrecorded[j.ID] = unrecordedAttempt{job: j, out: out}
+	d.unrecordedLen.Store(int64(len(d.unrecorded)))
+	return true
+}
+
+// forgetUnrecorded drops the kept attempt of job id once its record is
+// stored.
+func (d *Dispatcher) forgetUnrecorded(id string) {
+	if d.unrecordedLen.Load() == 0 {
+		return
+	}
+	d.mu.Lock()
+	delete(d.unrecorded, id)
+	d.unrecordedLen.Store(int64(len(d.unrecorded)))
+	d.mu.Unlock()
 }
 
 func (d *Dispatcher) retryDelay(p Policy, failures int, out outcome) time.Duration {

@@ -261,3 +261,16 @@ func (t *fakeTimer) Stop() bool {
 	}
 	return false
 }
+
+// waitFor polls cond until it holds. The minute it allows only stops a
+// test whose condition never comes true.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting for %s after a minute", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
