@@ -201,10 +201,14 @@ func withJobResult(f Firing, job webhook.Job) Firing {
 }
 
 // JobError is the error of a firing whose webhook job finished without a
-// delivery, FAILED or CANCELED. Its text starts with the job id and says
-// what happened, such as "job msg_x failed after 2 attempts: HTTP 500".
+// delivery, FAILED or CANCELED. Its text names the job and describes what
+// happened: "job msg_x failed: HTTP 500 (attempt 10 of 10)" when the
+// attempts ran out, "job msg_x failed after 1 attempt: ..." after an error
+// that no retry fixes, or "job msg_x was canceled".
 type JobError struct {
-	JobID  string
+	// JobID is the id of the webhook job.
+	JobID string
+	// Status is the job's final status, StatusFailed or StatusCanceled.
 	Status webhook.Status
 	// after is " after N attempts", or "" when lastError counts them.
 	after     string
