@@ -37,9 +37,10 @@ type DecodeOptions struct {
 	NamespaceName string
 
 	// TypeNames maps a Debezium source table, or MongoDB collection, to a
-	// type name. A key is "schema.table", "db.table" or "table"; the first
-	// that matches, in that order, wins. A table with no entry keeps its
-	// name as type name.
+	// type name. A key is "schema.table", "db.table" or "table" (for
+	// MongoDB "db.collection" or "collection"); the first that matches, in
+	// that order, wins. A table or collection with no entry keeps its name
+	// as type name.
 	TypeNames map[string]string
 
 	// SkipSnapshotReads drops Debezium snapshot reads (op "r") instead of
