@@ -61,7 +61,9 @@ While webhook jobs cannot be written from their journal to the state
 database, as when its disk is full, it answers "degraded" with the error
 and since when, still with status 200: the journal keeps the jobs, the
 write is retried at least once a minute, and new jobs are refused only
-once too many wait.
+once too many wait. Events whose jobs are refused stay pending and fire
+again after a wait that grows from 1 s to 30 s, until their jobs are
+stored.
 
 POST /v1/events requires a bearer token kept as a secret
 (--ingest-token VAULT/KEY). Without one, pass --no-auth, which is allowed
