@@ -637,3 +637,64 @@ func TestGeneratedJobIDIsLowerCase(t *testing.T) {
 		}
 	}
 }
+
+// A dispatcher sweeps finished jobs past Retention when it starts, and then
+// every Retention when that is shorter than RetentionInterval, so a short
+// retention takes effect even when the process restarts more often than
+// RetentionInterval.
+func TestRetentionSweepAtStartAndInterval(t *testing.T) {
+	ok := newReceiver(t, statusAlways(http.StatusOK))
+	clock := newFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	cfg := testConfig()
+	cfg.Clock = clock
+	cfg.Retention = 2 * time.Hour
+	cfg.RetentionInterval = 5 * time.Hour
+	db := openDB(t, "")
+	first := startDispatcher(t, db, cfg, nil)
+	old := first.deliver(t, Job{URL: ok.URL})
+	if err := first.d.Close(); err != nil {
+		t.Fatalf("close first dispatcher: %v", err)
+	}
+	clock.Advance(3 * time.Hour)
+
+	timers := clock.watchTimers()
+	armed := make(chan struct{})
+	go func() {
+		for d := range timers {
+			if d == cfg.Retention {
+				close(armed)
+				break
+			}
+		}
+		for range timers {
+		}
+	}()
+	h := startDispatcher(t, db, cfg, nil)
+	select {
+	case <-armed:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no retention timer of %s was armed", cfg.Retention)
+	}
+	if _, err := h.d.Job(t.Context(), old.ID); !errors.Is(err, ErrJobNotFound) {
+		t.Fatalf("job finished %s ago, after start: error %v, want ErrJobNotFound", 3*time.Hour, err)
+	}
+}
+
+func TestRetentionSweepInterval(t *testing.T) {
+	tests := []struct {
+		retention, interval, want time.Duration
+	}{
+		{30 * 24 * time.Hour, time.Hour, time.Hour},
+		{10 * time.Minute, time.Hour, 10 * time.Minute},
+		{time.Nanosecond, time.Hour, time.Second},
+		{time.Hour, time.Millisecond, time.Millisecond},
+	}
+	for _, tt := range tests {
+		cfg := DefaultConfig()
+		cfg.Retention = tt.retention
+		cfg.RetentionInterval = tt.interval
+		if got := retentionSweepInterval(cfg); got != tt.want {
+			t.Errorf("retention %s, interval %s: sweep every %s, want %s", tt.retention, tt.interval, got, tt.want)
+		}
+	}
+}

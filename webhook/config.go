@@ -50,7 +50,9 @@ type Config struct {
 	Retention time.Duration
 
 	// RetentionInterval is how often a started dispatcher deletes jobs past
-	// Retention. Default 1 h.
+	// Retention, which it also does when it starts. A Retention shorter
+	// than RetentionInterval is used as the interval instead, but not one
+	// shorter than a second. Default 1 h.
 	RetentionInterval time.Duration
 
 	// UserAgent is sent unless a job's headers set User-Agent. Default

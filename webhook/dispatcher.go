@@ -773,28 +773,49 @@ func (d *Dispatcher) notify(j Job) {
 	delete(d.waiters, j.ID)
 }
 
-// runRetention deletes old finished jobs every RetentionInterval.
+// minRetentionSweepInterval bounds how often a short Retention makes the
+// dispatcher sweep, so that a retention of a few nanoseconds does not
+// sweep in a busy loop.
+const minRetentionSweepInterval = time.Second
+
+// runRetention deletes old finished jobs at start and then every
+// RetentionInterval, or every Retention (at least a second) when that is
+// shorter. Sweeping at start applies the retention even to a process that
+// never runs for a whole interval.
 func (d *Dispatcher) runRetention() {
 	defer d.wg.Done()
 	if d.cfg.Retention == 0 {
 		return
 	}
+	interval := retentionSweepInterval(d.cfg)
 	for {
-		timer := d.cfg.Clock.NewTimer(d.cfg.RetentionInterval)
+		d.sweepFinished()
+		timer := d.cfg.Clock.NewTimer(interval)
 		select {
 		case <-d.stop:
 			timer.Stop()
 			return
 		case <-timer.C():
 		}
-		n, err := d.store.deleteFinished(d.cfg.Clock.Now().Add(-d.cfg.Retention))
-		if err != nil {
-			d.log.Error("webhook retention sweep failed", "deleted_jobs", n, "error", err)
-			continue
-		}
-		if n > 0 {
-			d.log.Info("webhook retention sweep", "deleted_jobs", n, "retention", d.cfg.Retention)
-		}
+	}
+}
+
+// retentionSweepInterval returns the time between the retention sweeps of
+// a dispatcher with cfg.
+func retentionSweepInterval(cfg Config) time.Duration {
+	return min(cfg.RetentionInterval, max(cfg.Retention, minRetentionSweepInterval))
+}
+
+// sweepFinished deletes the finished jobs last updated more than Retention
+// ago and logs what it did.
+func (d *Dispatcher) sweepFinished() {
+	n, err := d.store.deleteFinished(d.cfg.Clock.Now().Add(-d.cfg.Retention))
+	if err != nil {
+		d.log.Error("webhook retention sweep failed", "deleted_jobs", n, "error", err)
+		return
+	}
+	if n > 0 {
+		d.log.Info("webhook retention sweep", "deleted_jobs", n, "retention", d.cfg.Retention)
 	}
 }
 
