@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/execvault/execvault/plugins"
 	"github.com/execvault/execvault/runtime"
 	"github.com/execvault/execvault/runtime/statedb"
 	"github.com/execvault/execvault/secrets"
@@ -537,6 +538,27 @@ func TestExecutorTriggerSchedule(t *testing.T) {
 	for _, j := range jobs {
 		if strings.HasPrefix(j.EventID, "schedule:") {
 			t.Errorf("job %s of a firing by hand has event id %q, the id of a due time", j.ID, j.EventID)
+		}
+	}
+}
+
+func TestManualScheduleArgsUseScheduleZone(t *testing.T) {
+	// 09:18:22 UTC, read on a host whose zone is five hours behind UTC.
+	now := time.Date(2026, 12, 5, 9, 18, 22, 0, time.UTC).In(time.FixedZone("host", -5*3600))
+	tests := []struct {
+		zone string
+		want string
+	}{
+		{"Europe/Berlin", `"scheduledTime":"2026-12-05T10:18:22+01:00"`},
+		{"", `"scheduledTime":"2026-12-05T09:18:22Z"`},
+	}
+	for _, tt := range tests {
+		args, err := manualScheduleArgs(plugins.Trigger{Kind: plugins.TriggerSchedule, Cron: "* * * * *", Timezone: tt.zone}, now, nil)
+		if err != nil {
+			t.Fatalf("zone %q: %v", tt.zone, err)
+		}
+		if !strings.Contains(string(args), tt.want) {
+			t.Errorf("zone %q: arguments %s, want them to contain %s", tt.zone, args, tt.want)
 		}
 	}
 }

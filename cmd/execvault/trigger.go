@@ -199,7 +199,10 @@ func fireManually(ctx context.Context, env *runtimeEnv, opts runtime.DispatchOpt
 		// A firing by hand gets a job of its own, not the event id of a
 		// due time. That id holds the time in seconds, so a second firing
 		// in the same second would be a duplicate that sends nothing.
-		args := triggers.AppendScheduleArgs(nil, time.Now(), env.rt.Env())
+		args, err := manualScheduleArgs(exec.Trigger, time.Now(), env.rt.Env())
+		if err != nil {
+			return runtime.Firing{}, fmt.Errorf("executor %q: %w", name, err)
+		}
 		return env.rt.FireManual(ctx, env.dispatcher, exec, args, opts), nil
 
 	case plugins.TriggerIncomingWebhook:
@@ -289,4 +292,15 @@ func changedFlagsExcept(cmd *cobra.Command, keep ...string) []string {
 		}
 	})
 	return out
+}
+
+// manualScheduleArgs returns the callback arguments of a schedule trigger
+// fired by hand at now. The scheduled time is given in the schedule's
+// zone, as the scheduler gives it, not in the zone of the host.
+func manualScheduleArgs(t plugins.Trigger, now time.Time, env json.RawMessage) ([]byte, error) {
+	sched, err := triggers.ParseSchedule(t.Cron, t.Timezone)
+	if err != nil {
+		return nil, err
+	}
+	return triggers.AppendScheduleArgs(nil, now.In(sched.Location()), env), nil
 }
