@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -55,6 +56,9 @@ func (a *app) buildPlugin(ctx context.Context, source, out string) error {
 	typeScript := isTypeScriptSource(source, info)
 	if !typeScript && !info.IsDir() {
 		return fmt.Errorf("plugin source %s is neither a Go package directory nor a .ts file", source)
+	}
+	if err := checkOutputDir(out); err != nil {
+		return err
 	}
 
 	// The plugin is built and loaded in a directory of its own and copied
@@ -173,4 +177,22 @@ func goModFile(ctx context.Context, goBin, dir string) (string, error) {
 		return "", fmt.Errorf("go env GOMOD in %s: %w: %s", dir, err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// checkOutputDir returns an error when the directory of out does not
+// exist or is not a directory, so that the command fails before a build
+// that could not be written.
+func checkOutputDir(out string) error {
+	dir := filepath.Dir(out)
+	info, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("output directory %s of -o %s does not exist: create it with mkdir -p %s, or name a file in an existing directory", dir, out, dir)
+	}
+	if err != nil {
+		return fmt.Errorf("output directory of -o %s: %w", out, err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("output directory %s of -o %s is not a directory: name a file in a directory", dir, out)
+	}
+	return nil
 }

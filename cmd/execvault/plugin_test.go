@@ -270,3 +270,16 @@ export default createExecutor({
 		})
 	}
 }
+
+func TestPluginBuildMissingOutputDir(t *testing.T) {
+	env := newCLIEnv(t)
+	missing := filepath.Join(t.TempDir(), "plugins.d")
+	out := filepath.Join(missing, "crm.wasm")
+	code, _, stderr := env.run("", "plugin", "build", "../../plugins/examples/sync-to-external-crm", "-o", out)
+	if code != exitError {
+		t.Errorf("exit status %d, want %d", code, exitError)
+	}
+	if want := "output directory " + missing + " of -o " + out + " does not exist: create it with mkdir -p " + missing; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q, want it to contain %q", stderr, want)
+	}
+}
