@@ -872,6 +872,10 @@ func TestTriggerWaitsLikeReplay(t *testing.T) {
 		!strings.Contains(stderr.String(), "stays PENDING") {
 		t.Errorf("stdout %q, stderr %q; want the interruption and the PENDING job reported", stdout.String(), stderr.String())
 	}
+	// The stored job keeps the URL that the override gave it.
+	if want := "execvault run delivers it to " + recv.URL + "/api/v1/orders when it starts, since --url-override changes only new jobs"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q; want the stored job's URL: %q", stderr.String(), want)
+	}
 	env.assertNoCanary()
 }
 

@@ -124,8 +124,13 @@ func (a *app) triggerExecutor(ctx context.Context, cmd *cobra.Command, f *runtim
 		if interruptedFiring(ctx, firing) {
 			fmt.Fprintf(a.stdout, "%s\tinterrupted before its webhook was delivered\n", firing.Executor)
 			if firing.JobID != "" {
-				fmt.Fprintf(a.stderr, "Job %s stays PENDING in %s: execvault run delivers it when it starts, and 'execvault executor jobs cancel %s' drops it.\n",
-					firing.JobID, a.dataDir, firing.JobID)
+				// ctx has ended, and the job is read from the local store.
+				to := ""
+				if job, err := env.dispatcher.Job(context.Background(), firing.JobID); err == nil {
+					to = " to " + job.URL
+				}
+				fmt.Fprintf(a.stderr, "Job %s stays PENDING in %s: execvault run delivers it%s when it starts, since --url-override changes only new jobs, "+
+					"and 'execvault executor jobs cancel %s' drops it.\n", firing.JobID, a.dataDir, to, firing.JobID)
 			}
 			return &exitCodeError{code: exitError}
 		}
