@@ -16,6 +16,7 @@ import (
 
 	"github.com/execvault/execvault/plugins"
 	"github.com/execvault/execvault/runtime/statedb"
+	"github.com/execvault/execvault/triggers"
 )
 
 func TestHookPath(t *testing.T) {
@@ -46,10 +47,11 @@ func (h *hookTokens) Resolve(_ context.Context, ref plugins.SecretRef, _ string)
 	return []byte("relay-token-value"), nil
 }
 
-// TestServerHooksWithoutToken checks the paths of incoming webhook
-// triggers with and without a token, with OpenHooks on and off, and that
-// a request without a token reads no secret.
-func TestServerHooksWithoutToken(t *testing.T) {
+// newHooksRuntime returns a runtime with the hooks-and-schedules test
+// plugin, an event log in a state database in memory, and a logger that
+// discards its records.
+func newHooksRuntime(t *testing.T) (*Runtime, *triggers.EventLog, *slog.Logger) {
+	t.Helper()
 	wasm, err := buildWasmGuest("..", "./testdata/plugins/hooks-and-schedules")
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +70,14 @@ func TestServerHooksWithoutToken(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	events := openEventLog(t, db, quiet)
+	return rt, openEventLog(t, db, quiet), quiet
+}
+
+// TestServerHooksWithoutToken checks the paths of incoming webhook
+// triggers with and without a token, with OpenHooks on and off, and that
+// a request without a token reads no secret.
+func TestServerHooksWithoutToken(t *testing.T) {
+	rt, events, quiet := newHooksRuntime(t)
 
 	tests := []struct {
 		path       string
@@ -107,25 +116,8 @@ func TestServerHooksWithoutToken(t *testing.T) {
 // TestServerHookMethodNotAllowed sends a PATCH to an incoming webhook: the
 // response is 405 with an Allow header that lists the methods a hook accepts.
 func TestServerHookMethodNotAllowed(t *testing.T) {
-	wasm, err := buildWasmGuest("..", "./testdata/plugins/hooks-and-schedules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "hooks.wasm"), wasm, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(dir)
-	cfg.Limits.Timeout = 10 * time.Second
-	cfg.Limits.MemoryPages = 1024
-	rt := newTestRuntime(t, cfg)
-	db, err := statedb.Open("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := NewServer(rt, ServerConfig{Deliverer: &recordingDeliverer{}, Events: openEventLog(t, db, quiet), Secrets: &hookTokens{}, Logger: quiet})
+	rt, events, quiet := newHooksRuntime(t)
+	srv, err := NewServer(rt, ServerConfig{Deliverer: &recordingDeliverer{}, Events: events, Secrets: &hookTokens{}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
