@@ -290,19 +290,28 @@ func TestExecutorListHookPaths(t *testing.T) {
 	}
 }
 
+// openTestPlugins returns a runtime with the plugins of dir, which the
+// test's cleanup closes. Compiled plugins are cached across tests.
+func openTestPlugins(t *testing.T, dir string) *runtime.Runtime {
+	t.Helper()
+	cfg := runtime.DefaultConfig()
+	cfg.PluginDir = dir
+	cfg.CacheDir = filepath.Join(os.TempDir(), "execvault-test-cache")
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	rt, err := runtime.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	return rt
+}
+
 // TestLogHooksOffLoopback checks what run logs after a reload off
 // loopback: the paths of the triggers with a token, and an error for one
 // without, which is not served.
 func TestLogHooksOffLoopback(t *testing.T) {
 	ctx := context.Background()
-	cfg := runtime.DefaultConfig()
-	cfg.PluginDir = pluginDir
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	rt, err := runtime.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	rt := openTestPlugins(t, pluginDir)
 
 	var out bytes.Buffer
 	logHooks(ctx, slog.New(slog.NewTextHandler(&out, nil)), rt, false, fakeSecrets{})
@@ -331,14 +340,7 @@ func (f fakeSecrets) GetSecret(_ context.Context, vault, name string) (secrets.S
 // exist, and stays quiet when it does.
 func TestLogHooksMissingToken(t *testing.T) {
 	ctx := context.Background()
-	cfg := runtime.DefaultConfig()
-	cfg.PluginDir = pluginDir
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	rt, err := runtime.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	rt := openTestPlugins(t, pluginDir)
 
 	var out bytes.Buffer
 	logHooks(ctx, slog.New(slog.NewTextHandler(&out, nil)), rt, true, fakeSecrets{err: secrets.ErrSecretNotFound})
@@ -588,22 +590,16 @@ func TestSchedulesFollowReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	cfg := runtime.DefaultConfig()
-	cfg.PluginDir = dir
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	rt, err := runtime.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	rt := openTestPlugins(t, dir)
+	quiet := slog.New(slog.DiscardHandler)
 	sched, err := triggers.NewScheduler(triggers.SchedulerConfig{
 		Fire:   func(context.Context, triggers.Firing) error { return nil },
-		Logger: cfg.Logger,
+		Logger: quiet,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &schedules{sched: sched, log: cfg.Logger, specs: map[string]string{}}
+	s := &schedules{sched: sched, log: quiet, specs: map[string]string{}}
 
 	if err := s.sync(ctx, rt); err != nil || len(s.specs) != 0 {
 		t.Fatalf("empty directory: specs %v, error %v; want none", s.specs, err)
