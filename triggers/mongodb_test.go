@@ -249,21 +249,7 @@ func TestReaderMongoDBSample(t *testing.T) {
 
 func TestMongoDBIDRule(t *testing.T) {
 	base := `{"after":` + mongoAfter + `,"updateDescription":` + mongoUpdate + `,"source":` + mongoSource + `,"op":"u","ts_ms":1,"transaction":null}`
-	id := func(line string) string {
-		t.Helper()
-		ev, _, err := decodeObject([]byte(line), &DecodeOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ev.ID
-	}
-	want := id(base)
-
-	tests := []struct {
-		name string
-		line string
-		same bool
-	}{
+	checkIDRule(t, base, []idRuleCase{
 		{"redelivery with new ts_ms", strings.Replace(base, `"ts_ms":1,`, `"ts_ms":99,`, 1), true},
 		{"schema wrapper", `{"schema":{},"payload":` + base + `}`, true},
 		{"other connector version", strings.Replace(base, `"version":"2.7.3.Final"`, `"version":"2.7.4.Final"`, 1), true},
@@ -274,15 +260,7 @@ func TestMongoDBIDRule(t *testing.T) {
 		{"other document", strings.Replace(base, `\"shipped\", \"qty`, `\"delivered\", \"qty`, 1), false},
 		{"other change", strings.Replace(base, `{\"status\": \"shipped\"}`, `{\"status\": \"shipped\", \"qty\": 4}`, 1), false},
 		{"other place in a transaction", strings.Replace(base, `"transaction":null`, `"transaction":{"id":"t1","total_order":2,"data_collection_order":2}`, 1), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := id(tt.line)
-			if (got == want) != tt.same {
-				t.Errorf("id %q vs base %q: same = %v, want %v", got, want, got == want, tt.same)
-			}
-		})
-	}
+	})
 
 	// Two deletes without pre-image in one transaction share a position,
 	// and the transaction block distinguishes them.
@@ -290,7 +268,7 @@ func TestMongoDBIDRule(t *testing.T) {
 		return `{"source":` + strings.Replace(mongoSource, `"txnNumber":null`, `"txnNumber":5`, 1) +
 			`,"op":"d","transaction":{"id":"t5","total_order":` + string(rune('0'+order)) + `,"data_collection_order":1}}`
 	}
-	if id(del(1)) == id(del(2)) {
+	if eventID(t, del(1)) == eventID(t, del(2)) {
 		t.Error("two deletes of one transaction got the same id")
 	}
 }

@@ -411,23 +411,41 @@ func TestReaderDebeziumSample(t *testing.T) {
 	})
 }
 
+// eventID decodes line and returns its event id.
+func eventID(t *testing.T, line string) string {
+	t.Helper()
+	ev, _, err := decodeObject([]byte(line), &DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev.ID
+}
+
+// idRuleCase is a variant of a base line, and whether its event id must
+// equal the base line's.
+type idRuleCase struct {
+	name string
+	line string
+	same bool
+}
+
+// checkIDRule compares the event id of each case's line with base's.
+func checkIDRule(t *testing.T, base string, tests []idRuleCase) {
+	t.Helper()
+	want := eventID(t, base)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := eventID(t, tt.line)
+			if (got == want) != tt.same {
+				t.Errorf("id %q vs base %q: same = %v, want %v", got, want, got == want, tt.same)
+			}
+		})
+	}
+}
+
 func TestDebeziumIDRule(t *testing.T) {
 	base := `{"before":null,"after":` + dbzAfter + `,"source":` + dbzSource + `,"op":"c","ts_ms":1}`
-	id := func(line string) string {
-		t.Helper()
-		ev, _, err := decodeObject([]byte(line), &DecodeOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ev.ID
-	}
-	want := id(base)
-
-	tests := []struct {
-		name string
-		line string
-		same bool
-	}{
+	checkIDRule(t, base, []idRuleCase{
 		{"redelivery with new ts_ms", strings.Replace(base, `"ts_ms":1`, `"ts_ms":99`, 1), true},
 		{"schema wrapper", `{"schema":{},"payload":` + base + `}`, true},
 		{"other lsn", strings.Replace(base, `"lsn":1000`, `"lsn":1001`, 1), false},
@@ -436,15 +454,7 @@ func TestDebeziumIDRule(t *testing.T) {
 		{"other connector name", strings.Replace(base, `"name":"srv"`, `"name":"srv2"`, 1), false},
 		{"other row", strings.Replace(base, `"id":7`, `"id":8`, 1), false},
 		{"other op", strings.Replace(base, `"op":"c"`, `"op":"r"`, 1), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := id(tt.line)
-			if (got == want) != tt.same {
-				t.Errorf("id %q vs base %q: same = %v, want %v", got, want, got == want, tt.same)
-			}
-		})
-	}
+	})
 }
 
 func TestDecodeBody(t *testing.T) {
