@@ -33,10 +33,9 @@ type BatchDeliverer interface {
 	Sync(ctx context.Context) error
 }
 
-// checkpointReporter is a Deliverer that keeps its jobs in a journal and
-// checkpoints them into the state database, and reports checkpoints that
-// keep failing. *webhook.Dispatcher implements it; GET /healthz shows the
-// failure.
+// checkpointReporter is a Deliverer that reports when the checkpoints of
+// its job journal into the state database keep failing. GET /healthz shows
+// the failure of a *webhook.Dispatcher through it.
 type checkpointReporter interface {
 	CheckpointFailure() (webhook.CheckpointFailure, bool)
 }

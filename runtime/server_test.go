@@ -227,9 +227,9 @@ func TestProcessBatchSubmitFailure(t *testing.T) {
 }
 
 // TestProcessBacksOffWhileJobsFail runs Process while the jobs of a batch
-// cannot be stored. Each failed pass fires the batch once, and the next
-// pass waits 1 s, then 2 s, doubling; once the jobs are stored, Process
-// waits for new events again.
+// cannot be stored. Each failed pass fires the batch once, and the wait
+// before the next pass starts at 1 s and doubles. Once the jobs are
+// stored, Process waits for new events again.
 func TestProcessBacksOffWhileJobsFail(t *testing.T) {
 	d := &batchRecorder{submitErr: errors.New("write journal: no space left on device"), failEventID: "evt-4"}
 	srv, events := newBatchServer(t, 10, func(l *triggers.EventLog) Deliverer { d.events = l; return d })

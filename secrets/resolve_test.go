@@ -224,12 +224,12 @@ func TestAuditFilterAndLimit(t *testing.T) {
 func TestAuditFilterUnknownVault(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTestStore(t, nil)
-	for _, v := range []string{"kept", "gone"} {
+	for _, v := range []string{"kept", "deleted"} {
 		if _, err := s.CreateVault(ctx, v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.DeleteVault(ctx, "gone"); err != nil {
+	if err := s.DeleteVault(ctx, "deleted"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -238,9 +238,9 @@ func TestAuditFilterUnknownVault(t *testing.T) {
 	if !errors.Is(err, ErrVaultNotFound) || !errors.As(err, &ve) || ve.Vault != "kep" {
 		t.Errorf("AuditLog(kep) = %d entries, %v; want a *VaultError for kep wrapping ErrVaultNotFound", len(entries), err)
 	}
-	gone, err := s.AuditLog(ctx, AuditFilter{Vault: "gone"})
-	if err != nil || len(gone) != 2 {
-		t.Errorf("AuditLog(gone) = %d entries, %v; want the create and the delete", len(gone), err)
+	deleted, err := s.AuditLog(ctx, AuditFilter{Vault: "deleted"})
+	if err != nil || len(deleted) != 2 {
+		t.Errorf("AuditLog(deleted) = %d entries, %v; want the create and the delete", len(deleted), err)
 	}
 }
 

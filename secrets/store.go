@@ -185,8 +185,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 // noKeyError returns err, from resolving the master key of the existing
 // store described by hdr. When no key is configured for a store created
-// with a passphrase, it says to set the passphrase instead of pointing at
-// a key file that the store never had.
+// with a passphrase, the error asks for the passphrase instead of pointing
+// at a key file that the store never had.
 func noKeyError(cfg Config, hdr header, err error) error {
 	if hdr.KDF == nil || !errors.Is(err, ErrNoMasterKey) {
 		return err

@@ -282,7 +282,7 @@ func TestPassphraseStore(t *testing.T) {
 		}
 		return ""
 	}
-	// Without any key, the error says that the store takes a passphrase,
+	// Without any key, the error states that the store takes a passphrase,
 	// not a key file, both when opening and when checking the key.
 	none := cfg
 	none.Passphrase = Value{}

@@ -508,8 +508,8 @@ func TestDecodeBody(t *testing.T) {
 }
 
 // TestDecodeBodyEmpty sends bodies with nothing but white space, as curl
-// sends for a --data-binary file that it could not read. The error says
-// that the body is empty.
+// sends for a --data-binary file that it could not read. The error
+// reports that the body is empty.
 func TestDecodeBodyEmpty(t *testing.T) {
 	for _, body := range []string{"", " \r\n\t"} {
 		events, err := DecodeBody([]byte(body), DecodeOptions{})

@@ -77,11 +77,10 @@ type Dispatcher struct {
 	dests    map[string]*destination
 	inFlight int
 	waiters  map[string][]chan Job
-	// unrecorded holds the attempts that ran but whose record the store
-	// refused, by job id. The job's next turn stores the record instead of
-	// sending the request again. unrecordedLen is its length, which the
-	// attempts read without taking mu.
-	unrecorded    map[string]unrecordedAttempt
+	// unrecorded maps a job id to an attempt that ran but whose record the
+	// store rejected. The job's next turn stores the record.
+	unrecorded map[string]unrecordedAttempt
+	// unrecordedLen is the length of unrecorded, read without taking mu.
 	unrecordedLen atomic.Int64
 	// destinationKeys maps job URLs to their destination keys.
 	destinationKeys map[string]string
@@ -648,10 +647,9 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 		return nil
 	})
 	if err != nil {
-		// The attempt happened but the store refused its record, as while
-		// checkpoints fail and too many changes wait. The job's next turn
-		// stores the record, and a restart before then delivers the job
-		// again, because it is still PENDING in the database.
+		// The store rejected the record, as it does while checkpoints fail
+		// and too many changes wait. The job's next turn stores it. A
+		// restart before then delivers the job again, since it is PENDING.
 		next := now.Add(d.cfg.Policy.BackoffBase)
 		if d.keepUnrecorded(j, out) {
 			d.log.Error("webhook attempt not recorded; storing its record is retried", "job_id", j.ID, "attempt", a.Number,
@@ -677,7 +675,7 @@ func (d *Dispatcher) recordAttempt(j Job, out outcome) attemptResult {
 	return res
 }
 
-// unrecordedAttempt is an attempt whose record the store refused: the job
+// unrecordedAttempt is an attempt whose record the store rejected: the job
 // as the attempt read it, and the attempt's outcome.
 type unrecordedAttempt struct {
 	job Job
@@ -696,8 +694,8 @@ func (d *Dispatcher) unrecordedAttempt(id string) (unrecordedAttempt, bool) {
 }
 
 // keepUnrecorded keeps the outcome of an attempt of j whose record the
-// store refused. It reports whether it was not kept already, so that the
-// refusal is logged once however often storing the record is retried.
+// store rejected. It returns true only the first time for j, so that the
+// rejection is logged once however often storing the record is retried.
 func (d *Dispatcher) keepUnrecorded(j Job, out outcome) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -153,7 +153,7 @@ func TestExecutorJobsPlatformForms(t *testing.T) {
 }
 
 // TestExecutorJobsNamedLikeSubcommand lists the jobs of executors named
-// retry and cancel, which only "--" tells apart from the subcommands.
+// retry and cancel, which only "--" separates from the subcommands.
 func TestExecutorJobsNamedLikeSubcommand(t *testing.T) {
 	env := newCLIEnv(t)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -569,7 +569,8 @@ func firingText(f runtime.Firing) string {
 	case runtime.FiringQueued:
 		return "would send as job " + f.JobID + " (dry run)"
 	default:
-		// A job's error says "job ID failed ..." or "was canceled" itself.
+		// A job's error starts with "job ID failed" or ends with "was
+		// canceled", so it needs no prefix.
 		var jobErr *runtime.JobError
 		if errors.As(f.Err, &jobErr) {
 			return oneLine(f.Err.Error())

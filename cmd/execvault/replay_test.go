@@ -879,12 +879,10 @@ func TestTriggerWaitsLikeReplay(t *testing.T) {
 	env.assertNoCanary()
 }
 
-// TestReplayNotesNoRecordTrigger checks that replay prints why it fires
-// nothing when no loaded executor has a record trigger.
 // TestReplayNotesUnknownTypes replays events of types that no executor
 // has a record trigger on. They print no row, so a note names each type
-// with its count and the types the executors take, and says nothing of
-// the types that matched.
+// with its count and the types the executors take. Types that matched are
+// not named.
 func TestReplayNotesUnknownTypes(t *testing.T) {
 	env := newCLIEnv(t)
 	dir := t.TempDir()
@@ -912,6 +910,8 @@ func TestReplayNotesUnknownTypes(t *testing.T) {
 	}
 }
 
+// TestReplayNotesNoRecordTrigger checks that replay prints why it fires
+// nothing when no loaded executor has a record trigger.
 func TestReplayNotesNoRecordTrigger(t *testing.T) {
 	env := newCLIEnv(t)
 	dir := t.TempDir()

@@ -315,7 +315,7 @@ func executorsHave(names []string) string {
 // logHooks logs the path of every enabled incoming webhook trigger, with
 // the vault and key of its token but never the token's value. A trigger
 // without a token is served only when open is true, and logged as an
-// error otherwise. A token secret that tokens cannot find is logged as a
+// error otherwise. A token secret that tokens does not find is logged as a
 // warning, since every request to that trigger then gets 404.
 func logHooks(ctx context.Context, log *slog.Logger, rt *runtime.Runtime, open bool, tokens secretLookup) {
 	for _, e := range rt.Executors() {

@@ -37,8 +37,8 @@ func TestUnknownFlagSuggestion(t *testing.T) {
 }
 
 // TestInvalidFlagValue passes values that do not parse as the flag's
-// type. The error names the flag and the value and says what the flag
-// takes, without the parser's text.
+// type. The error names the flag, the value and what the flag takes,
+// without the parser's text.
 func TestInvalidFlagValue(t *testing.T) {
 	// The canary has no character that quoting would escape.
 	const canary = "switch-canary-81f3c2"
